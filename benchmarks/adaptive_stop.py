@@ -32,10 +32,20 @@ def main() -> None:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
         sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
-        feeds = {sess.get_inputs()[0].name: np.random.default_rng(0).standard_normal((1, 3, 224, 224), dtype=np.float32)}
-        fn = lambda: sess.run(None, feeds)  # noqa: E731
-        warm = run_protocol(fn, Protocol(warmup_runs=adaptive.warmup_runs, warmup_seconds=adaptive.warmup_seconds,
-                                         min_runs=2, max_runs=2, min_seconds=0))
+        feeds = {
+            sess.get_inputs()[0].name: np.random.default_rng(0).standard_normal((1, 3, 224, 224), dtype=np.float32)
+        }
+        fn = lambda sess=sess, feeds=feeds: sess.run(None, feeds)  # noqa: E731
+        warm = run_protocol(
+            fn,
+            Protocol(
+                warmup_runs=adaptive.warmup_runs,
+                warmup_seconds=adaptive.warmup_seconds,
+                min_runs=2,
+                max_runs=2,
+                min_seconds=0,
+            ),
+        )
         ratios, agree, fixed_tight, runs = [], 0, 0, []
         for _ in range(REPEATS):
             a = run_protocol(fn, Protocol(**{**adaptive.as_dict(), "warmup_runs": 0, "warmup_seconds": 0}))
@@ -45,20 +55,34 @@ def main() -> None:
             agree += sa["ci_low_ms"] <= sf["median_ms"] <= sa["ci_high_ms"]
             fixed_tight += sf["rel_ci"] <= 0.01
             runs.append(len(a.samples_ns))
-        rows.append({
-            "model": label,
-            "median_ms": sa["median_ms"],
-            "warmup_s": warm.device_seconds,
-            "adaptive_runs": int(statistics.median(runs)),
-            "time_ratio": statistics.median(ratios),
-            "fixed_reached_1pct": f"{fixed_tight}/{REPEATS}",
-            "fixed_median_in_adaptive_ci": f"{agree}/{REPEATS}",
-        })
+        rows.append(
+            {
+                "model": label,
+                "median_ms": sa["median_ms"],
+                "warmup_s": warm.device_seconds,
+                "adaptive_runs": int(statistics.median(runs)),
+                "time_ratio": statistics.median(ratios),
+                "fixed_reached_1pct": f"{fixed_tight}/{REPEATS}",
+                "fixed_median_in_adaptive_ci": f"{agree}/{REPEATS}",
+            }
+        )
     overall = statistics.median(r["time_ratio"] for r in rows)
-    text = table(rows, ["model", "median_ms", "warmup_s", "adaptive_runs", "time_ratio", "fixed_reached_1pct",
-                        "fixed_median_in_adaptive_ci"])
-    text += (f"\nmedian time ratio adaptive/fixed-100 = {overall:.3f} (goal <= 0.5); adaptive = hwbench defaults "
-             f"(min_runs {adaptive.min_runs}, min_seconds {adaptive.min_seconds}, rel_ci {adaptive.rel_ci})")
+    text = table(
+        rows,
+        [
+            "model",
+            "median_ms",
+            "warmup_s",
+            "adaptive_runs",
+            "time_ratio",
+            "fixed_reached_1pct",
+            "fixed_median_in_adaptive_ci",
+        ],
+    )
+    text += (
+        f"\nmedian time ratio adaptive/fixed-100 = {overall:.3f} (goal <= 0.5); adaptive = hwbench defaults "
+        f"(min_runs {adaptive.min_runs}, min_seconds {adaptive.min_seconds}, rel_ci {adaptive.rel_ci})"
+    )
     save("adaptive_stop", text, {"rows": rows, "median_ratio": overall})
 
 

@@ -21,8 +21,15 @@ def export_onnx(spec: Any, exporter: str = "dynamo") -> tuple[str, float]:
     from hwbench.export.job import run_export
 
     out = Path(tempfile.mkdtemp(prefix="hwbench-bench-"))
-    result = run_export({"spec_json": spec.canonical_json, "format": "onnx", "precision": "fp32",
-                         "options": {"opset": 18, "exporter": exporter}, "artifact_dir": str(out)})
+    result = run_export(
+        {
+            "spec_json": spec.canonical_json,
+            "format": "onnx",
+            "precision": "fp32",
+            "options": {"opset": 18, "exporter": exporter},
+            "artifact_dir": str(out),
+        }
+    )
     if result["status"] != "ok":
         raise RuntimeError(result["error"])
     return str(out / result["artifact_hash"][:2] / f"{result['artifact_hash']}.onnx"), result["export_seconds"]
@@ -62,8 +69,10 @@ def save(name: str, text: str, data: Any) -> None:
     """Print the result and keep it (text + JSON) under benchmarks/results/."""
     from hwbench.measure.provenance import cpu_model, git_commit
 
-    header = (f"# {name}\n# {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {cpu_model()}, "
-              f"{platform.python_version()}, commit {git_commit()}\n")
+    header = (
+        f"# {name}\n# {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {cpu_model()}, "
+        f"{platform.python_version()}, commit {git_commit()}\n"
+    )
     print(header + text)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{name}.txt").write_text(header + text + "\n")

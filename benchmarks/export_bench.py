@@ -15,8 +15,15 @@ def main() -> None:
 
     from hwbench.runners.local import measure_artifact
 
-    protocol = {"warmup_runs": 10, "warmup_seconds": 0.2, "min_runs": 20, "min_seconds": 0.5, "max_runs": 3000,
-                "max_seconds": 10, "rel_ci": 0.01}
+    protocol = {
+        "warmup_runs": 10,
+        "warmup_seconds": 0.2,
+        "min_runs": 20,
+        "min_seconds": 0.5,
+        "max_runs": 3000,
+        "max_seconds": 10,
+        "rel_ci": 0.01,
+    }
     rows = []
     for label, spec in sample_specs():
         row = {"model": label}

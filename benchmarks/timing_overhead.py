@@ -30,13 +30,16 @@ def main() -> None:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
         sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
-        feeds = {sess.get_inputs()[0].name: np.random.default_rng(0).standard_normal((1, 3, 224, 224), dtype=np.float32)}
+        feeds = {
+            sess.get_inputs()[0].name: np.random.default_rng(0).standard_normal((1, 3, 224, 224), dtype=np.float32)
+        }
         run = sess.run
         for _ in range(30):
             run(None, feeds)
         # rel_ci is unreachable, so the loop does every adaptive check on its way to max_runs: the worst case.
-        protocol = Protocol(warmup_runs=0, warmup_seconds=0, min_runs=20, min_seconds=0, max_runs=RUNS,
-                            max_seconds=1e9, rel_ci=1e-9)
+        protocol = Protocol(
+            warmup_runs=0, warmup_seconds=0, min_runs=20, min_seconds=0, max_runs=RUNS, max_seconds=1e9, rel_ci=1e-9
+        )
         ratios, bare_ms, hw_ms = [], [], []
         for _ in range(ROUNDS):
             t0 = time.perf_counter()
@@ -44,19 +47,21 @@ def main() -> None:
                 run(None, feeds)
             bare = (time.perf_counter() - t0) / RUNS
             t0 = time.perf_counter()
-            timing = run_protocol(lambda: run(None, feeds), protocol)
+            timing = run_protocol(lambda run=run, feeds=feeds: run(None, feeds), protocol)
             hw = (time.perf_counter() - t0) / len(timing.samples_ns)
             ratios.append(hw / bare)
             bare_ms.append(bare * 1e3)
             hw_ms.append(hw * 1e3)
-        rows.append({
-            "model": label,
-            "bare_ms": statistics.median(bare_ms),
-            "hwbench_ms": statistics.median(hw_ms),
-            "ratio_median": statistics.median(ratios),
-            "ratio_min": min(ratios),
-            "ratio_max": max(ratios),
-        })
+        rows.append(
+            {
+                "model": label,
+                "bare_ms": statistics.median(bare_ms),
+                "hwbench_ms": statistics.median(hw_ms),
+                "ratio_median": statistics.median(ratios),
+                "ratio_min": min(ratios),
+                "ratio_max": max(ratios),
+            }
+        )
     text = table(rows, ["model", "bare_ms", "hwbench_ms", "ratio_median", "ratio_min", "ratio_max"])
     text += f"\n({ROUNDS} alternating rounds of {RUNS} runs each, onnxruntime 1 thread; goal ratio <= 1.01)"
     save("timing_overhead", text, rows)
