@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hwbench.blocks import block_names
 from hwbench.runners.local import measure_artifact
 from hwbench.runners.openvino import OpenvinoOptions, OpenvinoSession
 from tests.runners.test_runners import FAST, ROOT
@@ -85,3 +86,30 @@ def test_measuring_starts_no_telemetry_process(onnx_path: str) -> None:
         "torch": False,
         "pydantic": False,
     }
+
+
+@pytest.mark.parametrize("block", block_names("cnn"))
+def test_every_block_matches_torch(tmp_path: Path, block: str) -> None:
+    import torch
+
+    from hwbench.export.artifacts import ArtifactStore
+    from hwbench.export.job import run_export
+    from hwbench.models import build_model
+    from tests.export.test_exporters import tiny_spec
+
+    spec = tiny_spec(block)
+    result = run_export(
+        {
+            "spec_json": spec.canonical_json,
+            "format": "onnx",
+            "precision": "fp32",
+            "options": {},
+            "artifact_dir": str(tmp_path),
+        }
+    )
+    assert result["status"] == "ok", result.get("error")
+    session = OpenvinoSession(str(ArtifactStore(tmp_path).path(result["artifact_hash"], ".onnx")), 1, OpenvinoOptions())
+    x = np.random.default_rng(2).standard_normal((1, 3, 32, 32), dtype=np.float32)
+    with torch.no_grad():
+        ref = build_model(spec)(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(session.run([x])[0], ref, rtol=1e-4, atol=1e-5)

@@ -96,12 +96,13 @@ def test_broken_artifact_is_an_error_record(tmp_path: Path) -> None:
     assert result["status"] == "error" and result["error"]
 
 
-def test_measuring_side_never_imports_torch(artifacts: dict[str, Path]) -> None:
-    """The ONNX measurement path (what the agent runs on a board) loads without torch."""
+@pytest.mark.parametrize("name", [n for n in runner_names() if n != "torch"])
+def test_measuring_side_never_imports_torch(artifacts: dict[str, Path], name: str) -> None:
+    """The measurement path (what the agent runs on a board) loads without torch or pydantic."""
     code = (
         "import sys, json\n"
         "from hwbench.runners.local import measure_artifact\n"
-        f"r = measure_artifact({{'runner': 'onnxruntime', 'path': {str(artifacts['onnxruntime'])!r}, 'threads': 1,"
+        f"r = measure_artifact({{'runner': {name!r}, 'path': {str(artifacts[name])!r}, 'threads': 1,"
         f" 'protocol': {FAST!r}}})\n"
         "print(json.dumps({'status': r['status'], 'torch': 'torch' in sys.modules, 'pydantic': 'pydantic' in sys.modules}))\n"
     )
