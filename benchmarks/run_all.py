@@ -7,10 +7,19 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["timing_overhead.py", "adaptive_stop.py", "export_bench.py", "agent_overhead.py", "report_scale.py"]
+BENCHMARKS = [
+    "timing_overhead.py",
+    "adaptive_stop.py",
+    "export_bench.py",
+    "backends.py",
+    "backends.py --demo",
+    "agent_overhead.py",
+    "report_scale.py",
+]
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or BENCHMARKS
     for name in chosen:
         print(f"\n=== {name} ===", flush=True)
-        subprocess.run([sys.executable, str(HERE / name)], check=True, cwd=HERE)
+        script, *args = name.split()
+        subprocess.run([sys.executable, str(HERE / script), *args], check=True, cwd=HERE)

@@ -106,6 +106,7 @@ def show(
     target: Annotated[str | None, typer.Option(help="Only this target.")] = None,
 ) -> None:
     """Print the results table of a sweep."""
+    from hwbench.analysis.artifact_info import summary
     from hwbench.analysis.table import require_rows, results_frame
     from hwbench.store import Store
 
@@ -127,8 +128,9 @@ def show(
         "n_runs",
         "error",
     ]
+    notes = [summary(r) for r in frame.to_dict("records")]
     rows = []
-    for r in frame[columns].itertuples(index=False):
+    for r, note in zip(frame[columns].itertuples(index=False), notes):
         rows.append(
             (
                 r.space,
@@ -141,6 +143,7 @@ def show(
                 f"{_num(r.ci_low_ms)}–{_num(r.ci_high_ms)}",
                 _num(r.cov, 3),
                 _num(r.n_runs, 0),
+                note,
                 (str(r.error)[:60] if isinstance(r.error, str) else ""),
             )
         )
@@ -156,6 +159,7 @@ def show(
             "95% CI",
             "CoV",
             "runs",
+            "artifact",
             "error",
         ],
         rows,

@@ -35,12 +35,15 @@ def run_jobs(
     timeout: float | Callable[[dict[str, Any]], float],
     threads: int | None = None,
     max_in_flight: int | None = None,
+    followups: Callable[[Any, dict[str, Any]], Iterable[tuple[Any, dict[str, Any]]]] | None = None,
 ) -> Iterator[tuple[Any, dict[str, Any]]]:
     """Run `fn(job)` in spawned worker processes; yield (tag, result) as each finishes.
 
     A job that raises, crashes its worker or exceeds its timeout yields an error result
-    (`{"status": "error", ...}`) and the others go on. Closing the generator (or Ctrl-C in the
-    parent) stops the pool and kills the workers.
+    (`{"status": "error", ...}`) and the others go on. `followups(tag, result)`, called after the
+    caller has handled a result, returns jobs that depended on it; they run in the same workers
+    (which keep their imports). Closing the generator (or Ctrl-C in the parent) stops the pool and
+    kills the workers.
     """
     pending = list(jobs)
     pending.reverse()  # pop() from the end keeps the caller's order
@@ -57,7 +60,10 @@ def run_jobs(
             done, _ = wait(list(running), return_when=FIRST_COMPLETED)
             for future in done:
                 tag, seconds = running.pop(future)
-                yield tag, _result(future, seconds)
+                result = _result(future, seconds)
+                yield tag, result
+                if followups is not None:
+                    pending.extend(reversed(list(followups(tag, result))))  # run next
     finally:
         pool.stop()
         pool.join(timeout=10)

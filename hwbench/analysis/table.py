@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from hwbench.analysis.artifact_info import ARTIFACT_COLUMNS, artifact_facts
 from hwbench.errors import HwbenchError
 from hwbench.store import Store
 
@@ -16,7 +17,8 @@ SELECT r.sweep, sa.space, sa.sample_index, r.arch_id, a.family, a.block, a.macs,
        e.export_seconds, e.parity_ok, e.max_abs_err, e.artifact_hash,
        m.status AS measure_status, m.error AS measure_error, m.median_ms, m.mean_ms, m.std_ms, m.cov,
        m.min_ms, m.p10_ms, m.p90_ms, m.p99_ms, m.ci_low_ms, m.ci_high_ms, m.rel_ci, m.n_runs, m.converged,
-       m.device_seconds, m.finished_at AS measured_at, m.prov_id
+       m.device_seconds, m.finished_at AS measured_at, m.prov_id,
+       e.info_json AS export_info, m.info_json AS measure_info
 FROM sweep_archs sa
 CROSS JOIN runs r ON r.sweep = sa.sweep AND r.arch_id = sa.arch_id
 JOIN archs a ON a.arch_id = r.arch_id
@@ -51,6 +53,8 @@ def results_frame(store: Store, sweeps: list[str]) -> pd.DataFrame:
 
     Accuracy columns (`top1`, `top5` in [0, 1], `dataset`, `schedule`, `accuracy_source`, and
     `artifact_top1` for an evaluated artifact) are NaN where the store has no accuracy for a network.
+    Artifact columns (delegation, fully-integer, int8 fidelity, ...) are described in
+    hwbench.analysis.artifact_info.
     """
     store.require_sweeps(sweeps)
     marks = ",".join("?" for _ in sweeps)
@@ -58,6 +62,9 @@ def results_frame(store: Store, sweeps: list[str]) -> pd.DataFrame:
     frame = pd.DataFrame([tuple(r) for r in rows], columns=_columns())  # tuples: 3× faster than dicts
     frame["status"] = _statuses(frame["export_status"], frame["measure_status"])
     frame["error"] = frame["measure_error"].fillna(frame["export_error"])
+    facts = [artifact_facts(e, m) for e, m in zip(frame["export_info"], frame["measure_info"])]
+    facts_frame = pd.DataFrame(facts, columns=ARTIFACT_COLUMNS, index=frame.index)
+    frame = pd.concat([frame.drop(columns=["export_info", "measure_info"]), facts_frame], axis=1)
     acc = pd.DataFrame(
         [dict(r) for r in store.query(_ACC_SQL.format(marks=marks), tuple(sweeps))],
         columns=["sweep", "arch_id", *ACCURACY_COLUMNS, "created_at"],

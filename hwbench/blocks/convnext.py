@@ -58,5 +58,6 @@ BLOCKS.register("convnext")(
         description="ConvNeXt: depthwise kxk, LayerNorm, inverted MLP with GELU, layer scale",
         params=ConvNeXtParams,
         build=lambda cin, cout, stride, p: ConvNeXtBlock(cin, cout, stride, p),
+        version=2,  # 2: LayerNorm2d multiplies by rsqrt (int8-safe) instead of dividing by sqrt
     )
 )

@@ -62,9 +62,11 @@ class LayerNorm2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Normalise each pixel's channel vector."""
-        mean = x.mean(1, keepdim=True)
-        var = (x - mean).pow(2).mean(1, keepdim=True)
-        x = (x - mean) / torch.sqrt(var + self.eps)
+        centered = x - x.mean(1, keepdim=True)
+        var = centered.pow(2).mean(1, keepdim=True)
+        # A product with rsqrt, not a division by sqrt: in full-integer int8 the quantized denominator
+        # can round to zero, and the int8 DIV kernel then refuses to run (measured on ConvNeXt).
+        x = centered * torch.rsqrt(var + self.eps)
         return x * self.weight[:, None, None] + self.bias[:, None, None]
 
 

@@ -129,7 +129,7 @@ class Target:
 
 def load_target(path: str | Path) -> Target:
     """Load and validate a target file: runner, exporter and their options all checked."""
-    from hwbench.export import get_exporter
+    from hwbench.export import ProfileError, get_exporter
     from hwbench.runners import get_runner
 
     path = Path(path)
@@ -157,7 +157,11 @@ def load_target(path: str | Path) -> Target:
             "export.precision",
             f"{exporter.format} export supports {', '.join(exporter.precisions)}, not {file.export.precision!r}",
         )
-    export_options = parse_model(exporter.options, file.export.options(), path, "export").model_dump(mode="json")
+    parsed = parse_model(exporter.options, file.export.options(), path, "export")
+    try:
+        export_options = exporter.canonical_options(file.export.precision, parsed)
+    except ProfileError as exc:
+        raise ConfigError(path, f"export.{exc.key}", str(exc)) from None
     runner_options = _validate_dataclass(runner.options, file.runner_options, path, "runner_options")
     return Target(
         name=file.name or path.stem,

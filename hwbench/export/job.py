@@ -15,6 +15,9 @@ from hwbench.export.artifacts import ArtifactStore
 def run_export(job: dict[str, Any]) -> dict[str, Any]:
     """Export one architecture under one profile; never raises (errors are records)."""
     start = time.perf_counter()
+    if job.get("base_error"):
+        # The artifact this export starts from failed; nothing to convert (the reason is in that record).
+        return {"status": "error", "error": job["base_error"][:2000], "export_seconds": 0.0, "info_json": {}}
     try:
         import torch
 
@@ -32,9 +35,10 @@ def run_export(job: dict[str, Any]) -> dict[str, Any]:
         fd, tmp = tempfile.mkstemp(suffix=exporter.extension, dir=store.root)
         os.close(fd)
         try:
-            facts = exporter.export(model, x, tmp, options, {"precision": job["precision"], **job.get("context", {})})
+            context = {"precision": job["precision"], "calibration": job.get("calibration"), **job.get("context", {})}
+            facts = exporter.export(model, x, tmp, options, context)
             inspected = exporter.inspect(tmp)
-            parity = exporter.parity(tmp, model, x)
+            parity = exporter.parity(tmp, model, x, options, context)
             digest, _ = store.put(tmp, exporter.extension)
         finally:
             if os.path.exists(tmp):

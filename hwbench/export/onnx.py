@@ -61,7 +61,7 @@ def inspect_onnx(path: str) -> dict[str, Any]:
     return {"ops": dict(sorted(ops.items())), "n_ops": sum(ops.values()), "opset": opset}
 
 
-def parity_onnx(path: str, model: Any, x: Any) -> dict[str, Any]:
+def parity_onnx(path: str, model: Any, x: Any, options: OnnxOptions, context: dict[str, Any]) -> dict[str, Any]:
     """Max abs/rel error of onnxruntime's output against PyTorch's on the same input."""
     import numpy as np
     import onnxruntime as ort

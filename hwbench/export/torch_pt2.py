@@ -35,7 +35,7 @@ def inspect_pt2(path: str) -> dict[str, Any]:
     return {"ops": dict(sorted(ops.items())), "n_ops": sum(ops.values())}
 
 
-def parity_pt2(path: str, model: Any, x: Any) -> dict[str, Any]:
+def parity_pt2(path: str, model: Any, x: Any, options: Pt2Options, context: dict[str, Any]) -> dict[str, Any]:
     """Compare the reloaded program's output with the eager model's."""
     import torch
 

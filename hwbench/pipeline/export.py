@@ -3,29 +3,57 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from hwbench.blocks import get_block
 from hwbench.config.target import Target
 from hwbench.export import get_exporter
 from hwbench.export.artifacts import ArtifactStore
+from hwbench.export.calibration import SYNTHETIC
 from hwbench.measure.provenance import git_commit, machine_info, versions
-from hwbench.pipeline import Plan
+from hwbench.pipeline import Plan, SweepRequest
 from hwbench.pipeline.sample import SweepArch
 from hwbench.progress import Progress
 from hwbench.store import Store
 from hwbench.store.keys import export_key
 
+RECORD_COLUMNS = (
+    "status",
+    "error",
+    "artifact_hash",
+    "extension",
+    "export_seconds",
+    "parity_ok",
+    "max_abs_err",
+    "max_rel_err",
+    "ops_json",
+    "info_json",
+)
 
-def key_for(arch: SweepArch, target: Target) -> str:
+
+def calibration_for(request: SweepRequest) -> dict[str, Any]:
+    """Where int8 calibration (and fidelity) inputs come from: synthetic until the sweep names a dataset."""
+    # Datasets (issue 4) plug in here: {"source": "dataset", "dataset_id": <the dataset's identity>}.
+    return dict(SYNTHETIC)
+
+
+def profile_for(target: Target, calibration: dict[str, Any]) -> dict[str, Any]:
+    """The target's export profile, plus the calibration source for exports that read one."""
+    profile = target.profile()
+    if get_exporter(target.export_format).calibrated(target.precision, target.export_options):
+        profile["calibration"] = calibration
+    return profile
+
+
+def _key(arch: SweepArch, profile: dict[str, Any]) -> str:
+    exporter = get_exporter(profile["format"])
+    return export_key(arch.spec.arch_id, profile, versions(exporter.distributions), get_block(arch.spec.block).version)
+
+
+def key_for(arch: SweepArch, target: Target, calibration: dict[str, Any]) -> str:
     """The export key of an architecture under a target's profile (converter versions included)."""
-    exporter = get_exporter(target.export_format)
-    return export_key(
-        arch.spec.arch_id,
-        target.profile(),
-        versions(exporter.distributions),
-        get_block(arch.spec.block).version,
-    )
+    return _key(arch, profile_for(target, calibration))
 
 
 def needs_export(row: Any, artifacts: ArtifactStore, retry_errors: bool) -> bool:
@@ -37,62 +65,110 @@ def needs_export(row: Any, artifacts: ArtifactStore, retry_errors: bool) -> bool
     return not artifacts.verify(row["artifact_hash"], row["extension"])
 
 
+def _job(arch: SweepArch, profile: dict[str, Any], artifacts: ArtifactStore) -> dict[str, Any]:
+    options = {k: v for k, v in profile.items() if k not in ("format", "precision", "calibration")}
+    return {
+        "spec_json": arch.spec.canonical_json,
+        "arch_id": arch.spec.arch_id,
+        "format": profile["format"],
+        "precision": profile["precision"],
+        "options": options,
+        "calibration": profile.get("calibration"),
+        "profile": profile,
+        "artifact_dir": str(artifacts.root),
+        "threads": 1,
+    }
+
+
+def plan_exports(
+    plan: Plan, archs: list[SweepArch], store: Store, artifacts: ArtifactStore
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
+    """Jobs for what the store lacks, and which jobs wait for another's artifact (e.g. int8 on its fp32 file).
+
+    A derived export whose base artifact is missing or corrupt brings the base export along, even when no
+    target of the sweep uses the base itself; the base is then converted once for every derived profile.
+    """
+    req = plan.request
+    calibration = calibration_for(req)
+    jobs: dict[str, dict[str, Any]] = {}
+    waiting: dict[str, list[str]] = {}
+    for target in plan.targets:
+        base_profile = get_exporter(target.export_format).base_profile(target.precision, target.export_options)
+        profile = profile_for(target, calibration)
+        for arch in archs:
+            key = _key(arch, profile)
+            if key in jobs or not needs_export(store.get_export(key), artifacts, req.retry_errors):
+                continue
+            jobs[key] = _job(arch, profile, artifacts)
+            if base_profile is None:
+                continue
+            base_key = jobs[key]["base_key"] = _key(arch, base_profile)
+            if base_key not in jobs and needs_export(store.get_export(base_key), artifacts, req.retry_errors):
+                jobs[base_key] = _job(arch, base_profile, artifacts)
+            if base_key in jobs:
+                waiting.setdefault(base_key, []).append(key)
+    return jobs, waiting
+
+
+def with_base(job: dict[str, Any], base: Any, artifacts: ArtifactStore) -> dict[str, Any]:
+    """A derived job given its base export's record: the base artifact's path, or the reason there is none."""
+    if base is None or base["status"] != "ok":
+        reason = base["error"] if base is not None else "no record"
+        return {**job, "base_error": f"the {_describe(job)} export it starts from failed: {reason}"}
+    if not artifacts.verify(base["artifact_hash"], base["extension"]):
+        return {**job, "base_error": f"the artifact of base export {job['base_key']} is missing or corrupt"}
+    path = artifacts.path(base["artifact_hash"], base["extension"])
+    context = {"base_path": str(path), "base_export_key": job["base_key"], "base_seconds": base["export_seconds"]}
+    return {**job, "context": context}
+
+
+def _describe(job: dict[str, Any]) -> str:
+    return f"{job['format']} fp32" if job["precision"] != "fp32" else job["format"]
+
+
 def export_stage(plan: Plan, archs: list[SweepArch], store: Store, ui: Progress) -> None:
     """Export what the store lacks; record each result (ok or error) as it arrives."""
     from hwbench.workers import run_jobs
 
     req = plan.request
     artifacts = ArtifactStore(req.artifact_dir)
-    jobs: dict[str, dict[str, Any]] = {}
-    for target in plan.targets:
-        for arch in archs:
-            key = key_for(arch, target)
-            if key not in jobs and needs_export(store.get_export(key), artifacts, req.retry_errors):
-                jobs[key] = {
-                    "spec_json": arch.spec.canonical_json,
-                    "arch_id": arch.spec.arch_id,
-                    "format": target.export_format,
-                    "precision": target.precision,
-                    "options": target.export_options,
-                    "profile": target.profile(),
-                    "artifact_dir": str(artifacts.root),
-                    "threads": 1,
-                }
+    jobs, waiting = plan_exports(plan, archs, store, artifacts)
     plan.counts["exports"] = len(jobs)
     if not jobs:
         return
     from hwbench.export.job import run_export
 
+    held = {key for keys in waiting.values() for key in keys}
+    first = [(key, _ready(job, store, artifacts)) for key, job in jobs.items() if key not in held]
+
+    def followups(key: str, result: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+        for dependent in waiting.pop(key, []):
+            yield dependent, with_base(jobs[dependent], store.get_export(key), artifacts)
+
     workers = max(1, min(req.workers or os.cpu_count() or 1, len(jobs)))
     provenance = {"machine": machine_info(), "commit": git_commit()}
     failed = 0
     with ui.task(f"exporting ({workers} workers)", len(jobs)) as bar:
-        for key, result in run_jobs(run_export, jobs.items(), workers=workers, timeout=req.export_timeout, threads=1):
+        results = run_jobs(
+            run_export, first, workers=workers, timeout=req.export_timeout, threads=1, followups=followups
+        )
+        for key, result in results:
             job = jobs[key]
-            exporter = get_exporter(job["format"])
             row = {
                 "export_key": key,
                 "arch_id": job["arch_id"],
                 "format": job["format"],
                 "profile_json": job["profile"],
-                **{
-                    k: result.get(k)
-                    for k in (
-                        "status",
-                        "error",
-                        "artifact_hash",
-                        "extension",
-                        "export_seconds",
-                        "parity_ok",
-                        "max_abs_err",
-                        "max_rel_err",
-                        "ops_json",
-                        "info_json",
-                    )
-                },
+                **{k: result.get(k) for k in RECORD_COLUMNS},
             }
             failed += result["status"] != "ok"
-            store.put_export(row, {**provenance, "versions": versions(exporter.distributions)})
+            versions_used = versions(get_exporter(job["format"]).distributions)
+            store.put_export(row, {**provenance, "versions": versions_used})
             bar.advance()
     if failed:
         ui.note(f"{failed} of {len(jobs)} exports failed; they are recorded (see `hwbench show {req.name}`)")
+
+
+def _ready(job: dict[str, Any], store: Store, artifacts: ArtifactStore) -> dict[str, Any]:
+    """A job that can start now: derived jobs whose base is already stored get its path."""
+    return with_base(job, store.get_export(job["base_key"]), artifacts) if "base_key" in job else job

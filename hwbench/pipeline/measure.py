@@ -13,7 +13,7 @@ from hwbench.config.target import Target
 from hwbench.export.artifacts import ArtifactStore
 from hwbench.measure.provenance import conditions, git_commit, machine_id, versions
 from hwbench.pipeline import Plan
-from hwbench.pipeline.export import key_for
+from hwbench.pipeline.export import calibration_for, key_for
 from hwbench.pipeline.sample import SweepArch
 from hwbench.progress import Progress
 from hwbench.runners import get_runner
@@ -123,9 +123,10 @@ def _pending(
 ) -> list[dict[str, Any]]:
     """Link what is already measured (or failed to export); return jobs for the rest."""
     req = plan.request
+    calibration = calibration_for(req)
     todo = []
     for arch in archs:
-        ekey = key_for(arch, target)
+        ekey = key_for(arch, target, calibration)
         export = store.get_export(ekey)
         if export is None or export["status"] != "ok":
             store.link_run(req.name, arch.spec.arch_id, target.name, ekey if export else None, None)

@@ -17,7 +17,24 @@ import numpy as np
 
 from hwbench.registry import Registry
 
-RUNNER_MODULES = ("hwbench.runners.onnxruntime", "hwbench.runners.torch_eager")
+RUNNER_MODULES = (
+    "hwbench.runners.onnxruntime",
+    "hwbench.runners.torch_eager",
+    "hwbench.runners.tflite",
+    "hwbench.runners.openvino",
+)
+
+
+class RuntimeMissingError(RuntimeError):
+    """The runtime a runner needs is not installed here (recorded as that target's error)."""
+
+
+def import_runtime(module: str, install: str) -> Any:
+    """Import a runtime module, or raise RuntimeMissingError saying how to install it."""
+    try:
+        return import_module(module)
+    except ImportError as exc:
+        raise RuntimeMissingError(f"{module} is not installed ({exc}); install it with {install}") from None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from hwbench.runners import RUNNERS, RunnerDef, Session, TensorSpec
+from hwbench.runners import RUNNERS, RunnerDef, Session, TensorSpec, import_runtime
 
 _LEVELS = {
     "disable": "ORT_DISABLE_ALL",
@@ -43,8 +43,7 @@ class OrtSession(Session):
     """An InferenceSession on the CPU execution provider."""
 
     def __init__(self, path: str, threads: int, options: OrtOptions) -> None:
-        import onnxruntime as ort
-
+        ort = import_runtime("onnxruntime", "pip install onnxruntime (included in hwbench[host])")
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1

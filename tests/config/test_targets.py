@@ -6,6 +6,7 @@ in place of the board the file names) and measured there.
 
 import dataclasses
 import hashlib
+import re
 from pathlib import Path
 
 import pytest
@@ -51,7 +52,12 @@ def test_target_file_runs(tmp_path: Path, path: Path) -> None:
         }
     )
     assert exported["status"] == "ok", exported.get("error")
-    assert exported["parity_ok"]
+    if target.precision == "fp32":
+        assert exported["parity_ok"]
+    else:  # int8: no pass/fail parity, but its distance from PyTorch is reported
+        parity = exported["info_json"]["parity"]
+        assert exported["parity_ok"] is None and 0 <= parity["int8_top1_agreement"] <= 1
+        assert parity["int8_cosine"] > 0.9
     ext = get_exporter(target.export_format).extension
     # The target's own protocol, shortened: this checks the wiring, not the machine.
     protocol = dataclasses.replace(
@@ -84,3 +90,69 @@ def test_target_file_runs(tmp_path: Path, path: Path) -> None:
 def test_token_is_never_in_a_target_file() -> None:
     for path in FILES:
         assert "token:" not in path.read_text()
+
+
+BAD_PROFILES = [
+    ("tflite", "{format: tflite, precision: fp32, recipe: full_int8}", "export.recipe: applies to precision int8 only"),
+    ("tflite", "{format: tflite, precision: int8, recipe: ful_int8}", "did you mean 'full_int8'"),
+    (
+        "tflite",
+        "{format: tflite, precision: int8, recipe: dynamic_int8, calibration_samples: 8}",
+        "export.calibration_samples: int8 recipe 'dynamic_int8' is not calibrated",
+    ),
+    ("tflite", "{format: tflite, precision: int8, calibration_samples: 0}", "export.calibration_samples"),
+    ("tflite", "{format: tflite, precision: fp16}", "tflite export supports fp32, int8, not 'fp16'"),
+    ("tflite", "{format: onnx}", "runner 'tflite' runs 'tflite' artifacts, not 'onnx'"),
+    ("openvino", "{format: tflite, precision: int8}", "runner 'openvino' runs 'onnx' artifacts, not 'tflite'"),
+]
+
+
+@pytest.mark.parametrize(("runner", "export", "message"), BAD_PROFILES)
+def test_bad_export_profiles(tmp_path: Path, runner: str, export: str, message: str) -> None:
+    from hwbench.errors import ConfigError
+    from tests.conftest import write_target
+
+    path = write_target(tmp_path, "bad", runner, export)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_target(path)
+
+
+@pytest.mark.parametrize(
+    ("runner", "options", "message"),
+    [
+        ("tflite", "{interpreter: tflite}", "runner_options.interpreter"),
+        ("tflite", "{xnnpak: true}", "runner_options.xnnpak: unknown key"),
+        ("openvino", "{inference_precision: fp32}", "runner_options.inference_precision"),
+        ("openvino", "{num_streams: 0}", "num_streams must be at least 1"),
+    ],
+)
+def test_bad_runner_options(tmp_path: Path, runner: str, options: str, message: str) -> None:
+    from hwbench.errors import ConfigError
+    from tests.conftest import write_target
+
+    fmt = "{format: tflite}" if runner == "tflite" else "{format: onnx}"
+    path = write_target(tmp_path, "bad", runner, fmt, extra=f"runner_options: {options}\n")
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_target(path)
+
+
+def test_int8_profile_is_canonical(tmp_path: Path) -> None:
+    """Defaults are filled in and keys that do not apply are dropped, so equal profiles share one export key."""
+    from tests.conftest import write_target
+
+    short = load_target(write_target(tmp_path, "a", "tflite", "{format: tflite, precision: int8}"))
+    full = load_target(
+        write_target(
+            tmp_path,
+            "b",
+            "tflite",
+            "{format: tflite, precision: int8, recipe: full_int8, calibration_samples: 32, fidelity_samples: 32}",
+        )
+    )
+    dynamic = load_target(
+        write_target(tmp_path, "c", "tflite", "{format: tflite, precision: int8, recipe: dynamic_int8}")
+    )
+    assert short.profile() == full.profile()
+    assert short.export_options == {"recipe": "full_int8", "calibration_samples": 32, "fidelity_samples": 32}
+    assert dynamic.export_options == {"recipe": "dynamic_int8", "fidelity_samples": 32}
+    assert load_target(write_target(tmp_path, "d", "tflite", "{format: tflite}")).export_options == {}

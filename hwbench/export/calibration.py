@@ -1,0 +1,40 @@
+"""Calibration inputs for post-training quantization, and the held-out batch int8 fidelity is measured on.
+
+A calibration source is a small dict that enters the export key of every export that reads it:
+`{"source": "synthetic", "seed": 0}` (seeded standard-normal inputs, used while a sweep names no dataset);
+a dataset source (`{"source": "dataset", "dataset_id": ...}`) plugs in at `calibration_inputs` below.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from hwbench.errors import HwbenchError
+
+SYNTHETIC: dict[str, Any] = {"source": "synthetic", "seed": 0}
+SPLITS = ("calibration", "validation")
+
+
+def describe(calibration: dict[str, Any]) -> str:
+    """A label for records and reports, e.g. "synthetic (standard-normal, seed 0; no dataset given)"."""
+    if calibration.get("source") == "synthetic":
+        return f"synthetic (standard-normal, seed {calibration.get('seed', 0)}; no dataset given)"
+    return f"{calibration.get('source')} {calibration.get('dataset_id', '')}".strip()
+
+
+def calibration_inputs(calibration: dict[str, Any], shape: tuple[int, ...], n: int, split: str) -> np.ndarray:
+    """`n` float32 inputs of `shape` (batch dimension replaced by n) from the source's `split`.
+
+    The calibration and validation splits never share a sample, so int8 fidelity is measured on inputs
+    the quantizer did not see.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    source = calibration.get("source")
+    if source == "synthetic":
+        rng = np.random.default_rng([int(calibration.get("seed", 0)), SPLITS.index(split)])
+        return rng.standard_normal((n, *shape[1:]), dtype=np.float32)
+    # Datasets (hwbench.accuracy) plug in here: n preprocessed images of the dataset's `split` at this shape.
+    raise HwbenchError(f"calibration source {source!r} is not supported; valid: synthetic")
