@@ -65,6 +65,9 @@ class TargetFile(Strict):
     measurement: MeasurementSettings = MeasurementSettings()
     runner_options: dict[str, Any] = {}
     transport: Literal["local"] = "local"
+    # Evaluate the accuracy of this target's artifact (built from the trained weights) through its runtime,
+    # when the sweep trains. Default (null): only for int8 targets, where quantization can cost accuracy.
+    evaluate_accuracy: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ class Target:
     runner_options: dict[str, Any]
     measurement: MeasurementSettings
     transport: str = "local"
+    evaluate_accuracy: bool = False
 
     def profile(self) -> dict[str, Any]:
         """The export profile as a canonical dict (exporter defaults filled in)."""
@@ -136,6 +140,7 @@ def load_target(path: str | Path) -> Target:
         runner_options=runner_options,
         measurement=file.measurement,
         transport=file.transport,
+        evaluate_accuracy=file.export.precision == "int8" if file.evaluate_accuracy is None else file.evaluate_accuracy,
     )
 
 
