@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from hwbench.config.loading import Strict, load_yaml, parse_model
 from hwbench.errors import ConfigError
@@ -70,12 +70,6 @@ class ScheduleFile(Strict):
     eval_every: int = Field(1, ge=1)
     seed: int = 0
 
-    @model_validator(mode="after")
-    def _warmup_fits(self) -> ScheduleFile:
-        if self.lr_schedule.warmup_epochs > self.epochs:
-            raise ValueError(f"lr_schedule.warmup_epochs {self.lr_schedule.warmup_epochs} exceeds epochs {self.epochs}")
-        return self
-
 
 @dataclass(frozen=True)
 class Schedule:
@@ -119,4 +113,8 @@ def load_schedule(value: str | Path) -> Schedule:
     """Load and validate a schedule by name or path."""
     path = resolve_schedule(value)
     spec = parse_model(ScheduleFile, load_yaml(path), path)
+    if spec.lr_schedule.warmup_epochs > spec.epochs:
+        raise ConfigError(
+            path, "lr_schedule.warmup_epochs", f"{spec.lr_schedule.warmup_epochs:g} exceeds epochs {spec.epochs}"
+        )
     return Schedule(spec.name or path.stem, path, spec)

@@ -56,6 +56,7 @@ _ALLOWED = {
     ("numpy", "dtype"),
     ("numpy.core.multiarray", "scalar"),
     ("numpy._core.multiarray", "scalar"),
+    ("_codecs", "encode"),  # how Python 3 writes bytes into a protocol-2 pickle
 }
 
 
@@ -65,6 +66,10 @@ class _Unpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in _ALLOWED:
             raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+        if module == "_codecs":
+            import codecs
+
+            return codecs.encode
         try:
             from numpy._core import multiarray  # numpy >= 2 (pickles written by numpy 1 name numpy.core)
         except ImportError:  # numpy 1.x
@@ -85,14 +90,15 @@ def _unpickle(path: Path) -> dict[bytes, Any]:
 
 
 def _root(path: Path, layout: CifarLayout) -> Path:
-    """The folder holding the batches: PATH itself or PATH/<standard folder name>."""
-    for candidate in (path, path / layout.folder):
-        if (candidate / layout.meta).is_file():
-            return candidate
-    missing = [n for n in (*layout.train, layout.test, layout.meta) if not (path / n).is_file()]
-    raise ConfigError(
-        path, None, f"not a {layout.folder} folder (missing {', '.join(missing)}); expected the python pickle layout"
-    )
+    """The folder holding the batches: PATH itself or PATH/<standard folder name>; every file must be there."""
+    names = (*layout.train, layout.test, layout.meta)
+    root = next((c for c in (path / layout.folder, path) if any((c / n).is_file() for n in names)), path)
+    missing = [n for n in names if not (root / n).is_file()]
+    if missing:
+        raise ConfigError(
+            root, None, f"not a {layout.folder} folder (missing {', '.join(missing)}); expected the python pickle layout"
+        )
+    return root
 
 
 def _batch(path: Path, layout: CifarLayout) -> tuple[np.ndarray, np.ndarray]:
