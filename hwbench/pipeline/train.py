@@ -24,7 +24,7 @@ from hwbench.space.archspec import ArchSpec
 from hwbench.space.design_space import DesignSpace
 from hwbench.store import Store
 
-ACCURACY_COLUMNS = ("status", "error", "top1", "top5", "loss", "train_seconds", "images_per_second", "final_train_loss")
+RESULT_COLUMNS = ("top1", "top5", "loss", "train_seconds", "images_per_second", "final_train_loss")
 DEVICES = ("auto", "cpu", "cuda")
 EVAL_MODES = ("auto", "all", "none")
 
@@ -229,7 +229,7 @@ def _record(
         "schedule_hash": tp.schedule.hash,
         "evaluated_on": "torch",
         "source": "trained",
-        **{k: result.get(k) for k in ACCURACY_COLUMNS},
+        **{k: result.get(k) for k in RESULT_COLUMNS},
         "status": result["status"],
         "error": error,
         "curve_json": result.get("curve") or [],

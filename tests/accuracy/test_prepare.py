@@ -84,3 +84,13 @@ def test_too_small_for_the_batch_or_the_holdout(tmp_path: Path) -> None:
         prepare(
             parse_dataset(f"imagefolder:{path}"), schedule(tmp_path, "val_fraction: 0.1\n", batch=2), 3, tmp_path / "o"
         )
+
+
+def test_calibration_set_for_latency_exports(tmp_path: Path) -> None:
+    from hwbench.accuracy.calibration import calibration_set
+
+    x = calibration_set("digits", 20, 64)
+    assert x.shape == (20, 3, 64, 64) and x.dtype == np.float32 and abs(float(x.mean())) < 1.0
+    assert np.array_equal(x, calibration_set("digits", 20, 64))  # seeded
+    path = write_imagefolder(tmp_path / "f", classes=2, per_class=5)
+    assert calibration_set(f"imagefolder:{path}", 4, 32, channels=1).shape == (4, 1, 32, 32)

@@ -113,3 +113,27 @@ def test_resolution_too_small_for_the_network(tmp_path: Path, fast_targets: dict
 
         plan = plan_sweep(req)
         check_resolution(sample_stage(plan, Store(tmp_path / "x.sqlite"), NullProgress()), plan.training)
+
+
+def test_a_crashed_worker_is_a_record_and_the_sweep_goes_on(
+    tmp_path: Path, tiny_spaces: dict, fast_targets: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hwbench.accuracy.trainer as trainer
+    from hwbench.pipeline.train import train_key, weights_path
+    from hwbench.space.archspec import ArchSpec
+    from tests.accuracy import crashers
+
+    req = request(tmp_path, [tiny_spaces["resnet_bottleneck"]], [fast_targets["torch"]], n=2)
+    store = Store(req.store)
+    run_sweep(SweepRequest(**{**req.__dict__, "dataset": None}))  # latency first, to know the networks
+    specs = [ArchSpec.from_json(r["spec_json"]) for r in store.query("SELECT spec_json FROM archs ORDER BY arch_id")]
+    from hwbench.pipeline import plan_sweep
+
+    victim = weights_path(req, train_key(specs[0], plan_sweep(req).training))
+    monkeypatch.setenv("HWBENCH_TEST_VICTIM", str(victim))
+    monkeypatch.setattr(trainer, "train_job", crashers.kill_first_network)  # the worker imports it by name
+    assert run_sweep(req)["trained"] == 2
+    rows = {r["arch_id"]: r for r in store.query("SELECT * FROM accuracies")}
+    assert rows[specs[0].arch_id]["status"] == "error"
+    assert "worker crashed (exit code -9) (killed by the system: out of memory?)" in rows[specs[0].arch_id]["error"]
+    assert rows[specs[1].arch_id]["status"] == "ok"

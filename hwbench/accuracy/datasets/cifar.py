@@ -96,7 +96,9 @@ def _root(path: Path, layout: CifarLayout) -> Path:
     missing = [n for n in names if not (root / n).is_file()]
     if missing:
         raise ConfigError(
-            root, None, f"not a {layout.folder} folder (missing {', '.join(missing)}); expected the python pickle layout"
+            root,
+            None,
+            f"not a {layout.folder} folder (missing {', '.join(missing)}); expected the python pickle layout",
         )
     return root
 
