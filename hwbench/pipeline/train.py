@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from hwbench.accuracy.datasets import DatasetInfo, DatasetRef, inspect_dataset, parse_dataset
 from hwbench.accuracy.schedule import Schedule, load_schedule
 from hwbench.config.target import Target
@@ -81,7 +83,12 @@ def plan_training(request: SweepRequest, spaces: list[DesignSpace], targets: lis
                 f"the networks have {classes} outputs but dataset {ref} has {info.num_classes} classes",
             )
     seed = schedule.spec.seed if request.train_seed is None else request.train_seed
-    return TrainingPlan(ref, info, schedule, dataset_id(ref, info), seed)
+    plan = TrainingPlan(ref, info, schedule, dataset_id(ref, info), seed)
+    _device(request)
+    # One draw per space catches a resolution too small for the macro's strides before anything is stored;
+    # the training stage checks every sampled network again.
+    check_resolution([SweepArch(s.name, 0, s.draw(np.random.default_rng(0))) for s in spaces], plan)
+    return plan
 
 
 def train_key(arch: ArchSpec, tp: TrainingPlan) -> str:
@@ -159,17 +166,23 @@ def training_stage(plan: Plan, archs: list[SweepArch], store: Store, ui: Progres
             tp.workdir = None
 
 
-def _workers(req: SweepRequest, jobs: int) -> tuple[int, int, str]:
-    """(worker processes, threads each, device): one worker per core on CPU, one per GPU on CUDA."""
+def _device(req: SweepRequest) -> str:
+    """cuda when present (auto) or asked for, else cpu; asking for an absent CUDA is an input error."""
     import torch
 
-    cores = os.cpu_count() or 1
     cuda = req.train_device != "cpu" and torch.cuda.is_available()
     if req.train_device == "cuda" and not cuda:
         raise ConfigError(None, "--train-device", "cuda was asked for but no CUDA device is available")
-    default = torch.cuda.device_count() if cuda else cores
+    return "cuda" if cuda else "cpu"
+
+
+def _workers(req: SweepRequest, jobs: int) -> tuple[int, int, str]:
+    """(worker processes, threads each, device): one worker per core on CPU; one on CUDA (the first GPU)."""
+    cores = os.cpu_count() or 1
+    device = _device(req)
+    default = 1 if device == "cuda" else cores
     workers = max(1, min(req.train_workers or default, jobs))
-    return workers, max(1, cores // workers), "cuda" if cuda else "cpu"
+    return workers, max(1, cores // workers), device
 
 
 def _train(plan: Plan, tp: TrainingPlan, todo: list[tuple[str, SweepArch]], store: Store, ui: Progress) -> None:

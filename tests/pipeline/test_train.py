@@ -106,13 +106,20 @@ def test_resolution_too_small_for_the_network(tmp_path: Path, fast_targets: dict
 
     req = request(tmp_path, [ROOT / "design_spaces" / "convnext.yaml"], [fast_targets["ort"]])
     with pytest.raises(ConfigError, match=r"sched.yaml: resolution: 16 px is too small for network \w+ of convnext"):
-        from hwbench.pipeline import plan_sweep
-        from hwbench.pipeline.sample import sample_stage
-        from hwbench.pipeline.train import check_resolution
-        from hwbench.progress import NullProgress
+        run_sweep(req)
+    assert not req.store.exists()  # found while planning, from one draw of the space
+    # The training stage checks every sampled network the same way.
+    from hwbench.accuracy.datasets import inspect_dataset, parse_dataset
+    from hwbench.accuracy.schedule import load_schedule
+    from hwbench.pipeline.sample import SweepArch
+    from hwbench.pipeline.train import TrainingPlan, check_resolution
+    from hwbench.space.design_space import load_space
 
-        plan = plan_sweep(req)
-        check_resolution(sample_stage(plan, Store(tmp_path / "x.sqlite"), NullProgress()), plan.training)
+    ref = parse_dataset("digits")
+    tp = TrainingPlan(ref, inspect_dataset(ref), load_schedule(tmp_path / "sched.yaml"), "id", 0)
+    sampled = load_space(ROOT / "design_spaces" / "convnext.yaml").sample(2, 5)
+    with pytest.raises(ConfigError, match=r"resolution: 16 px is too small for network \w+ of convnext"):
+        check_resolution([SweepArch("convnext", s.index, s.spec) for s in sampled], tp)
 
 
 def test_a_crashed_worker_is_a_record_and_the_sweep_goes_on(
