@@ -15,6 +15,7 @@ BENCHMARKS = [
     "backends.py --demo",
     "agent_overhead.py",
     "report_scale.py",
+    "trainer.py",
 ]
 
 if __name__ == "__main__":

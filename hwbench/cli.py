@@ -22,6 +22,9 @@ DEFAULT_STORE = Path("results/hwbench.sqlite")
 # The built-in demo: every CNN block space on the local CPU targets.
 DEFAULT_SPACES = ["mbconv", "mbconv_se", "fused_mbconv", "resnet_bottleneck", "convnext"]
 DEFAULT_TARGETS = ["cpu-onnxruntime-1t", "cpu-onnxruntime-2t", "cpu-torch-1t"]
+# The built-in offline dataset (ships inside scikit-learn) and the short schedule the demo trains on.
+DEFAULT_DATASET = "digits"
+DEFAULT_SCHEDULE = "short"
 
 
 @app.command()
@@ -38,8 +41,27 @@ def sweep(
     export_timeout: Annotated[float, typer.Option(help="Seconds before a hung export is killed.")] = 900.0,
     retry_errors: Annotated[bool, typer.Option(help="Redo exports and measurements that failed before.")] = False,
     report: Annotated[bool, typer.Option(help="Write the report when done.")] = True,
+    dataset: Annotated[
+        str, typer.Option(help="Dataset to train on: NAME[:PATH] (see `hwbench datasets`).")
+    ] = DEFAULT_DATASET,
+    schedule: Annotated[str, typer.Option(help="Training schedule: a name (see `hwbench schedules`) or a file.")] = (
+        DEFAULT_SCHEDULE
+    ),
+    train: Annotated[bool, typer.Option(help="Train and evaluate every network (--no-train: latency only).")] = True,
+    download: Annotated[
+        bool, typer.Option(help="Fetch a missing standard dataset (CIFAR, MNIST) into PATH; never done otherwise.")
+    ] = False,
+    train_seed: Annotated[int | None, typer.Option(help="Training seed (default: the schedule's).")] = None,
+    train_workers: Annotated[
+        int | None, typer.Option(min=1, help="Training worker processes (default: one per core; one on CUDA).")
+    ] = None,
+    train_timeout: Annotated[float, typer.Option(help="Seconds before one network's training is stopped.")] = 3600.0,
+    train_device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda.")] = "auto",
+    eval_artifacts: Annotated[
+        str, typer.Option(help="Accuracy of exported artifacts: auto (int8 targets), all or none.")
+    ] = "auto",
 ) -> None:
-    """Sample N networks per space, export, measure on every target, store, report. Re-run to resume."""
+    """Sample N networks per space, export, measure on every target, train, store, report. Re-run to resume."""
     from hwbench.paths import resolve
     from hwbench.pipeline import SweepRequest, run_sweep
     from hwbench.progress import RichProgress
@@ -55,12 +77,21 @@ def sweep(
         export_timeout=export_timeout,
         retry_errors=retry_errors,
         report=report,
+        dataset=dataset if train else None,
+        schedule=schedule,
+        download=download,
+        train_seed=train_seed,
+        train_workers=train_workers,
+        train_timeout=train_timeout,
+        train_device=train_device,
+        eval_artifacts=eval_artifacts,
     )
     ui = RichProgress()
     counts = run_sweep(request, ui)
+    trained = f", {counts.get('trained', 0)} trained" if train else ""
     ui.note(
         f"sweep {name!r}: {counts.get('archs', 0)} networks, {counts.get('exports', 0)} new exports, "
-        f"{counts.get('measurements', 0)} new measurements (store: {store})"
+        f"{counts.get('measurements', 0)} new measurements{trained} (store: {store})"
     )
 
 
@@ -104,12 +135,18 @@ def show(
     name: Annotated[str, typer.Argument(help="Sweep name.")],
     store: StoreOpt = DEFAULT_STORE,
     target: Annotated[str | None, typer.Option(help="Only this target.")] = None,
+    accuracy: Annotated[bool, typer.Option("--accuracy", help="List the sweep's accuracy records instead.")] = False,
 ) -> None:
     """Print the results table of a sweep."""
     from hwbench.analysis.artifact_info import summary
     from hwbench.analysis.table import require_rows, results_frame
     from hwbench.store import Store
 
+    if accuracy:
+        from hwbench.cli_accuracy import show_accuracy
+
+        show_accuracy(Store(store, create=False), name)
+        return
     frame = results_frame(Store(store, create=False), [name])
     require_rows(frame, [name])
     if target:
@@ -126,6 +163,7 @@ def show(
         "ci_high_ms",
         "cov",
         "n_runs",
+        "top1",
         "error",
     ]
     notes = [summary(r) for r in frame.to_dict("records")]
@@ -143,6 +181,7 @@ def show(
                 f"{_num(r.ci_low_ms)}–{_num(r.ci_high_ms)}",
                 _num(r.cov, 3),
                 _num(r.n_runs, 0),
+                _pct(r.top1),
                 note,
                 (str(r.error)[:60] if isinstance(r.error, str) else ""),
             )
@@ -159,11 +198,20 @@ def show(
             "95% CI",
             "CoV",
             "runs",
+            "top-1",
             "artifact",
             "error",
         ],
         rows,
     )
+
+
+def _pct(value: object) -> str:
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "–"
+    return "–" if v != v else f"{100 * v:.1f}%"
 
 
 def _num(value: object, digits: int = 3) -> str:
@@ -296,6 +344,10 @@ def _print_table(headers: list[str], rows: list[tuple]) -> None:
     for row in rows:
         table.add_row(*(str(c) for c in row))
     Console().print(table)
+
+
+# Accuracy commands (import-accuracy, datasets, schedules) live in their own module, registered on `app`.
+from hwbench import cli_accuracy  # noqa: E402, F401
 
 
 class Interrupted(Exception):

@@ -146,9 +146,11 @@ def test_show_export_and_report(tmp_path: Path, tiny_spaces: dict, fast_targets:
         "cli",
         "--store",
         store,
+        "--no-train",  # latency only (training through the CLI: tests/test_cli_accuracy.py)
         cwd=tmp_path,
     )
     assert out.returncode == 0, out.stderr
+    assert "trained" not in out.stderr
     shown = run_cli("show", "cli", "--store", store, cwd=tmp_path)
     assert shown.stdout.count("tiny_resnet_bottleneck") == 2 and " ok " in shown.stdout
     for fmt in ("csv", "parquet"):

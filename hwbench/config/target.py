@@ -95,6 +95,9 @@ class TargetFile(Strict):
     runner_options: dict[str, Any] = {}
     transport: Literal["local", "agent"] = "local"
     agent: AgentSettings | None = None
+    # Evaluate the accuracy of this target's artifact (built from the trained weights) through its runtime,
+    # when the sweep trains. Default (null): only for int8 targets, where quantization can cost accuracy.
+    evaluate_accuracy: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,7 @@ class Target:
     measurement: MeasurementSettings
     transport: str = "local"
     agent: AgentSettings | None = None
+    evaluate_accuracy: bool = False
 
     def profile(self) -> dict[str, Any]:
         """The export profile as a canonical dict (exporter defaults filled in)."""
@@ -176,6 +180,7 @@ def load_target(path: str | Path) -> Target:
         measurement=file.measurement,
         transport=file.transport,
         agent=file.agent,
+        evaluate_accuracy=file.export.precision == "int8" if file.evaluate_accuracy is None else file.evaluate_accuracy,
     )
 
 

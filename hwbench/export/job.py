@@ -29,6 +29,8 @@ def run_export(job: dict[str, Any]) -> dict[str, Any]:
         exporter = get_exporter(job["format"])
         options = exporter.options.model_validate(job["options"])
         model = build_model(spec)
+        if job.get("weights"):  # trained weights (accuracy of the artifact); latency exports use seeded ones
+            model.load_state_dict(torch.load(job["weights"], map_location="cpu", weights_only=True))
         x = example_input(spec)
         store = ArtifactStore(job["artifact_dir"])
         store.root.mkdir(parents=True, exist_ok=True)

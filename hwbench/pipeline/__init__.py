@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from hwbench.config.target import Target, load_target
 from hwbench.progress import NullProgress, Progress
@@ -27,11 +28,25 @@ class SweepRequest:
     retry_errors: bool = False
     report: bool = True
     report_dir: Path | None = None  # default: <store dir>/<name>
+    # Accuracy (see docs/accuracy.md): no dataset, no training.
+    dataset: str | None = None  # NAME[:PATH], e.g. "digits" or "cifar10:/data/cifar-10-batches-py"
+    schedule: str | Path = "short"  # a built-in schedule name or a file
+    download: bool = False  # fetch a missing standard dataset (never done unless asked)
+    train_seed: int | None = None  # default: the schedule's seed
+    train_workers: int | None = None  # default: one per core on CPU, one on CUDA
+    train_timeout: float = 3600.0
+    train_device: str = "auto"  # auto (CUDA when present) | cpu | cuda
+    eval_artifacts: str = "auto"  # auto (each target's switch: int8 targets) | all | none
 
     @property
     def artifact_dir(self) -> Path:
         """Where artifacts are stored by content hash."""
         return self.artifacts or self.store.parent / "artifacts"
+
+    @property
+    def weights_dir(self) -> Path:
+        """Where trained state_dicts are kept, by accuracy key."""
+        return self.store.parent / "weights"
 
     @property
     def output_dir(self) -> Path:
@@ -47,6 +62,7 @@ class Plan:
     spaces: list[DesignSpace]
     targets: list[Target]
     counts: dict[str, int] = field(default_factory=dict)
+    training: Any = None  # hwbench.pipeline.train.TrainingPlan when a dataset was given
 
 
 def plan_sweep(request: SweepRequest) -> Plan:
@@ -67,14 +83,24 @@ def plan_sweep(request: SweepRequest) -> Plan:
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ConfigError(None, f"--{kind}", f"two {kind}s share the name {dupes[0]!r}")
-    return Plan(request, spaces, targets)
+    plan = Plan(request, spaces, targets)
+    if request.dataset is not None:
+        from hwbench.pipeline.train import plan_training
+
+        plan.training = plan_training(request, spaces, targets)
+    return plan
 
 
 def run_sweep(request: SweepRequest, progress: Progress | None = None) -> dict[str, int]:
-    """Sample → export → measure → report. Re-running the same request resumes; nothing is redone."""
+    """Sample → export → measure → train → report. Re-running the same request resumes; nothing is redone.
+
+    Training runs after measuring (never beside it): latency results are complete before the longest stage
+    starts, and an interrupted training keeps every measurement.
+    """
     from hwbench.pipeline.export import export_stage
     from hwbench.pipeline.measure import measure_stage
     from hwbench.pipeline.sample import sample_stage
+    from hwbench.pipeline.train import training_stage
 
     ui = progress or NullProgress()
     plan = plan_sweep(request)
@@ -83,6 +109,7 @@ def run_sweep(request: SweepRequest, progress: Progress | None = None) -> dict[s
         archs = sample_stage(plan, store, ui)
         export_stage(plan, archs, store, ui)
         measure_stage(plan, archs, store, ui)
+        training_stage(plan, archs, store, ui)
         if request.report:
             from hwbench.report import write_report
 

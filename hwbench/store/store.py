@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -200,6 +200,44 @@ class Store:
         with self.transaction():
             self.db.execute("UPDATE runs SET measure_key=NULL WHERE measure_key=?", (key,))
             self.db.execute("DELETE FROM measurements WHERE measure_key=?", (key,))
+
+    # -- accuracies -----------------------------------------------------------------------------------
+    def get_accuracy(self, key: str) -> sqlite3.Row | None:
+        """The accuracy row for a key, if any."""
+        return self.db.execute("SELECT * FROM accuracies WHERE acc_key=?", (key,)).fetchone()
+
+    def put_accuracy(
+        self, row: dict[str, Any], provenance: dict[str, Any] | None = None, links: Sequence[tuple[str, str]] = ()
+    ) -> None:
+        """Insert or replace an accuracy record and link it to (sweep, arch) pairs, in one transaction."""
+        with self.transaction():
+            if provenance is not None:
+                row = {**row, "prov_id": self.put_provenance(provenance)}
+            self._upsert("accuracies", {**row, "created_at": utcnow()})
+            for sweep, arch_id in links:
+                self._link_accuracy(sweep, arch_id, row["acc_key"])
+
+    def link_accuracy(self, sweep: str, arch_id: str, acc_key: str) -> None:
+        """Record that a sweep uses an accuracy record (idempotent)."""
+        with self.transaction():
+            self._link_accuracy(sweep, arch_id, acc_key)
+
+    def _link_accuracy(self, sweep: str, arch_id: str, acc_key: str) -> None:
+        self.db.execute("INSERT OR IGNORE INTO sweep_accuracy VALUES (?,?,?)", (sweep, arch_id, acc_key))
+
+    def sweep_accuracies(self, sweep: str) -> list[sqlite3.Row]:
+        """Every accuracy record a sweep links to, with the network's space and block, oldest first."""
+        return self.query(
+            "SELECT sa.space, ar.block, a.* FROM sweep_accuracy l JOIN accuracies a ON a.acc_key = l.acc_key "
+            "JOIN archs ar ON ar.arch_id = a.arch_id "
+            "LEFT JOIN sweep_archs sa ON sa.sweep = l.sweep AND sa.arch_id = l.arch_id "
+            "WHERE l.sweep=? ORDER BY a.created_at",
+            (sweep,),
+        )
+
+    def sweep_arch_ids(self, sweep: str) -> set[str]:
+        """The architectures a sweep sampled."""
+        return {r[0] for r in self.db.execute("SELECT arch_id FROM sweep_archs WHERE sweep=?", (sweep,))}
 
     # -- reading --------------------------------------------------------------------------------------
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:

@@ -1,0 +1,145 @@
+"""Stage 5: the accuracy of exported artifacts themselves (e.g. int8), run through each target's runtime.
+
+The latency artifacts hold seeded random weights; here each trained network is exported again from its
+trained weights, under the target's export profile, at the schedule's resolution, and scored on the
+validation split through the target's runner (`Session.run`). The record's `evaluated_on` is the export key
+of the target's profile for that network, so the results table shows it as `artifact_top1` beside latency.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from hwbench.config.target import Target
+from hwbench.pipeline import Plan
+from hwbench.pipeline.sample import SweepArch
+from hwbench.progress import Progress
+from hwbench.store import Store
+
+# Calibration images for int8 exports of trained weights (taken from the training split, classes in proportion).
+CALIBRATION_IMAGES = 64
+
+
+def evaluated_targets(plan: Plan) -> list[Target]:
+    """Targets whose artifacts get an accuracy: each target's own switch (int8 by default), or all, or none."""
+    mode = plan.request.eval_artifacts
+    if plan.training is None or mode == "none":
+        return []
+    return [t for t in plan.targets if mode == "all" or t.evaluate_accuracy]
+
+
+def wants_artifacts(plan: Plan) -> bool:
+    """Whether any artifact will be evaluated (then trained weights must exist)."""
+    return bool(evaluated_targets(plan))
+
+
+def artifact_stage(plan: Plan, archs: list[SweepArch], store: Store, ui: Progress) -> None:
+    """Export trained weights per target profile and score the artifacts; records keyed and resumable."""
+    from hwbench.export.artifacts import ArtifactStore
+    from hwbench.measure.provenance import versions
+    from hwbench.pipeline.export import key_for
+    from hwbench.pipeline.train import at_resolution, train_key, weights_path
+    from hwbench.runners import get_runner
+    from hwbench.store.keys import artifact_accuracy_key
+
+    tp = plan.training
+    req = plan.request
+    jobs: dict[str, dict[str, Any]] = {}
+    links: dict[str, list[tuple[str, str]]] = {}
+    meta: dict[str, dict[str, Any]] = {}
+    for target in evaluated_targets(plan):
+        runtime = versions(get_runner(target.runner).distributions)
+        for arch in archs:
+            trained_key = train_key(arch.spec, tp)
+            trained = store.get_accuracy(trained_key)
+            weights = weights_path(req, trained_key)
+            if trained is None or trained["status"] != "ok" or not weights.is_file():
+                continue
+            ekey = key_for(arch, target)
+            key = artifact_accuracy_key(trained_key, ekey, target.runner, runtime)
+            row = store.get_accuracy(key)
+            if row is not None and (row["status"] == "ok" or not req.retry_errors):
+                store.link_accuracy(req.name, arch.spec.arch_id, key)
+                continue
+            links.setdefault(key, []).append((req.name, arch.spec.arch_id))
+            if key in jobs:
+                continue
+            data = tp.data(int(arch.spec.arch.in_channels))  # type: ignore[attr-defined]
+            spec = at_resolution(arch.spec, tp.schedule.spec.resolution)
+            jobs[key] = {
+                "acc_key": key,
+                "export": {
+                    "spec_json": spec.canonical_json,
+                    "arch_id": spec.arch_id,
+                    "format": target.export_format,
+                    "precision": target.precision,
+                    "options": target.export_options,
+                    "profile": target.profile(),
+                    "artifact_dir": str(ArtifactStore(req.artifact_dir).root),
+                    "threads": 1,
+                    "weights": str(weights),
+                },
+                "calibration_images": CALIBRATION_IMAGES if target.precision == "int8" else 0,
+                "runner": target.runner,
+                "runner_options": target.runner_options,
+                "threads": 1,
+                "data": data.as_job(),
+            }
+            meta[key] = {"arch": arch, "export_key": ekey, "trained_key": trained_key, "target": target.name}
+    plan.counts["artifact_evals"] = len(jobs)
+    if jobs:
+        os.makedirs(req.artifact_dir, exist_ok=True)
+        _run(plan, jobs, links, meta, store, ui)
+
+
+def _run(
+    plan: Plan,
+    jobs: dict[str, dict[str, Any]],
+    links: dict[str, list[tuple[str, str]]],
+    meta: dict[str, dict[str, Any]],
+    store: Store,
+    ui: Progress,
+) -> None:
+    from hwbench.accuracy.evaluate import evaluate_artifact_job
+    from hwbench.measure.provenance import git_commit, machine_info
+    from hwbench.workers import run_jobs
+
+    tp = plan.training
+    req = plan.request
+    workers = max(1, min(req.workers or os.cpu_count() or 1, len(jobs)))
+    provenance = {"machine": machine_info(), "commit": git_commit()}
+    failed = 0
+    with ui.task(f"artifact accuracy ({workers} workers)", len(jobs)) as bar:
+        for key, result in run_jobs(
+            evaluate_artifact_job, jobs.items(), workers=workers, timeout=req.export_timeout, threads=1
+        ):
+            m = meta[key]
+            failed += result["status"] != "ok"
+            row = {
+                "acc_key": key,
+                "arch_id": m["arch"].spec.arch_id,
+                "dataset": tp.ref.name,
+                "dataset_id": tp.dataset_id,
+                "schedule": tp.schedule.name,
+                "schedule_hash": tp.schedule.hash,
+                "evaluated_on": m["export_key"],
+                "source": "artifact",
+                "status": result["status"],
+                "error": result.get("error"),
+                "top1": result.get("top1"),
+                "top5": result.get("top5"),
+                "loss": result.get("loss"),
+                "info_json": {
+                    **(result.get("info") or {}),
+                    "trained_acc_key": m["trained_key"],
+                    "target": m["target"],
+                    "profile": jobs[key]["export"]["profile"],
+                    "runner": jobs[key]["runner"],
+                    "resolution": tp.schedule.spec.resolution,
+                },
+            }
+            store.put_accuracy(row, provenance, links[key])
+            bar.advance()
+    if failed:
+        ui.note(f"{failed} of {len(jobs)} artifact evaluations failed; they are recorded")

@@ -1,0 +1,259 @@
+"""Stage 4: train every sampled network on the sweep's dataset and schedule, in worker processes.
+
+Runs after the measurement stage, so nothing is timed while training loads the cores. Keyed by
+(arch, dataset content, schedule hash, seed, trainer version): a re-run trains only what the store lacks;
+failures (a crash, out of memory, a timeout, divergence) are records, retried with --retry-errors.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hwbench.accuracy.datasets import DatasetInfo, DatasetRef, inspect_dataset, parse_dataset
+from hwbench.accuracy.schedule import Schedule, load_schedule
+from hwbench.config.target import Target
+from hwbench.errors import ConfigError
+from hwbench.pipeline import Plan, SweepRequest
+from hwbench.pipeline.sample import SweepArch
+from hwbench.progress import Progress
+from hwbench.space.archspec import ArchSpec
+from hwbench.space.design_space import DesignSpace
+from hwbench.store import Store
+
+RESULT_COLUMNS = ("top1", "top5", "loss", "train_seconds", "images_per_second", "final_train_loss")
+DEVICES = ("auto", "cpu", "cuda")
+EVAL_MODES = ("auto", "all", "none")
+
+
+@dataclass
+class TrainingPlan:
+    """The validated dataset and schedule of a sweep, and its prepared data (made on first use)."""
+
+    ref: DatasetRef
+    info: DatasetInfo
+    schedule: Schedule
+    dataset_id: str
+    seed: int
+    prepared: dict[int, Any] = field(default_factory=dict)  # channels → PreparedData
+    workdir: Path | None = None
+
+    def data(self, channels: int) -> Any:
+        """The dataset prepared for networks taking `channels` input channels (prepared once)."""
+        from hwbench.accuracy.prepare import prepare
+
+        if channels not in self.prepared:
+            assert self.workdir is not None
+            self.prepared[channels] = prepare(
+                self.ref, self.schedule, channels, self.workdir / f"c{channels}", self.info
+            )
+        return self.prepared[channels]
+
+
+def _space_shape(space: DesignSpace) -> tuple[int, int]:
+    """(num_classes, in_channels) of a space's networks."""
+    source = space.fixed.arch if space.fixed is not None else space.macro
+    return int(source.num_classes), int(getattr(source, "in_channels", 3))  # type: ignore[union-attr]
+
+
+def plan_training(request: SweepRequest, spaces: list[DesignSpace], targets: list[Target]) -> TrainingPlan:
+    """Validate dataset, schedule and options before anything is stored: every bad input is one clear line."""
+    from hwbench.accuracy.prepare import dataset_id
+
+    if request.train_device not in DEVICES:
+        raise ConfigError(None, "--train-device", f"expected one of {', '.join(DEVICES)}, got {request.train_device!r}")
+    if request.eval_artifacts not in EVAL_MODES:
+        raise ConfigError(
+            None, "--eval-artifacts", f"expected one of {', '.join(EVAL_MODES)}, got {request.eval_artifacts!r}"
+        )
+    ref = parse_dataset(request.dataset or "")
+    schedule = load_schedule(request.schedule)
+    info = inspect_dataset(ref, download=request.download)
+    for space in spaces:
+        classes, _ = _space_shape(space)
+        if classes != info.num_classes:
+            raise ConfigError(
+                space.source,
+                "num_classes",
+                f"the networks have {classes} outputs but dataset {ref} has {info.num_classes} classes",
+            )
+    seed = schedule.spec.seed if request.train_seed is None else request.train_seed
+    plan = TrainingPlan(ref, info, schedule, dataset_id(ref, info), seed)
+    _device(request)
+    # One draw per space catches a resolution too small for the macro's strides before anything is stored;
+    # the training stage checks every sampled network again.
+    check_resolution([SweepArch(s.name, 0, s.draw(np.random.default_rng(0))) for s in spaces], plan)
+    return plan
+
+
+def train_key(arch: ArchSpec, tp: TrainingPlan) -> str:
+    """The accuracy key of a network trained under the sweep's dataset, schedule and seed."""
+    from hwbench.accuracy.trainer import TRAINER_VERSION
+    from hwbench.blocks import get_block
+    from hwbench.store.keys import accuracy_key
+
+    return accuracy_key(
+        arch.arch_id, get_block(arch.block).version, tp.dataset_id, tp.schedule.hash, tp.seed, TRAINER_VERSION
+    )
+
+
+def at_resolution(spec: ArchSpec, resolution: int) -> ArchSpec:
+    """The same network (same weights) fed `resolution` pixels: global pooling makes the CNNs resolution-agnostic."""
+    return ArchSpec(spec.arch.model_copy(update={"resolution": resolution}))
+
+
+def check_resolution(archs: list[SweepArch], tp: TrainingPlan) -> None:
+    """Every network must accept the schedule's resolution (shape-only forward on the meta device)."""
+    import torch
+
+    from hwbench.models import build_model
+
+    resolution = tp.schedule.spec.resolution
+    for arch in archs:
+        model = build_model(arch.spec, seed=0, device="meta")
+        x = torch.empty(2, arch.spec.arch.in_channels, resolution, resolution, device="meta")  # type: ignore[attr-defined]
+        try:
+            model(x)
+        except RuntimeError as exc:
+            raise ConfigError(
+                tp.schedule.source,
+                "resolution",
+                f"{resolution} px is too small for network {arch.spec.arch_id} of {arch.space} "
+                f"({str(exc).splitlines()[0]}); use a larger resolution",
+            ) from None
+
+
+def weights_path(req: SweepRequest, key: str) -> Path:
+    """Where the trained state_dict of an accuracy key lives."""
+    return req.weights_dir / f"{key}.pt"
+
+
+def training_stage(plan: Plan, archs: list[SweepArch], store: Store, ui: Progress) -> None:
+    """Train what the store lacks, then evaluate artifacts of the targets that ask for it."""
+    tp: TrainingPlan | None = plan.training
+    if tp is None:
+        return
+    from hwbench.pipeline.evaluate import artifact_stage, wants_artifacts
+
+    req = plan.request
+    needs_weights = wants_artifacts(plan)
+    todo = []
+    for arch in archs:
+        key = train_key(arch.spec, tp)
+        row = store.get_accuracy(key)
+        missing_weights = (
+            needs_weights and row is not None and row["status"] == "ok" and not weights_path(req, key).is_file()
+        )
+        if row is None or (row["status"] != "ok" and req.retry_errors) or missing_weights:
+            todo.append((key, arch))
+        else:
+            store.link_accuracy(req.name, arch.spec.arch_id, key)
+    plan.counts["trained"] = len(todo)
+    with tempfile.TemporaryDirectory(prefix="hwbench-data-") as workdir:
+        tp.workdir = Path(workdir)
+        try:
+            if todo:
+                check_resolution([a for _, a in todo], tp)
+                _train(plan, tp, todo, store, ui)
+            artifact_stage(plan, archs, store, ui)
+        finally:
+            tp.prepared.clear()
+            tp.workdir = None
+
+
+def _device(req: SweepRequest) -> str:
+    """cuda when present (auto) or asked for, else cpu; asking for an absent CUDA is an input error."""
+    import torch
+
+    cuda = req.train_device != "cpu" and torch.cuda.is_available()
+    if req.train_device == "cuda" and not cuda:
+        raise ConfigError(None, "--train-device", "cuda was asked for but no CUDA device is available")
+    return "cuda" if cuda else "cpu"
+
+
+def _workers(req: SweepRequest, jobs: int) -> tuple[int, int, str]:
+    """(worker processes, threads each, device): one worker per core on CPU; one on CUDA (the first GPU)."""
+    cores = os.cpu_count() or 1
+    device = _device(req)
+    default = 1 if device == "cuda" else cores
+    workers = max(1, min(req.train_workers or default, jobs))
+    return workers, max(1, cores // workers), device
+
+
+def _train(plan: Plan, tp: TrainingPlan, todo: list[tuple[str, SweepArch]], store: Store, ui: Progress) -> None:
+    from hwbench.accuracy.trainer import train_job
+    from hwbench.measure.provenance import git_commit, machine_info, versions
+    from hwbench.workers import run_jobs
+
+    req = plan.request
+    workers, threads, device = _workers(req, len(todo))
+    jobs: dict[str, dict[str, Any]] = {}
+    for key, arch in todo:
+        data = tp.data(int(arch.spec.arch.in_channels))  # type: ignore[attr-defined]
+        jobs[key] = {
+            "spec_json": at_resolution(arch.spec, tp.schedule.spec.resolution).canonical_json,
+            "schedule": {**tp.schedule.math(), "seed": tp.seed},
+            "data": data.as_job(),
+            "threads": threads,
+            "device": device,
+            "channels_last": True,
+            "weights_path": str(weights_path(req, key)),
+        }
+    archs = dict(todo)
+    provenance = {"machine": machine_info(), "versions": versions(("torch", "numpy")), "commit": git_commit()}
+    failed = 0
+    with ui.task(f"training ({workers} workers × {threads} threads, {device})", len(jobs)) as bar:
+        for key, result in run_jobs(
+            train_job, jobs.items(), workers=workers, timeout=req.train_timeout, threads=threads
+        ):
+            arch = archs[key]
+            failed += result["status"] != "ok"
+            store.put_accuracy(
+                _record(key, arch, tp, jobs[key], result, req), provenance, [(req.name, arch.spec.arch_id)]
+            )
+            bar.advance()
+    if failed:
+        ui.note(f"{failed} of {len(jobs)} trainings failed; they are recorded (`hwbench show {req.name} --accuracy`)")
+
+
+def _record(
+    key: str, arch: SweepArch, tp: TrainingPlan, job: dict[str, Any], result: dict[str, Any], req: SweepRequest
+) -> dict[str, Any]:
+    """The accuracies row of one training result (ok or error)."""
+    info = dict(result.get("info") or {})
+    error = result.get("error")
+    if error and "exit code -9" in error:
+        error += " (killed by the system: out of memory?)"
+    weights = info.get("weights")
+    if weights:  # stored relative to the store, so a results folder can move
+        info["weights"] = {**weights, "path": os.path.relpath(weights["path"], req.store.parent)}
+    data = job["data"]
+    return {
+        "acc_key": key,
+        "arch_id": arch.spec.arch_id,
+        "dataset": tp.ref.name,
+        "dataset_id": tp.dataset_id,
+        "schedule": tp.schedule.name,
+        "schedule_hash": tp.schedule.hash,
+        "evaluated_on": "torch",
+        "source": "trained",
+        **{k: result.get(k) for k in RESULT_COLUMNS},
+        "status": result["status"],
+        "error": error,
+        "curve_json": result.get("curve") or [],
+        "info_json": {
+            **info,
+            "seed": tp.seed,
+            "dataset_arg": str(tp.ref),
+            "resolution": data["resolution"],
+            "space_resolution": arch.spec.arch.resolution,  # type: ignore[attr-defined]
+            "normalisation": {"mean": data["mean"], "std": data["std"]},
+            "hflip": data["hflip"],
+            "schedule": job["schedule"],
+        },
+    }
