@@ -54,6 +54,7 @@ def export_stage(plan: Plan, archs: list[SweepArch], store: Store, ui: Progress)
                     "format": target.export_format,
                     "precision": target.precision,
                     "options": target.export_options,
+                    "token_form": target.token_form,
                     "profile": target.profile(),
                     "artifact_dir": str(artifacts.root),
                     "threads": 1,
