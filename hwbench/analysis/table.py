@@ -48,6 +48,7 @@ def results_frame(store: Store, sweeps: list[str]) -> pd.DataFrame:
 
     Accuracy columns (`top1`, `top5` in [0, 1], `dataset`, `schedule`, `accuracy_source`, and
     `artifact_top1` for an evaluated artifact) are NaN where the store has no accuracy for a network.
+    ViT columns (`token_form`, `token_macs`, `speedup_vs_dense`, ...) are described in hwbench.analysis.tokens.
     """
     store.require_sweeps(sweeps)
     marks = ",".join("?" for _ in sweeps)
@@ -67,7 +68,9 @@ def results_frame(store: Store, sweeps: list[str]) -> pd.DataFrame:
     )
     art = art.drop_duplicates(["sweep", "arch_id", "export_key"], keep="last").drop(columns="created_at")
     frame = frame.merge(art, on=["sweep", "arch_id", "export_key"], how="left")
-    return frame
+    from hwbench.analysis.tokens import add_token_columns
+
+    return add_token_columns(frame, store)
 
 
 def _columns() -> list[str]:

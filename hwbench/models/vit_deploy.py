@@ -72,11 +72,19 @@ def token_capacities(model: VisionTransformer, images: Tensor) -> list[int]:
 def count_per_input(model: VisionTransformer, images: Tensor) -> list[dict[str, Any]]:
     """For each image at batch 1, in the model's current form: tokens alive (or kept) after each token block,
     and the MACs the form computes (matmuls and convs, as hwbench.models.complexity counts them)."""
-    out = []
-    for i in range(images.shape[0]):
-        counter = FlopCounterMode(display=False)
-        with torch.no_grad(), counter:
-            t = model.forward_tokens(images[i : i + 1], record=True)
-            model.head(model.norm(t.x[:, 0]))
-        out.append({"tokens": [int(m.sum().item()) for m in t.log], "macs": int(counter.get_total_flops() // 2)})
-    return out
+    if model.token_form == "dynamic":  # batch 1 by construction, and the cost depends on the image
+        return [_count(model, images[i : i + 1]) for i in range(images.shape[0])]
+    # Static shapes: one count of the cost, the token counts of all images from one batched pass.
+    macs = _count(model, images[:1])["macs"]
+    with torch.no_grad():
+        log = model.forward_tokens(images, record=True).log
+    counts = torch.stack([m.sum(dim=-1) for m in log], dim=1).int().tolist() if log else [[]] * images.shape[0]
+    return [{"tokens": c, "macs": macs} for c in counts]
+
+
+def _count(model: VisionTransformer, image: Tensor) -> dict[str, Any]:
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        t = model.forward_tokens(image, record=True)
+        model.head(model.norm(t.x[:, 0]))
+    return {"tokens": [int(m.sum().item()) for m in t.log], "macs": int(counter.get_total_flops() // 2)}

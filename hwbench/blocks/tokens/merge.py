@@ -19,12 +19,15 @@ from hwbench.blocks.tokens.ops import NEG_INF, gather_rows, kept_index, one_hot,
 def bipartite_match(keys: Tensor, alive: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """Best similarity (B, Na) of each A token to the B tokens and the partner's index in B.
 
-    The class token and dead A tokens (alive == 0) score -inf; dead B tokens are never partners.
+    The class token and dead A tokens (alive == 0) score -inf; dead B tokens are never partners; a token
+    with no partner at all (-inf) may point one past the last B token, which the merges never use.
     """
     kn = keys / keys.norm(dim=-1, keepdim=True)
     sim = kn[:, ::2] @ kn[:, 1::2].transpose(-1, -2)
     if alive is not None:
         sim = torch.where(alive[:, 1::2].unsqueeze(1) > 0, sim, torch.full_like(sim, NEG_INF))
+    # A column that matches nothing keeps max() defined when no B token is left (a block down to one token).
+    sim = torch.cat([sim, torch.full_like(kn[:, ::2, :1], NEG_INF)], dim=-1)
     best, partner = sim.max(dim=-1)
     ok = (torch.arange(best.shape[-1], device=keys.device) > 0).unsqueeze(0)
     if alive is not None:
