@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["timing_overhead.py", "adaptive_stop.py", "export_bench.py", "agent_overhead.py"]
+BENCHMARKS = ["timing_overhead.py", "adaptive_stop.py", "export_bench.py", "agent_overhead.py", "token_reduction.py"]
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or BENCHMARKS

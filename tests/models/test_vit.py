@@ -7,25 +7,17 @@ import torch
 
 from hwbench.models.complexity import complexity
 from hwbench.models.vit_deploy import calibration_images, count_per_input, prepare_vit
-from hwbench.space.archspec import ArchSpec
 from tests.vit_helpers import REDUCING, TOKEN_BLOCKS, N, images, set_ltmp, tiny_model, tiny_spec
-
-DEIT_TINY = {
-    "family": "vit",
-    "block": "vit",
-    "resolution": 224,
-    "num_classes": 1000,
-    "patch": 16,
-    "depth": 12,
-    "width": 192,
-    "heads": 3,
-    "mlp_ratio": 4,
-}
 
 
 def test_deit_tiny_matches_the_paper() -> None:
     """DeiT-Ti: 5,717,416 parameters (timm's count) and ~1.26 G multiply-adds at 224 px."""
-    cx = complexity(ArchSpec.from_dict(DEIT_TINY))
+    from pathlib import Path
+
+    from hwbench.space.archspec import load_arch
+
+    _, spec = load_arch(Path(__file__).resolve().parents[2] / "design_spaces" / "fixed" / "deit_tiny.yaml")
+    cx = complexity(spec)
     assert cx.params == 5_717_416
     assert 1.24e9 < cx.macs < 1.27e9
 

@@ -13,7 +13,7 @@ from hwbench.config.target import load_target
 from hwbench.errors import ConfigError
 from hwbench.pipeline import SweepRequest, run_sweep
 from hwbench.store import Store
-from tests.conftest import write_target
+from tests.conftest import run_cli, write_target
 from tests.space.test_vit_space import write_spaces
 
 
@@ -41,6 +41,10 @@ def test_vit_sweep_records_forms_and_dense_speedups(tmp_path: Path) -> None:
     assert row["slower_than_dense"] == (row["speedup_vs_dense"] < 1)
     assert 0 < row["token_macs"] < 2 * dense["macs"] and pd.isna(dense["speedup_vs_dense"])
     assert run_sweep(req) == {"archs": 2, "exports": 0, "measurements": 0}
+    shown = run_cli("show", "v", "--store", str(req.store), cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "fixed_count" in shown.stdout and f"{row['speedup_vs_dense']:.2f}x" in shown.stdout
+    assert ("SLOWER than dense" in shown.stdout) == bool(row["slower_than_dense"])
 
 
 @pytest.mark.parametrize(
