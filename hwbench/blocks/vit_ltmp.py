@@ -14,13 +14,17 @@ from hwbench.config import Strict
 
 class LTMPParams(Strict):
     """Knobs: the FLOPs budget the thresholds are trained (or, untrained, calibrated) for, the thresholds'
-    initial values (merge ≥ 1 never merges, prune < 0 never prunes), the surrogate temperature and λ."""
+    initial values (merge ≥ 1 never merges, prune < 0 never prunes), the surrogate temperature, λ, and
+    whether an untrained network is calibrated."""
 
     flops_target: float = Field(0.75, gt=0, le=1)
     merge_threshold: float = Field(0.9, ge=-1, le=2)
     prune_threshold: float = Field(0.0, ge=-1, le=1)
     tau: float = Field(0.1, gt=0, le=10)
     loss_weight: float = Field(10.0, ge=0)
+    # Untrained networks: set the merge threshold for flops_target on calibration images (false: keep the
+    # knob values, e.g. thresholds that never fire, to measure the mechanism's overhead alone).
+    calibrate: bool = True
 
 
 class LTMPBlock(TokenBlock):

@@ -29,6 +29,8 @@ class PruneParams(Strict):
     skip_first: int = Field(3, ge=0, le=64)
     tau: float = Field(1.0, gt=0, le=10)
     loss_weight: float = Field(4.0, ge=0)
+    # Untrained networks: bias each selector to keep its target on calibration images (false: as initialised).
+    calibrate: bool = True
 
 
 def keep_target(g: Geometry, p: PruneParams) -> float:
@@ -58,8 +60,9 @@ class PruneBlock(TokenBlock):
             t.log.append(keep)
         if self.form == "dynamic":
             t.x = apply_dynamic(self.run, t.x, keep)
-        elif self.form == "fixed_count" and self.capacity is not None:
-            t.x = apply_fixed_count(self.run, t.x, keep, logp, min(self.capacity, t.x.shape[1]))
+        elif self.form == "fixed_count":
+            slots = t.x.shape[1] if self.capacity is None else min(self.capacity, t.x.shape[1])
+            t.x = apply_fixed_count(self.run, t.x, keep, logp, slots)
         else:
             t.x = apply_mask(self.run, t.x, keep, self.training)
         return t

@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
-from torch import Tensor
-
 from hwbench.blocks import BLOCKS, BlockDef
 from hwbench.blocks.tokens.merge import bipartite_match, merge, tome_schedule
 from hwbench.blocks.vit import Geometry, TokenBlock, Tokens
@@ -29,6 +27,7 @@ class ToMeBlock(TokenBlock):
     def __init__(self, g: Geometry, p: ToMeParams) -> None:
         super().__init__(g)
         self.r = tome_schedule(g.num_tokens, g.depth, p.r, p.schedule)[g.index]
+        self.params = p
 
     def forward(self, t: Tokens) -> Tokens:
         """Merge; the token count drops by r (static)."""
@@ -40,11 +39,6 @@ class ToMeBlock(TokenBlock):
         if t.record:
             t.log.append(size.new_ones(size.shape))
         return Tokens(self.ffn(x), size, None, t.record, t.log)
-
-    @staticmethod
-    def auxiliary_loss(blocks: list[TokenBlock], log: list[Tensor]) -> Tensor | None:
-        """ToMe trains with the task loss alone."""
-        return None
 
 
 BLOCKS.register("vit_tome")(

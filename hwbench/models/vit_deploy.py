@@ -38,7 +38,7 @@ def prepare_vit(
     """Put `model` in the token form the export profile asks for; return what the export record keeps.
 
     An untrained model's reduction is first calibrated to its block's targets (LTMP: the FLOPs budget;
-    pruner: the keep ratios) on `images`; a fixed_count form gets per-block slot counts = the most tokens
+    pruner: the keep ratios) on `images`, unless its `calibrate` knob is off; a fixed_count form gets per-block slot counts = the most tokens
     any of `images` keeps in that block.
     """
     form = resolve_form(spec.block, get_block(spec.block).token_forms, token_form, fmt)
@@ -47,9 +47,11 @@ def prepare_vit(
         facts["uses"] = FORM_OPS[form]
     if not model.token_blocks():
         return facts
+    source = "random (seeded)" if images is None else "given"
     images = calibration_images(spec) if images is None else images
-    facts["calibration_images"] = {"count": int(images.shape[0]), "source": "random" if not trained else "given"}
-    if not trained:
+    facts["calibration_images"] = {"count": int(images.shape[0]), "source": source}
+    knobs = model.token_blocks()[0].params  # type: ignore[attr-defined]
+    if not trained and getattr(knobs, "calibrate", False):
         model.set_token_form(model.token_blocks()[0].TRAIN_FORM)
         facts["calibration"] = calibrate(model, images)
     capacities = None

@@ -110,3 +110,15 @@ def test_trained_models_are_not_recalibrated() -> None:
     facts = prepare_vit(model, spec, "onnx", images=images(4), trained=True)
     assert "calibration" not in facts and facts["calibration_images"] == {"count": 4, "source": "given"}
     assert all(b.merge_threshold.item() == pytest.approx(0.3) for b in model.token_blocks())
+
+
+def test_calibration_can_be_switched_off_to_measure_overhead_alone() -> None:
+    """Thresholds that never fire, kept as given: every token survives, the output is the dense one."""
+    knobs = {"merge_threshold": 2.0, "prune_threshold": -1.0, "calibrate": False}
+    spec = tiny_spec("vit_ltmp", **knobs)
+    model = tiny_model("vit_ltmp", **knobs)
+    facts = prepare_vit(model, spec, "tflite")
+    assert "calibration" not in facts and facts["capacities"] == [N] * 4
+    assert all(r["tokens"] == [N] * 4 for r in facts["per_input"])
+    with torch.no_grad():
+        torch.testing.assert_close(model(images()), tiny_model("vit")(images()), rtol=0, atol=1e-5)

@@ -31,7 +31,7 @@ TokenFormSetting = str | Mapping[str, str]
 
 # Operators a form needs beyond a plain ViT's, named in a failed export's error (converters lacking them).
 FORM_OPS = {
-    "topk": "TopK and Sort (ranking) with GatherElements/ScatterElements",
+    "topk": "TopK/sort ranking with GatherElements and ScatterElements",
     "dynamic": "NonZero: a data-dependent token count",
 }
 
