@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
+
 from hwbench.blocks import BLOCKS, BlockDef
 from hwbench.blocks.tokens.merge import bipartite_match, merge, tome_schedule
 from hwbench.blocks.vit import Geometry, TokenBlock, Tokens

@@ -38,8 +38,8 @@ def prepare_vit(
     """Put `model` in the token form the export profile asks for; return what the export record keeps.
 
     An untrained model's reduction is first calibrated to its block's targets (LTMP: the FLOPs budget;
-    pruner: the keep ratios) on `images`, unless its `calibrate` knob is off; a fixed_count form gets per-block slot counts = the most tokens
-    any of `images` keeps in that block.
+    pruner: the keep ratios) on `images`, unless its `calibrate` knob is off; a fixed_count form gets
+    per-block slot counts = the most tokens any of `images` keeps in that block.
     """
     form = resolve_form(spec.block, get_block(spec.block).token_forms, token_form, fmt)
     facts: dict[str, Any] = {"token_form": form}
