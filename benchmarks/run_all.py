@@ -16,6 +16,7 @@ BENCHMARKS = [
     "agent_overhead.py",
     "report_scale.py",
     "trainer.py",
+    "token_reduction.py",
 ]
 
 if __name__ == "__main__":

@@ -68,6 +68,7 @@ def export_arch(spec: ArchSpec, target: Target | str | Path, artifacts: str | Pa
             "format": target.export_format,
             "precision": target.precision,
             "options": target.export_options,
+            "token_form": target.token_form,
             "artifact_dir": str(root),
         }
     )

@@ -204,6 +204,29 @@ def show(
         ],
         rows,
     )
+    _show_token_comparison(frame)
+
+
+def _show_token_comparison(frame: object) -> None:
+    """Token-reduced ViTs next to their dense counterparts measured on the same target (if any)."""
+    reduced = frame[frame["dense_median_ms"].notna()]  # type: ignore[index]
+    if reduced.empty:
+        return
+    rows = [
+        (
+            r.space,
+            r.arch_id,
+            r.target,
+            r.token_form,
+            f"{r.token_macs / 1e6:.0f}M",
+            _num(r.median_ms),
+            _num(r.dense_median_ms),
+            f"{r.speedup_vs_dense:.2f}x",
+            "SLOWER than dense" if r.slower_than_dense else "",
+        )
+        for r in reduced.itertuples(index=False)
+    ]
+    _print_table(["space", "arch_id", "target", "token form", "MACs", "ms", "dense ms", "speedup", ""], rows)
 
 
 def _pct(value: object) -> str:

@@ -72,10 +72,16 @@ def evaluate_artifact_job(job: dict[str, Any]) -> dict[str, Any]:
         data = PreparedData(**job["data"])
         export = job["export"]
         if job.get("calibration_images"):
-            # Beside the prepared splits (a temporary folder of the stage), not among the artifacts.
-            calib_path = os.path.join(os.path.dirname(data.files["train_x"]), f"calibration-{job['acc_key']}.npy")
+            # int8: calibrate on training images and measure fidelity on validation images of the dataset the
+            # weights were trained on (files beside the prepared splits, a temporary folder of the stage).
+            folder = os.path.dirname(data.files["train_x"])
+            calib_path = os.path.join(folder, f"calibration-{job['acc_key']}.npy")
             np.save(calib_path, calibration_images(data, int(job["calibration_images"])))
-            export = {**export, "context": {**export.get("context", {}), "calibration_path": calib_path}}
+            fidelity_path = os.path.join(folder, f"fidelity-{job['acc_key']}.npy")
+            x_val = np.load(data.files["val_x"], mmap_mode="r")
+            np.save(fidelity_path, normalise(np.asarray(x_val[: int(job["calibration_images"])]), data.mean, data.std))
+            files = {"calibration": calib_path, "validation": fidelity_path}
+            export = {**export, "calibration": {**job["dataset_calibration"], "files": files}}
         exported = run_export(export)
         if exported["status"] != "ok":
             return {**exported, "error": f"export of the trained weights failed: {exported['error']}"}

@@ -55,6 +55,7 @@ def results_frame(store: Store, sweeps: list[str]) -> pd.DataFrame:
     `artifact_top1` for an evaluated artifact) are NaN where the store has no accuracy for a network.
     Artifact columns (delegation, fully-integer, int8 fidelity, ...) are described in
     hwbench.analysis.artifact_info.
+    ViT columns (`token_form`, `token_macs`, `speedup_vs_dense`, ...) are described in hwbench.analysis.tokens.
     """
     store.require_sweeps(sweeps)
     marks = ",".join("?" for _ in sweeps)
@@ -77,7 +78,9 @@ def results_frame(store: Store, sweeps: list[str]) -> pd.DataFrame:
     )
     art = art.drop_duplicates(["sweep", "arch_id", "export_key"], keep="last").drop(columns="created_at")
     frame = frame.merge(art, on=["sweep", "arch_id", "export_key"], how="left")
-    return frame
+    from hwbench.analysis.tokens import add_token_columns
+
+    return add_token_columns(frame, store)
 
 
 def _columns() -> list[str]:

@@ -17,6 +17,10 @@ BLOCK_MODULES = (
     "hwbench.blocks.fused_mbconv",
     "hwbench.blocks.resnet_bottleneck",
     "hwbench.blocks.convnext",
+    "hwbench.blocks.vit",
+    "hwbench.blocks.vit_tome",
+    "hwbench.blocks.vit_ltmp",
+    "hwbench.blocks.vit_mlp_prune",
 )
 
 
@@ -31,6 +35,10 @@ class BlockDef:
     build: Callable[..., Any]
     # Bump when the implementation changes what a spec builds, so cached artifacts are not reused.
     version: int = 1
+    # ViT blocks: the deploy forms the block exports in, best first (see hwbench.blocks.tokens).
+    token_forms: tuple[str, ...] = ()
+    # Validates the knobs against the whole architecture (raise ValueError), where one block's knobs are not enough.
+    check: Callable[[Any], None] | None = None
 
 
 BLOCKS: Registry[BlockDef] = Registry("block")

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from hwbench.agent.wire import DEFAULT_PORT, TOKEN_ENV, read_token
 from hwbench.config.loading import Strict, load_yaml, parse_model
@@ -77,9 +77,20 @@ class ExportProfile(Strict):
 
     format: str
     precision: Literal["fp32", "fp16", "int8"] = "fp32"
+    # How token-reduced ViTs are computed in the artifact, for every format (docs/vit.md): a form name, or
+    # a mapping block → form; "auto" takes each block's best form for the format. Other networks ignore it.
+    token_form: str | dict[str, str] = "auto"
+
+    @field_validator("token_form")
+    @classmethod
+    def _known_form(cls, value: str | dict[str, str]) -> str | dict[str, str]:
+        from hwbench.blocks.tokens import check_setting
+
+        check_setting(value)
+        return value
 
     def options(self) -> dict[str, Any]:
-        """The exporter-specific keys (everything but format and precision)."""
+        """The exporter-specific keys (everything but format, precision and token_form)."""
         return dict(self.model_extra or {})
 
 
@@ -117,10 +128,12 @@ class Target:
     transport: str = "local"
     agent: AgentSettings | None = None
     evaluate_accuracy: bool = False
+    token_form: str | dict[str, str] = "auto"
 
     def profile(self) -> dict[str, Any]:
-        """The export profile as a canonical dict (exporter defaults filled in)."""
-        return {"format": self.export_format, "precision": self.precision, **self.export_options}
+        """The export profile as a canonical dict (exporter defaults filled in; token_form unless auto)."""
+        tokens = {} if self.token_form == "auto" else {"token_form": self.token_form}
+        return {"format": self.export_format, "precision": self.precision, **tokens, **self.export_options}
 
     def config(self) -> dict[str, Any]:
         """Everything that defines the target, for the store."""
@@ -181,6 +194,7 @@ def load_target(path: str | Path) -> Target:
         transport=file.transport,
         agent=file.agent,
         evaluate_accuracy=file.export.precision == "int8" if file.evaluate_accuracy is None else file.evaluate_accuracy,
+        token_form=file.export.token_form,
     )
 
 

@@ -1,8 +1,11 @@
 """Calibration inputs for post-training quantization, and the held-out batch int8 fidelity is measured on.
 
 A calibration source is a small dict that enters the export key of every export that reads it:
-`{"source": "synthetic", "seed": 0}` (seeded standard-normal inputs, used while a sweep names no dataset);
-a dataset source (`{"source": "dataset", "dataset_id": ...}`) plugs in at `calibration_inputs` below.
+`{"source": "synthetic", "seed": 0}` (seeded standard-normal inputs) for the latency artifacts, whose weights
+are seeded and untrained (the values do not change how long int8 kernels take), and
+`{"source": "dataset", "dataset_id": ...}` for artifacts exported from trained weights to be scored for
+accuracy: the job then also carries `files` (not part of any key), one `.npy` of normalised N×C×H×W images
+per split, written by hwbench.accuracy.evaluate from the training and validation images.
 """
 
 from __future__ import annotations
@@ -18,9 +21,9 @@ SPLITS = ("calibration", "validation")
 
 
 def describe(calibration: dict[str, Any]) -> str:
-    """A label for records and reports, e.g. "synthetic (standard-normal, seed 0; no dataset given)"."""
+    """A label for records and reports, e.g. "synthetic (standard-normal, seed 0)"."""
     if calibration.get("source") == "synthetic":
-        return f"synthetic (standard-normal, seed {calibration.get('seed', 0)}; no dataset given)"
+        return f"synthetic (standard-normal, seed {calibration.get('seed', 0)})"
     return f"{calibration.get('source')} {calibration.get('dataset_id', '')}".strip()
 
 
@@ -36,5 +39,14 @@ def calibration_inputs(calibration: dict[str, Any], shape: tuple[int, ...], n: i
     if source == "synthetic":
         rng = np.random.default_rng([int(calibration.get("seed", 0)), SPLITS.index(split)])
         return rng.standard_normal((n, *shape[1:]), dtype=np.float32)
-    # Datasets (hwbench.accuracy) plug in here: n preprocessed images of the dataset's `split` at this shape.
-    raise HwbenchError(f"calibration source {source!r} is not supported; valid: synthetic")
+    if source == "dataset":
+        images = np.load(calibration["files"][split])[:n].astype(np.float32)
+        if images.shape[1:] != tuple(shape[1:]):
+            raise HwbenchError(f"{split} images of {describe(calibration)} are {images.shape[1:]}, not {shape[1:]}")
+        return images
+    raise HwbenchError(f"calibration source {source!r} is not supported; valid: synthetic, dataset")
+
+
+def recorded(calibration: dict[str, Any]) -> dict[str, Any]:
+    """The source as an export record keeps it (without the temporary file paths)."""
+    return {k: v for k, v in calibration.items() if k != "files"}

@@ -15,13 +15,14 @@ from hwbench.export.artifacts import ArtifactStore
 def run_export(job: dict[str, Any]) -> dict[str, Any]:
     """Export one architecture under one profile; never raises (errors are records)."""
     start = time.perf_counter()
+    prepared: dict[str, Any] = {}
     if job.get("base_error"):
         # The artifact this export starts from failed; nothing to convert (the reason is in that record).
         return {"status": "error", "error": job["base_error"][:2000], "export_seconds": 0.0, "info_json": {}}
     try:
         import torch
 
-        from hwbench.models import build_model, example_input
+        from hwbench.models import build_model, example_input, prepare_for_export
         from hwbench.space.archspec import ArchSpec
 
         torch.set_num_threads(int(job.get("threads", 1)))
@@ -31,6 +32,8 @@ def run_export(job: dict[str, Any]) -> dict[str, Any]:
         model = build_model(spec)
         if job.get("weights"):  # trained weights (accuracy of the artifact); latency exports use seeded ones
             model.load_state_dict(torch.load(job["weights"], map_location="cpu", weights_only=True))
+        # ViT token forms: the profile chooses how a token-reduced model is computed (docs/vit.md).
+        prepared = prepare_for_export(model, spec, job["format"], job.get("token_form", "auto"), trained=bool(job.get("weights")))
         x = example_input(spec)
         store = ArtifactStore(job["artifact_dir"])
         store.root.mkdir(parents=True, exist_ok=True)
@@ -55,12 +58,13 @@ def run_export(job: dict[str, Any]) -> dict[str, Any]:
             "max_abs_err": parity.get("max_abs_err"),
             "max_rel_err": parity.get("max_rel_err"),
             "ops_json": ops,
-            "info_json": {**facts, **inspected, "parity": parity},
+            "info_json": {**prepared, **facts, **inspected, "parity": parity},
         }
     except Exception as exc:  # one network failing to export is a result; the sweep goes on
+        hint = f" [token form {prepared['token_form']} uses {prepared['uses']}]" if "uses" in prepared else ""
         return {
             "status": "error",
-            "error": f"{type(exc).__name__}: {exc}".strip()[:2000],
+            "error": f"{type(exc).__name__}: {str(exc)[:1800]}{hint}".strip(),
             "export_seconds": time.perf_counter() - start,
-            "info_json": {"traceback": traceback.format_exc()[-4000:]},
+            "info_json": {**prepared, "traceback": traceback.format_exc()[-4000:]},
         }

@@ -20,7 +20,7 @@ from pydantic import Field, field_validator
 from hwbench.config import Strict
 from hwbench.errors import UnknownNameError
 from hwbench.export import EXPORTERS, ExporterDef, ProfileError
-from hwbench.export.calibration import SYNTHETIC, calibration_inputs, describe
+from hwbench.export.calibration import SYNTHETIC, calibration_inputs, describe, recorded
 from hwbench.export.int8_recipes import DEFAULT_RECIPE, get_recipe, quantize
 from hwbench.export.onnx import compare_outputs
 from hwbench.quiet import captured_output
@@ -98,7 +98,7 @@ def _export_int8(model: Any, x: Any, path: str, options: TfliteOptions, context:
         if recipe.calibrated:
             calibration = context.get("calibration") or SYNTHETIC
             samples = calibration_inputs(calibration, tuple(x.shape), options.calibration_samples, "calibration")
-            facts["calibration"] = {**calibration, "samples": len(samples), "label": describe(calibration)}
+            facts["calibration"] = {**recorded(calibration), "samples": len(samples), "label": describe(calibration)}
         facts.update(quantize(recipe, base, path, samples))
     own_convert = 0.0 if facts["fp32_reused"] else facts["convert_seconds"]
     facts["export_seconds"] = facts["quantize_seconds"] + own_convert

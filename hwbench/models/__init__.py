@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib import import_module
+from typing import Any
 
 import torch
 from torch import nn
@@ -31,3 +32,14 @@ def example_input(spec: ArchSpec, batch: int = 1, seed: int = 0) -> torch.Tensor
     arch = spec.arch
     shape = (batch, arch.in_channels, arch.resolution, arch.resolution)  # type: ignore[attr-defined]
     return torch.randn(shape, generator=generator)
+
+
+def prepare_for_export(
+    model: nn.Module, spec: ArchSpec, fmt: str, token_form: Any = "auto", **kwargs: Any
+) -> dict[str, Any]:
+    """Ready a built model for one export format (ViT token forms); returns facts for the export record."""
+    family = get_family(spec.family)
+    if family.prepare is None:
+        return {}
+    module_name, func_name = family.prepare.split(":")
+    return getattr(import_module(module_name), func_name)(model, spec, fmt, token_form, **kwargs)

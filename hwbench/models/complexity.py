@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
 import torch
@@ -67,8 +68,16 @@ def count(model: nn.Module, x: torch.Tensor) -> Complexity:
 
 def complexity(spec: ArchSpec) -> Complexity:
     """Complexity of a spec, counted on the meta device (no memory, no weights)."""
+    return _complexity(spec.canonical_json)
+
+
+# A spec's complexity never changes, and sampling asks again for every duplicate draw, every resumed sweep
+# and, in the ViT family, for the backbone every token-reduced space shares.
+@lru_cache(maxsize=4096)
+def _complexity(spec_json: str) -> Complexity:
     from hwbench.models import build_model, example_input
 
+    spec = ArchSpec.from_json(spec_json)
     model = build_model(spec, device="meta")
     x = example_input(spec).to("meta")
     return count(model, x)

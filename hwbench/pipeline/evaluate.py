@@ -38,7 +38,7 @@ def artifact_stage(plan: Plan, archs: list[SweepArch], store: Store, ui: Progres
     """Export trained weights per target profile and score the artifacts; records keyed and resumable."""
     from hwbench.export.artifacts import ArtifactStore
     from hwbench.measure.provenance import versions
-    from hwbench.pipeline.export import key_for
+    from hwbench.pipeline.export import calibration_for, key_for
     from hwbench.pipeline.train import at_resolution, train_key, weights_path
     from hwbench.runners import get_runner
     from hwbench.store.keys import artifact_accuracy_key
@@ -56,7 +56,7 @@ def artifact_stage(plan: Plan, archs: list[SweepArch], store: Store, ui: Progres
             weights = weights_path(req, trained_key)
             if trained is None or trained["status"] != "ok" or not weights.is_file():
                 continue
-            ekey = key_for(arch, target)
+            ekey = key_for(arch, target, calibration_for(req))
             key = artifact_accuracy_key(trained_key, ekey, target.runner, runtime)
             row = store.get_accuracy(key)
             if row is not None and (row["status"] == "ok" or not req.retry_errors):
@@ -75,12 +75,14 @@ def artifact_stage(plan: Plan, archs: list[SweepArch], store: Store, ui: Progres
                     "format": target.export_format,
                     "precision": target.precision,
                     "options": target.export_options,
+                    "token_form": target.token_form,
                     "profile": target.profile(),
                     "artifact_dir": str(ArtifactStore(req.artifact_dir).root),
                     "threads": 1,
                     "weights": str(weights),
                 },
                 "calibration_images": CALIBRATION_IMAGES if target.precision == "int8" else 0,
+                "dataset_calibration": {"source": "dataset", "dataset_id": tp.dataset_id},
                 "runner": target.runner,
                 "runner_options": target.runner_options,
                 "threads": 1,

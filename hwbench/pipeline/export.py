@@ -33,8 +33,11 @@ RECORD_COLUMNS = (
 
 
 def calibration_for(request: SweepRequest) -> dict[str, Any]:
-    """Where int8 calibration (and fidelity) inputs come from: synthetic until the sweep names a dataset."""
-    # Datasets (issue 4) plug in here: {"source": "dataset", "dataset_id": <the dataset's identity>}.
+    """Where the latency artifacts' int8 calibration (and fidelity) inputs come from: synthetic.
+
+    Their weights are seeded, not trained, so images would not make them more faithful and int8 kernel time
+    does not depend on values; artifacts scored for accuracy are calibrated on the dataset (pipeline/evaluate).
+    """
     return dict(SYNTHETIC)
 
 
@@ -66,7 +69,7 @@ def needs_export(row: Any, artifacts: ArtifactStore, retry_errors: bool) -> bool
 
 
 def _job(arch: SweepArch, profile: dict[str, Any], artifacts: ArtifactStore) -> dict[str, Any]:
-    options = {k: v for k, v in profile.items() if k not in ("format", "precision", "calibration")}
+    options = {k: v for k, v in profile.items() if k not in ("format", "precision", "calibration", "token_form")}
     return {
         "spec_json": arch.spec.canonical_json,
         "arch_id": arch.spec.arch_id,
@@ -74,6 +77,7 @@ def _job(arch: SweepArch, profile: dict[str, Any], artifacts: ArtifactStore) -> 
         "precision": profile["precision"],
         "options": options,
         "calibration": profile.get("calibration"),
+        "token_form": profile.get("token_form", "auto"),
         "profile": profile,
         "artifact_dir": str(artifacts.root),
         "threads": 1,

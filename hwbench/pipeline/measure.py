@@ -158,7 +158,7 @@ def _link_missing(plan: Plan, archs: list[SweepArch], store: Store, target: Targ
     }
     for arch in archs:
         if arch.spec.arch_id not in linked:
-            ekey = key_for(arch, target)
+            ekey = key_for(arch, target, calibration_for(plan.request))
             exported = store.get_export(ekey) is not None
             store.link_run(plan.request.name, arch.spec.arch_id, target.name, ekey if exported else None, None)
 

@@ -15,7 +15,7 @@ from hwbench.errors import ConfigError, UnknownNameError
 from hwbench.registry import Registry
 
 # Modules that register a family when imported; listed here so lookups never depend on import order.
-FAMILY_MODULES = ("hwbench.space.cnn",)
+FAMILY_MODULES = ("hwbench.space.cnn", "hwbench.space.vit")
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,13 @@ class Family:
     macro_model: type[BaseModel]
     draw: Callable[[BaseModel, str, dict[str, Any], np.random.Generator], dict[str, Any]]
     builder: str  # "module:function" that turns an ArchSpec into an nn.Module (imported lazily: torch)
+    # "module:function" that readies a built model for one export format (ViT token forms); None: as built.
+    prepare: str | None = None
+    # Key of the random stream a space draws from (default: the space's name), and the network its
+    # complexity windows and duplicates are judged on (default: itself). The ViT family uses the macro and
+    # the dense backbone, so spaces that differ only in the token mechanism sample the same backbones.
+    stream: Callable[[Any], str] | None = None
+    backbone: Callable[[Any], Any] | None = None
 
 
 FAMILIES: Registry[Family] = Registry("model family")

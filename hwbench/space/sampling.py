@@ -11,6 +11,7 @@ import numpy as np
 from hwbench.errors import ConfigError
 from hwbench.space.archspec import ArchSpec
 from hwbench.space.design_space import DesignSpace
+from hwbench.space.families import get_family
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,12 @@ def space_rng(space_name: str, seed: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), name_key]))
 
 
+def window_spec(space: DesignSpace, spec: ArchSpec) -> ArchSpec:
+    """The network a draw's complexity windows and duplicate check apply to (the family's backbone)."""
+    backbone = get_family(space.family).backbone
+    return spec if backbone is None else backbone(spec)
+
+
 def sample_space(space: DesignSpace, n: int, seed: int) -> list[Sample]:
     """The first n accepted draws of the space's stream; a larger n extends a smaller one."""
     from hwbench.models.complexity import complexity
@@ -36,7 +43,8 @@ def sample_space(space: DesignSpace, n: int, seed: int) -> list[Sample]:
         raise ConfigError(None, "--n", f"must be at least 1, got {n}")
     if space.fixed is not None:
         return [Sample(0, space.fixed, complexity(space.fixed).as_dict())]
-    rng = space_rng(space.name, seed)
+    stream = get_family(space.family).stream
+    rng = space_rng(space.name if stream is None else stream(space), seed)
     limits = space.constraints
     accepted: list[Sample] = []
     seen: set[str] = set()
@@ -52,17 +60,19 @@ def sample_space(space: DesignSpace, n: int, seed: int) -> list[Sample]:
             )
         since_last += 1
         spec = space.draw(rng)
-        if spec.arch_id in seen:
+        judged = window_spec(space, spec)
+        if judged.arch_id in seen:
             rejected["duplicate"] += 1
             continue
-        seen.add(spec.arch_id)
-        cx = complexity(spec).as_dict()
+        seen.add(judged.arch_id)
+        window = complexity(judged).as_dict()
         for key in observed:
-            observed[key].append(cx[key])
-        violated = limits.violated(cx)
+            observed[key].append(window[key])
+        violated = limits.violated(window)
         if violated:
             rejected[violated] += 1
             continue
+        cx = window if judged is spec else complexity(spec).as_dict()
         accepted.append(Sample(len(accepted), spec, cx))
         since_last = 0
     return accepted

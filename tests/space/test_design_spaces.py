@@ -9,7 +9,7 @@ from hwbench.models import build_model, example_input
 from hwbench.models.complexity import complexity
 from hwbench.paths import listing
 from hwbench.space.design_space import load_space
-from hwbench.space.sampling import sample_space
+from hwbench.space.sampling import sample_space, window_spec
 
 FILES = listing("design_spaces")
 
@@ -19,14 +19,19 @@ def test_there_are_five_cnn_block_spaces() -> None:
     assert {"mbconv", "mbconv_se", "fused_mbconv", "resnet_bottleneck", "convnext"} <= blocks
 
 
-def test_block_spaces_share_one_macro() -> None:
-    """Only the block differs: every CNN block space names the same macro file."""
-    macros = {(p.parent / load_space(p).source.name).parent for p in FILES}
+def test_there_are_four_vit_spaces() -> None:
+    blocks = {load_space(p).block for p in FILES if load_space(p).fixed is None and load_space(p).family == "vit"}
+    assert blocks == {"vit", "vit_tome", "vit_ltmp", "vit_mlp_prune"}
+
+
+@pytest.mark.parametrize("family", ["cnn", "vit"])
+def test_block_spaces_share_one_macro(family: str) -> None:
+    """Only the block differs: every block space of a family names the same macro file."""
     from hwbench.config import load_yaml
 
-    cnn = [p for p in FILES if "macro" in load_yaml(p) and load_space(p).family == "cnn"]
-    assert len({(p.parent / load_yaml(p)["macro"]).resolve() for p in cnn}) == 1
-    assert macros
+    spaces = [p for p in FILES if "macro" in load_yaml(p) and load_space(p).family == family]
+    assert len(spaces) >= 4
+    assert len({(p.parent / load_yaml(p)["macro"]).resolve() for p in spaces}) == 1
 
 
 @pytest.mark.parametrize(
@@ -40,7 +45,9 @@ def test_space_samples_and_builds(path: Path) -> None:
     assert len({s.spec.arch_id for s in samples}) == len(samples)
     for s in samples:
         assert s.spec.block == space.block
-        assert space.constraints.violated(s.complexity) is None
+        # Windows bound the backbone (for a ViT: the dense network; its own MACs may be lower).
+        assert space.constraints.violated(complexity(window_spec(space, s.spec)).as_dict()) is None
+        assert s.complexity == complexity(s.spec).as_dict()
     spec = samples[0].spec
     model = build_model(spec)
     with torch.no_grad():

@@ -1,0 +1,102 @@
+"""Calibrate the reduction of an untrained token-reduced ViT to its design targets.
+
+Random weights make LTMP thresholds and pruning selectors meaningless: similarities, importances and
+selector scores of an untrained network fall wherever they fall. Until a model is trained (the accuracy
+pipeline), hwbench sets them so the network reduces as much as its knobs ask on the calibration images:
+LTMP's merge threshold (one value for every block, prune thresholds kept at their knob value) by bisection
+on the FLOPs ratio, and each pruning selector's bias so that the block keeps its target fraction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from hwbench.blocks.tokens.ltmp import flops_ratio
+from hwbench.blocks.vit import Tokens
+from hwbench.blocks.vit_ltmp import LTMPBlock
+from hwbench.blocks.vit_mlp_prune import PruneBlock
+from hwbench.models.vit import VisionTransformer
+
+BISECTION_STEPS = 12
+# A bias this far beyond every score keeps (or skips) every token: targets of 1 keep all.
+FAR = 1e3
+
+
+def calibrate(model: VisionTransformer, images: Tensor) -> dict[str, Any] | None:
+    """Calibrate the model's token blocks in place (their training form); None when nothing is calibrated."""
+    blocks = model.token_blocks()
+    if blocks and isinstance(blocks[0], LTMPBlock):
+        return calibrate_ltmp(model, images)
+    if blocks and isinstance(blocks[0], PruneBlock):
+        return calibrate_prune(model, images)
+    return None
+
+
+def ltmp_ratio(model: VisionTransformer, images: Tensor) -> float:
+    """Mean r_FLOPs over the images in the model's current form."""
+    g = model.token_blocks()[0].geometry
+    with torch.no_grad():
+        log = model.forward_tokens(images, record=True).log
+    return float(flops_ratio(log, g.num_tokens, g.dim, g.mlp_ratio).mean())
+
+
+def calibrate_ltmp(model: VisionTransformer, images: Tensor) -> dict[str, Any]:
+    """One merge threshold for all blocks whose mean r_FLOPs is closest to the flops_target knob."""
+    blocks: list[LTMPBlock] = model.token_blocks()  # type: ignore[assignment]
+    target = blocks[0].params.flops_target
+
+    def ratio_at(theta: float) -> float:
+        with torch.no_grad():
+            for b in blocks:
+                b.merge_threshold.fill_(theta)
+        return ltmp_ratio(model, images)
+
+    # r_FLOPs grows with the threshold (fewer merges); cosine similarity lies in [-1, 1].
+    lo, hi = -1.0, 1.0
+    best = (abs(ratio_at(hi) - target), hi)
+    for _ in range(BISECTION_STEPS):
+        mid = (lo + hi) / 2
+        r = ratio_at(mid)
+        best = min(best, (abs(r - target), mid))
+        lo, hi = (mid, hi) if r < target else (lo, mid)
+    theta = best[1]
+    achieved = ratio_at(theta)
+    return {
+        "method": "ltmp merge threshold by bisection",
+        "flops_target": target,
+        "flops_ratio": round(achieved, 4),
+        "merge_threshold": theta,
+        "prune_threshold": blocks[0].prune_threshold.item(),
+    }
+
+
+def calibrate_prune(model: VisionTransformer, images: Tensor) -> dict[str, Any]:
+    """Each pruning selector's keep bias so its block keeps its target fraction of the patch tokens."""
+    biases, achieved = [], []
+    with torch.no_grad():
+        t = Tokens(model.embed(images))
+        for blk in model.blocks:
+            if isinstance(blk, PruneBlock):
+                logp = blk.selector(t.x)
+                bias = _bias_for(logp[:, 1:, 0] - logp[:, 1:, 1], blk.target)
+                blk.selector.shift(bias)
+                logp = blk.selector(t.x)
+                achieved.append(round(float((logp[:, 1:, 0] > logp[:, 1:, 1]).float().mean()), 4))
+                biases.append(bias)
+            t = blk(t)
+    targets = [round(b.target, 4) for b in model.token_blocks()]  # type: ignore[attr-defined]
+    return {"method": "selector bias per block", "keep_targets": targets, "keep_ratio": achieved, "bias": biases}
+
+
+def _bias_for(scores: Tensor, target: float) -> float:
+    """A bias b with (scores + b > 0) true for round(target · count) of the scores."""
+    s = scores.flatten().sort(descending=True).values
+    k = round(target * s.numel())
+    if k >= s.numel():
+        return FAR - float(s[-1])
+    if k <= 0:
+        return -FAR - float(s[0])
+    return -float(s[k - 1] + s[k]) / 2
