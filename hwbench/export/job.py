@@ -33,7 +33,9 @@ def run_export(job: dict[str, Any]) -> dict[str, Any]:
         if job.get("weights"):  # trained weights (accuracy of the artifact); latency exports use seeded ones
             model.load_state_dict(torch.load(job["weights"], map_location="cpu", weights_only=True))
         # ViT token forms: the profile chooses how a token-reduced model is computed (docs/vit.md).
-        prepared = prepare_for_export(model, spec, job["format"], job.get("token_form", "auto"), trained=bool(job.get("weights")))
+        prepared = prepare_for_export(
+            model, spec, job["format"], job.get("token_form", "auto"), trained=bool(job.get("weights"))
+        )
         x = example_input(spec)
         store = ArtifactStore(job["artifact_dir"])
         store.root.mkdir(parents=True, exist_ok=True)
