@@ -111,6 +111,9 @@ def evaluate_artifact_job(job: dict[str, Any]) -> dict[str, Any]:
                 "export_seconds": exported["export_seconds"],
                 "parity_ok": exported["parity_ok"],
                 "max_rel_err": exported["max_rel_err"],
+                # int8: which images calibrated the quantizer, and its fidelity against PyTorch.
+                "calibration": exported["info_json"].get("calibration"),
+                "fidelity": {k: v for k, v in exported["info_json"].get("parity", {}).items() if k.startswith("int8_")},
                 "eval_seconds": time.perf_counter() - start,
                 "val_images": len(y),
             },

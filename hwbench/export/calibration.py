@@ -24,7 +24,9 @@ def describe(calibration: dict[str, Any]) -> str:
     """A label for records and reports, e.g. "synthetic (standard-normal, seed 0)"."""
     if calibration.get("source") == "synthetic":
         return f"synthetic (standard-normal, seed {calibration.get('seed', 0)})"
-    return f"{calibration.get('source')} {calibration.get('dataset_id', '')}".strip()
+    if calibration.get("source") == "dataset":
+        return f"dataset {calibration.get('dataset')} (content {str(calibration.get('dataset_id'))[:12]})"
+    return str(calibration.get("source"))
 
 
 def calibration_inputs(calibration: dict[str, Any], shape: tuple[int, ...], n: int, split: str) -> np.ndarray:

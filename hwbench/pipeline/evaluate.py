@@ -82,7 +82,7 @@ def artifact_stage(plan: Plan, archs: list[SweepArch], store: Store, ui: Progres
                     "weights": str(weights),
                 },
                 "calibration_images": CALIBRATION_IMAGES if target.precision == "int8" else 0,
-                "dataset_calibration": {"source": "dataset", "dataset_id": tp.dataset_id},
+                "dataset_calibration": {"source": "dataset", "dataset": tp.ref.name, "dataset_id": tp.dataset_id},
                 "runner": target.runner,
                 "runner_options": target.runner_options,
                 "threads": 1,

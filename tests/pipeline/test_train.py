@@ -58,6 +58,23 @@ def test_train_resume_and_artifact_accuracy(tmp_path: Path, tiny_spaces: dict, f
     assert len(accuracy_rows(req.store)) == 6
 
 
+def test_int8_artifact_is_calibrated_on_the_dataset(tmp_path: Path, tiny_spaces: dict) -> None:
+    import json
+
+    target = write_target(tmp_path / "targets", "t-int8", "tflite", "{format: tflite, precision: int8}")
+    req = request(tmp_path, [tiny_spaces["mbconv"]], [target])  # int8: artifact accuracy by default
+    assert run_sweep(req)["artifact_evals"] == 1
+    store = Store(req.store)
+    [row] = store.query("SELECT info_json FROM accuracies WHERE source = 'artifact' AND status = 'ok'")
+    info = json.loads(row["info_json"])
+    assert info["calibration"]["source"] == "dataset" and info["calibration"]["dataset"] == "digits"
+    assert "files" not in info["calibration"] and info["fidelity"]["int8_top1_agreement"] > 0.5
+    # The latency artifact (seeded weights) keeps the synthetic source.
+    assert results_frame(store, ["t"])["calibration"].str.startswith("synthetic").all()
+    frame = results_frame(store, ["t"])
+    assert (frame["top1"] - frame["artifact_top1"]).abs().max() < 0.2
+
+
 def test_failed_training_is_recorded_and_retried(tmp_path: Path, tiny_spaces: dict, fast_targets: dict) -> None:
     req = request(tmp_path, [tiny_spaces["fused_mbconv"]], [fast_targets["torch"]], n=2, train_timeout=0.01)
     assert run_sweep(req)["trained"] == 2
