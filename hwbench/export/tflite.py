@@ -30,11 +30,13 @@ INSTALL = "pip install 'hwbench[tflite]'"
 
 
 class TfliteOptions(Strict):
-    """TFLite export knobs; all three apply to precision int8 only."""
+    """TFLite export knobs; all apply to precision int8 only."""
 
     recipe: str | None = None  # default: full_int8
     calibration_samples: int = Field(32, ge=1, le=4096)
     fidelity_samples: int = Field(32, ge=1, le=4096)
+    # Compile the full-integer artifact for the Coral Edge TPU (hwbench.export.edgetpu).
+    edgetpu_compile: bool = False
 
     @field_validator("recipe")
     @classmethod
@@ -60,6 +62,10 @@ def profile_options(precision: str, options: TfliteOptions) -> dict[str, Any]:
         canonical["calibration_samples"] = options.calibration_samples
     elif "calibration_samples" in given:
         raise ProfileError("calibration_samples", f"int8 recipe {recipe.name!r} is not calibrated")
+    if options.edgetpu_compile:
+        if recipe.name != "full_int8":
+            raise ProfileError("edgetpu_compile", f"the Edge TPU runs full_int8 models only, not {recipe.name!r}")
+        canonical["edgetpu_compile"] = True  # only when set, so existing export keys stay as they were
     return canonical
 
 
@@ -100,8 +106,13 @@ def _export_int8(model: Any, x: Any, path: str, options: TfliteOptions, context:
             samples = calibration_inputs(calibration, tuple(x.shape), options.calibration_samples, "calibration")
             facts["calibration"] = {**recorded(calibration), "samples": len(samples), "label": describe(calibration)}
         facts.update(quantize(recipe, base, path, samples))
+        if options.edgetpu_compile:
+            from hwbench.export.edgetpu import compile_edgetpu
+
+            facts["edgetpu"] = compile_edgetpu(path)
     own_convert = 0.0 if facts["fp32_reused"] else facts["convert_seconds"]
-    facts["export_seconds"] = facts["quantize_seconds"] + own_convert
+    compiled = facts.get("edgetpu", {}).get("compile_seconds", 0.0)
+    facts["export_seconds"] = facts["quantize_seconds"] + own_convert + compiled
     return facts
 
 
@@ -115,8 +126,11 @@ def _session(path: str) -> Any:
 
 def inspect_tflite(path: str) -> dict[str, Any]:
     """Operators, tensor types, fully-integer check, inputs and XNNPACK delegation (LiteRT, 1 thread)."""
+    from hwbench.export.edgetpu import is_compiled
     from hwbench.export.tflite_inspect import structure
 
+    if is_compiled(path):  # its Edge TPU operator runs only with the Edge TPU delegate
+        return {**structure(path), "delegation": None, "inputs": None, "delegation_runtime": None}
     with captured_output():
         session = _session(path)
         delegation = session.delegation()
@@ -129,6 +143,10 @@ def parity_tflite(path: str, model: Any, x: Any, options: TfliteOptions, context
     """fp32: error against PyTorch on the export input. int8: fidelity on held-out calibration-source inputs."""
     import torch
 
+    from hwbench.export.edgetpu import is_compiled
+
+    if is_compiled(path):
+        return {"parity_ok": None, "note": "compiled for the Edge TPU: runs only on one (measure with its delegate)"}
     with captured_output():
         session = _session(path)
         if context["precision"] == "fp32":

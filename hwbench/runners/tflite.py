@@ -21,6 +21,7 @@ INTERPRETERS = {
 }
 # Measured here: tflite-runtime 2.14 does not load under numpy 2, and does not run int8 through XNNPACK
 # (int8 MobileNetV2 35.8 ms vs 2.8 ms on LiteRT).
+EDGETPU_OP = b"edgetpu-custom-op"  # the operator edgetpu_compiler puts the Edge TPU's part of a graph in
 TFLITE_RUNTIME_CAVEAT = "tflite-runtime: no XNNPACK for int8 models, needs numpy<2; prefer ai-edge-litert"
 
 
@@ -34,6 +35,10 @@ class TfliteOptions:
     interpreter: Literal["auto", "ai_edge_litert", "tflite_runtime"] = "auto"
     # XNNPACK is the interpreter's default CPU delegate; false runs the builtin kernels only.
     xnnpack: bool = True
+    # An accelerator delegate (hwbench.runners.delegates): edgetpu runs models compiled by edgetpu_compiler.
+    delegate: Literal["none", "edgetpu"] = "none"
+    # Which Edge TPU when several are attached: "usb", "usb:0", "pci:0" (default: the first found).
+    delegate_device: str | None = None
 
 
 def load_interpreter(choice: str) -> tuple[str, Any]:
@@ -84,6 +89,22 @@ def _spec(detail: dict[str, Any]) -> TensorSpec:
     )
 
 
+def _accelerator(path: str, options: TfliteOptions) -> list[Any]:
+    """The delegate the options ask for; an Edge TPU artifact must have been compiled for it."""
+    from hwbench.runners.delegates import load_delegates
+
+    with open(path, "rb") as f:
+        compiled = EDGETPU_OP in f.read()  # custom-op names are plain strings in the flatbuffer
+    if not compiled:
+        # Without compilation the delegate takes nothing and the model would silently run on the CPU.
+        raise ValueError(
+            f"{path} is not compiled for the Edge TPU (no {EDGETPU_OP.decode()}); export with "
+            "`edgetpu_compile: true` in the tflite int8 profile, or run edgetpu_compiler on it"
+        )
+    device = {"device": options.delegate_device} if options.delegate_device else {}
+    return load_delegates([options.delegate], device)
+
+
 class TfliteSession(Session):
     """An Interpreter with `num_threads = threads` and, unless disabled, the XNNPACK delegate."""
 
@@ -93,6 +114,8 @@ class TfliteSession(Session):
         self.kwargs: dict[str, Any] = {"num_threads": threads}
         if not options.xnnpack:
             self.kwargs["experimental_op_resolver_type"] = self.module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        if options.delegate != "none":
+            self.kwargs["experimental_delegates"] = _accelerator(path, options)
         with captured_output():  # the interpreter logs to stderr, over the sweep's progress bars
             self.interpreter = self.module.Interpreter(model_path=path, **self.kwargs)
             self.interpreter.allocate_tensors()  # the default delegate (XNNPACK) is applied here
@@ -151,6 +174,7 @@ class TfliteSession(Session):
             "interpreter": self.flavour,
             "interpreter_version": version,
             "xnnpack": self.options.xnnpack,
+            "delegate": self.options.delegate,
             "delegation": self.delegation(),
             "input_dtypes": [s.dtype for s in self.inputs()],
         }
