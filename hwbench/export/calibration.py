@@ -1,11 +1,10 @@
 """Calibration inputs for post-training quantization, and the held-out batch int8 fidelity is measured on.
 
 A calibration source is a small dict that enters the export key of every export that reads it:
-`{"source": "synthetic", "seed": 0}` (seeded standard-normal inputs) for the latency artifacts, whose weights
-are seeded and untrained (the values do not change how long int8 kernels take), and
-`{"source": "dataset", "dataset_id": ...}` for artifacts exported from trained weights to be scored for
-accuracy: the job then also carries `files` (not part of any key), one `.npy` of normalised N×C×H×W images
-per split, written by hwbench.accuracy.evaluate from the training and validation images.
+`{"source": "dataset", "dataset": NAME, "dataset_id": CONTENT_HASH}` when the sweep has a dataset, else
+`{"source": "synthetic", "seed": 0}` (seeded standard-normal inputs, labelled as such). A dataset job also
+carries `files` (not part of any key): one `.npy` of normalised N×C×H×W images per split, written by the
+export stage (hwbench.pipeline.export.attach_images) or, for trained weights, by hwbench.accuracy.evaluate.
 """
 
 from __future__ import annotations

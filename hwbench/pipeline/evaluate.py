@@ -56,7 +56,7 @@ def artifact_stage(plan: Plan, archs: list[SweepArch], store: Store, ui: Progres
             weights = weights_path(req, trained_key)
             if trained is None or trained["status"] != "ok" or not weights.is_file():
                 continue
-            ekey = key_for(arch, target, calibration_for(req))
+            ekey = key_for(arch, target, calibration_for(plan))
             key = artifact_accuracy_key(trained_key, ekey, target.runner, runtime)
             row = store.get_accuracy(key)
             if row is not None and (row["status"] == "ok" or not req.retry_errors):

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from hwbench.blocks import get_block
 from hwbench.config.target import Target
@@ -12,12 +16,13 @@ from hwbench.export import get_exporter
 from hwbench.export.artifacts import ArtifactStore
 from hwbench.export.calibration import SYNTHETIC
 from hwbench.measure.provenance import git_commit, machine_info, versions
-from hwbench.pipeline import Plan, SweepRequest
+from hwbench.pipeline import Plan
 from hwbench.pipeline.sample import SweepArch
 from hwbench.progress import Progress
 from hwbench.store import Store
 from hwbench.store.keys import export_key
 
+SAMPLE_KEYS = ("calibration_samples", "fidelity_samples")  # export options that read calibration images
 RECORD_COLUMNS = (
     "status",
     "error",
@@ -32,13 +37,12 @@ RECORD_COLUMNS = (
 )
 
 
-def calibration_for(request: SweepRequest) -> dict[str, Any]:
-    """Where the latency artifacts' int8 calibration (and fidelity) inputs come from: synthetic.
-
-    Their weights are seeded, not trained, so images would not make them more faithful and int8 kernel time
-    does not depend on values; artifacts scored for accuracy are calibrated on the dataset (pipeline/evaluate).
-    """
-    return dict(SYNTHETIC)
+def calibration_for(plan: Plan) -> dict[str, Any]:
+    """Where int8 calibration (and fidelity) inputs come from: the sweep's dataset, else labelled synthetic."""
+    tp = plan.training
+    if tp is None:
+        return dict(SYNTHETIC)
+    return {"source": "dataset", "dataset": tp.ref.name, "dataset_id": tp.dataset_id}
 
 
 def profile_for(target: Target, calibration: dict[str, Any]) -> dict[str, Any]:
@@ -93,7 +97,7 @@ def plan_exports(
     target of the sweep uses the base itself; the base is then converted once for every derived profile.
     """
     req = plan.request
-    calibration = calibration_for(req)
+    calibration = calibration_for(plan)
     jobs: dict[str, dict[str, Any]] = {}
     waiting: dict[str, list[str]] = {}
     for target in plan.targets:
@@ -132,14 +136,32 @@ def _describe(job: dict[str, Any]) -> str:
 
 def export_stage(plan: Plan, archs: list[SweepArch], store: Store, ui: Progress) -> None:
     """Export what the store lacks; record each result (ok or error) as it arrives."""
-    from hwbench.workers import run_jobs
-
     req = plan.request
     artifacts = ArtifactStore(req.artifact_dir)
     jobs, waiting = plan_exports(plan, archs, store, artifacts)
     plan.counts["exports"] = len(jobs)
     if not jobs:
         return
+
+    if calibration_for(plan)["source"] == "dataset":
+        with tempfile.TemporaryDirectory(prefix="hwbench-calibration-") as folder:
+            attach_images(plan, jobs, Path(folder))
+            _export(plan, jobs, waiting, store, artifacts, ui)
+    else:
+        _export(plan, jobs, waiting, store, artifacts, ui)
+
+
+def _export(
+    plan: Plan,
+    jobs: dict[str, dict[str, Any]],
+    waiting: dict[str, list[str]],
+    store: Store,
+    artifacts: ArtifactStore,
+    ui: Progress,
+) -> None:
+    from hwbench.workers import run_jobs
+
+    req = plan.request
     from hwbench.export.job import run_export
 
     held = {key for keys in waiting.values() for key in keys}
@@ -171,6 +193,36 @@ def export_stage(plan: Plan, archs: list[SweepArch], store: Store, ui: Progress)
             bar.advance()
     if failed:
         ui.note(f"{failed} of {len(jobs)} exports failed; they are recorded (see `hwbench show {req.name}`)")
+
+
+def attach_images(plan: Plan, jobs: dict[str, dict[str, Any]], folder: Path) -> None:
+    """Give every calibrated job the dataset's images at its input shape: disjoint calibration and validation
+    sets drawn from the training split (never from the validation split the accuracy is measured on)."""
+    from hwbench.accuracy.calibration import calibration_set
+    from hwbench.space.archspec import ArchSpec
+
+    tp = plan.training
+    files: dict[tuple[int, int], dict[str, str]] = {}
+    for job in jobs.values():
+        if not job.get("calibration"):
+            continue
+        arch = ArchSpec.from_json(job["spec_json"]).arch
+        shape = (int(arch.resolution), int(arch.in_channels))  # type: ignore[attr-defined]
+        if shape not in files:
+            n = max(int(j["options"].get(k, 0)) for j in jobs.values() for k in SAMPLE_KEYS)
+            images = calibration_set(
+                str(tp.ref),
+                2 * n,
+                shape[0],
+                shape[1],
+                tp.schedule.spec.normalize,
+                val_fraction=tp.schedule.spec.val_fraction,
+            )
+            files[shape] = {}
+            for split, part in (("calibration", images[0::2]), ("validation", images[1::2])):
+                files[shape][split] = str(folder / f"{split}-{shape[0]}px-{shape[1]}ch.npy")
+                np.save(files[shape][split], part)
+        job["calibration"] = {**job["calibration"], "files": files[shape]}
 
 
 def _ready(job: dict[str, Any], store: Store, artifacts: ArtifactStore) -> dict[str, Any]:

@@ -123,7 +123,7 @@ def _pending(
 ) -> list[dict[str, Any]]:
     """Link what is already measured (or failed to export); return jobs for the rest."""
     req = plan.request
-    calibration = calibration_for(req)
+    calibration = calibration_for(plan)
     todo = []
     for arch in archs:
         ekey = key_for(arch, target, calibration)
@@ -158,7 +158,7 @@ def _link_missing(plan: Plan, archs: list[SweepArch], store: Store, target: Targ
     }
     for arch in archs:
         if arch.spec.arch_id not in linked:
-            ekey = key_for(arch, target, calibration_for(plan.request))
+            ekey = key_for(arch, target, calibration_for(plan))
             exported = store.get_export(ekey) is not None
             store.link_run(plan.request.name, arch.spec.arch_id, target.name, ekey if exported else None, None)
 
