@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+TOKEN_FACTS = ("token_form", "calibration", "capacities", "calibration_images")
+
 
 def topk_metrics(logits: np.ndarray, labels: np.ndarray) -> dict[str, float | None]:
     """top-1, top-5 (None with ≤ 5 classes: it would be trivially 1) and mean cross-entropy."""
@@ -113,6 +115,8 @@ def evaluate_artifact_job(job: dict[str, Any]) -> dict[str, Any]:
                 "max_rel_err": exported["max_rel_err"],
                 "eval_seconds": time.perf_counter() - start,
                 "val_images": len(y),
+                # Token-reduced ViTs: the form scored and what it was prepared with (trained: no calibration).
+                **{k: exported["info_json"][k] for k in TOKEN_FACTS if k in exported["info_json"]},
             },
         }
     except Exception as exc:
