@@ -84,6 +84,17 @@ def evaluate_artifact_job(job: dict[str, Any]) -> dict[str, Any]:
             np.save(fidelity_path, normalise(np.asarray(x_val[: int(job["calibration_images"])]), data.mean, data.std))
             files = {"calibration": calib_path, "validation": fidelity_path}
             export = {**export, "calibration": {**job["dataset_calibration"], "files": files}}
+        if job.get("token_inputs"):
+            # Data-dependent ViTs: token slots (fixed_count) and per-input counts on the dataset's images.
+            from hwbench.export.artifacts import file_hash
+            from hwbench.models.vit_deploy import DATASET_IMAGES
+
+            folder = os.path.dirname(data.files["train_x"])
+            token_path = os.path.join(folder, f"tokens-{job['acc_key']}.npy")
+            np.save(token_path, calibration_images(data, DATASET_IMAGES))
+            source = f"dataset {data.dataset} ({data.dataset_id})"
+            token = {"path": token_path, "hash": file_hash(token_path), "extension": ".npy", "source": source}
+            export = {**export, "token_inputs": token}
         exported = run_export(export)
         if exported["status"] != "ok":
             return {**exported, "error": f"export of the trained weights failed: {exported['error']}"}
