@@ -243,7 +243,9 @@ def _range(low: object, high: object, scale: float = 1.0, unit: str = "") -> str
         return "–"
     if lo != lo or hi != hi:
         return "–"
-    return f"{lo:.0f}{unit}" if round(lo) == round(hi) else f"{lo:.0f}–{hi:.0f}{unit}"
+    fmt = "{:.0f}" if scale == 1.0 else "{:.3g}"  # whole token counts; scaled MACs to 3 significant digits
+    low_text, high_text = fmt.format(lo), fmt.format(hi)
+    return f"{low_text}{unit}" if low_text == high_text else f"{low_text}–{high_text}{unit}"
 
 
 def _image_ms(r: object) -> str:
