@@ -218,15 +218,41 @@ def _show_token_comparison(frame: object) -> None:
             r.arch_id,
             r.target,
             r.token_form,
-            f"{r.token_macs / 1e6:.0f}M",
+            _range(r.token_macs_min, r.token_macs_max, 1e6, "M"),
+            _range(r.tokens_min, r.tokens_max),
             _num(r.median_ms),
+            _image_ms(r),
             _num(r.dense_median_ms),
             f"{r.speedup_vs_dense:.2f}x",
             "SLOWER than dense" if r.slower_than_dense else "",
         )
         for r in reduced.itertuples(index=False)
     ]
-    _print_table(["space", "arch_id", "target", "token form", "MACs", "ms", "dense ms", "speedup", ""], rows)
+    header = ["space", "arch_id", "target", "token form", "MACs", "tokens", "ms", "per image ms", "dense ms"]
+    _print_table([*header, "speedup", ""], rows)
+    sources = sorted({str(s) for s in reduced["token_inputs"].dropna()})  # type: ignore[index]
+    if sources:
+        print(f"MACs and token ranges over the images each network was prepared on: {'; '.join(sources)}")
+
+
+def _range(low: object, high: object, scale: float = 1.0, unit: str = "") -> str:
+    """'a–b' (or 'a' when equal) of two numbers scaled; '–' when unknown."""
+    try:
+        lo, hi = float(low) / scale, float(high) / scale  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "–"
+    if lo != lo or hi != hi:
+        return "–"
+    fmt = "{:.0f}" if scale == 1.0 else "{:.3g}"  # whole token counts; scaled MACs to 3 significant digits
+    low_text, high_text = fmt.format(lo), fmt.format(hi)
+    return f"{low_text}{unit}" if low_text == high_text else f"{low_text}–{high_text}{unit}"
+
+
+def _image_ms(r: object) -> str:
+    """Median [p10–p90] over images of each image's median latency, for artifacts timed image by image."""
+    if getattr(r, "image_median_ms", None) is None or r.image_median_ms != r.image_median_ms:  # type: ignore[attr-defined]
+        return "–"
+    return f"{_num(r.image_median_ms)} [{_num(r.image_p10_ms)}–{_num(r.image_p90_ms)}] ×{r.images_timed}"  # type: ignore[attr-defined]
 
 
 def _pct(value: object) -> str:

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+TOKEN_FACTS = ("token_form", "calibration", "capacities", "calibration_images")
+
 
 def topk_metrics(logits: np.ndarray, labels: np.ndarray) -> dict[str, float | None]:
     """top-1, top-5 (None with ≤ 5 classes: it would be trivially 1) and mean cross-entropy."""
@@ -82,6 +84,17 @@ def evaluate_artifact_job(job: dict[str, Any]) -> dict[str, Any]:
             np.save(fidelity_path, normalise(np.asarray(x_val[: int(job["calibration_images"])]), data.mean, data.std))
             files = {"calibration": calib_path, "validation": fidelity_path}
             export = {**export, "calibration": {**job["dataset_calibration"], "files": files}}
+        if job.get("token_inputs"):
+            # Data-dependent ViTs: token slots (fixed_count) and per-input counts on the dataset's images.
+            from hwbench.export.artifacts import file_hash
+            from hwbench.models.vit_deploy import DATASET_IMAGES
+
+            folder = os.path.dirname(data.files["train_x"])
+            token_path = os.path.join(folder, f"tokens-{job['acc_key']}.npy")
+            np.save(token_path, calibration_images(data, DATASET_IMAGES))
+            source = f"dataset {data.dataset} ({data.dataset_id})"
+            token = {"path": token_path, "hash": file_hash(token_path), "extension": ".npy", "source": source}
+            export = {**export, "token_inputs": token}
         exported = run_export(export)
         if exported["status"] != "ok":
             return {**exported, "error": f"export of the trained weights failed: {exported['error']}"}
@@ -116,6 +129,8 @@ def evaluate_artifact_job(job: dict[str, Any]) -> dict[str, Any]:
                 "fidelity": {k: v for k, v in exported["info_json"].get("parity", {}).items() if k.startswith("int8_")},
                 "eval_seconds": time.perf_counter() - start,
                 "val_images": len(y),
+                # Token-reduced ViTs: the form scored and what it was prepared with (trained: no calibration).
+                **{k: exported["info_json"][k] for k in TOKEN_FACTS if k in exported["info_json"]},
             },
         }
     except Exception as exc:

@@ -8,7 +8,9 @@ import time
 import traceback
 from typing import Any
 
-TRAINER_VERSION = 1  # part of every accuracy key: bump when training changes meaning
+# Part of every accuracy key: bump when training changes meaning.
+# 2: LTMP networks get their threshold epoch, MLP pruners their keep-ratio loss (hwbench.accuracy.token_phase).
+TRAINER_VERSION = 2
 
 
 def lr_factor(step: int, total: int, warmup: int, schedule: dict[str, Any]) -> float:
@@ -68,8 +70,16 @@ def _train(job: dict[str, Any], start: float) -> dict[str, Any]:
     import numpy as np
     import torch
 
-    from hwbench.accuracy.batches import DeviceData, random_crop, random_flip
+    from hwbench.accuracy.batches import DeviceData
     from hwbench.accuracy.evaluate import evaluate_model
+    from hwbench.accuracy.token_phase import (
+        before_schedule,
+        knob_thresholds,
+        schedule_loss,
+        threshold_phase,
+        token_method,
+        validation_facts,
+    )
     from hwbench.models import build_model
     from hwbench.space.archspec import ArchSpec
     from hwbench.store.keys import digest
@@ -88,12 +98,17 @@ def _train(job: dict[str, Any], start: float) -> dict[str, Any]:
     model = build_model(spec, seed=int(digest({"arch": spec.arch_id, "seed": seed}, 8), 16), device=device).train()
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
+    before_schedule(model)  # token-reduced ViTs: what the schedule trains (docs/vit.md)
+    extra: dict[str, Any] = {}
+    eval_batch = int(sched["eval_batch_size"])
     train = DeviceData(
         np.load(data["files"]["train_x"]), np.load(data["files"]["train_y"]), data["mean"], data["std"], device
     )
     val = DeviceData(
         np.load(data["files"]["val_x"]), np.load(data["files"]["val_y"]), data["mean"], data["std"], device
     )
+    if token_method(model) == "mlp_prune":  # the selectors as initialised, before the schedule trains them
+        extra["keep_ratio_at_start"] = validation_facts(model, val, eval_batch, channels_last)["keep_ratio"]
     batch, epochs = int(sched["batch_size"]), int(sched["epochs"])
     steps_per_epoch = len(train) // batch  # drop the last partial batch: BatchNorm needs > 1 image
     total = steps_per_epoch * epochs
@@ -109,15 +124,9 @@ def _train(job: dict[str, Any], start: float) -> dict[str, Any]:
     for epoch in range(1, epochs + 1):
         model.train()
         t0 = time.perf_counter()
-        order = torch.randperm(len(train), generator=generator).to(device)
         loss_sum = torch.zeros((), device=device)
-        for step in range(steps_per_epoch):
-            idx = order[step * batch : (step + 1) * batch]
-            x = train.images(idx, channels_last)
-            x = random_crop(x, padding, generator)
-            if hflip:
-                x = random_flip(x, generator)
-            loss = criterion(model(x), train.y[idx])
+        for x, y in epoch_batches(train, batch, steps_per_epoch, generator, channels_last, padding, hflip):
+            loss = schedule_loss(model, criterion(model(x), y))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -130,11 +139,23 @@ def _train(job: dict[str, Any], start: float) -> dict[str, Any]:
             raise FloatingPointError(f"training diverged: loss {epoch_loss} in epoch {epoch}")
         point = {"epoch": epoch, "train_loss": epoch_loss, "lr": optimizer.param_groups[0]["lr"]}
         if epoch % int(sched["eval_every"]) == 0 or epoch == epochs:
-            metrics = evaluate_model(model, val, int(sched["eval_batch_size"]), channels_last)
+            metrics = evaluate_model(model, val, eval_batch, channels_last)
             point.update(val_top1=metrics["top1"], val_loss=metrics["loss"])
         point["seconds"] = time.perf_counter() - start
         curve.append(point)
-    final = evaluate_model(model, val, int(sched["eval_batch_size"]), channels_last)
+    if token_method(model) == "ltmp":  # one more epoch, thresholds only, on top of the trained backbone
+        extra["backbone"] = evaluate_model(model, val, eval_batch, channels_last)
+        knob_thresholds(model)
+        extra["flops_ratio_at_start"] = validation_facts(model, val, eval_batch, channels_last)["flops_ratio"]
+        extra["threshold_phase"] = threshold_phase(
+            model,
+            epoch_batches(train, batch, steps_per_epoch, generator, channels_last, padding, hflip),
+            steps_per_epoch,
+        )
+    # Eval mode takes hard decisions: the training (mask) form then computes the deploy function.
+    final = evaluate_model(model, val, eval_batch, channels_last)
+    if token_method(model) is not None:
+        extra.update(validation_facts(model, val, eval_batch, channels_last))
     weights = _save(model, job["weights_path"])
     return {
         "status": "ok",
@@ -153,8 +174,24 @@ def _train(job: dict[str, Any], start: float) -> dict[str, Any]:
             "steps": total,
             "train_loop_seconds": train_time,
             "weights": weights,
+            **({"token_training": extra} if extra else {}),
         },
     }
+
+
+def epoch_batches(
+    train: Any, batch: int, steps: int, generator: Any, channels_last: bool, padding: int, hflip: bool
+) -> Any:
+    """One epoch of augmented (images, labels) batches in a seeded order; the last partial batch is dropped."""
+    import torch
+
+    from hwbench.accuracy.batches import random_crop, random_flip
+
+    order = torch.randperm(len(train), generator=generator).to(train.device)
+    for step in range(steps):
+        idx = order[step * batch : (step + 1) * batch]
+        x = random_crop(train.images(idx, channels_last), padding, generator)
+        yield (random_flip(x, generator) if hflip else x), train.y[idx]
 
 
 def _save(model: Any, path: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ def run_export(job: dict[str, Any]) -> dict[str, Any]:
         # The artifact this export starts from failed; nothing to convert (the reason is in that record).
         return {"status": "error", "error": job["base_error"][:2000], "export_seconds": 0.0, "info_json": {}}
     try:
+        import numpy as np
         import torch
 
         from hwbench.models import build_model, example_input, prepare_for_export
@@ -33,9 +34,14 @@ def run_export(job: dict[str, Any]) -> dict[str, Any]:
         if job.get("weights"):  # trained weights (accuracy of the artifact); latency exports use seeded ones
             model.load_state_dict(torch.load(job["weights"], map_location="cpu", weights_only=True))
         # ViT token forms: the profile chooses how a token-reduced model is computed (docs/vit.md).
+        inputs = job.get("token_inputs")  # images a data-dependent ViT is prepared and counted on (see below)
+        extra = {"images": torch.from_numpy(np.load(inputs["path"])), "source": inputs["source"]} if inputs else {}
         prepared = prepare_for_export(
-            model, spec, job["format"], job.get("token_form", "auto"), trained=bool(job.get("weights"))
+            model, spec, job["format"], job.get("token_form", "auto"), trained=bool(job.get("weights")), **extra
         )
+        if inputs and prepared.get("token_form") == "dynamic":
+            # Its latency follows the image: the measurement times each of these images (hwbench.measure.per_input).
+            prepared["inputs"] = {k: inputs[k] for k in ("hash", "extension", "source")}
         x = example_input(spec)
         store = ArtifactStore(job["artifact_dir"])
         store.root.mkdir(parents=True, exist_ok=True)

@@ -15,9 +15,11 @@ from hwbench.models.calibrate import calibrate
 from hwbench.models.vit import VisionTransformer
 from hwbench.space.archspec import ArchSpec
 
-# Images the untrained reduction is calibrated on and fixed-count buffers are sized on. Seeded random images
-# until datasets plug in (phase 2); the first one is the input parity is checked on.
+# Images the untrained reduction is calibrated on and fixed-count buffers are sized on when the sweep has no
+# dataset: seeded random images; the first one is the input parity is checked on. With a dataset, the sweep
+# passes DATASET_IMAGES of its images instead (hwbench.pipeline.token_inputs).
 CALIBRATION_IMAGES = 8
+DATASET_IMAGES = 32
 
 
 def calibration_images(spec: ArchSpec, n: int = CALIBRATION_IMAGES) -> Tensor:
@@ -34,12 +36,14 @@ def prepare_vit(
     token_form: TokenFormSetting = "auto",
     images: Tensor | None = None,
     trained: bool = False,
+    source: str | None = None,
 ) -> dict[str, Any]:
     """Put `model` in the token form the export profile asks for; return what the export record keeps.
 
     An untrained model's reduction is first calibrated to its block's targets (LTMP: the FLOPs budget;
     pruner: the keep ratios) on `images`, unless its `calibrate` knob is off; a fixed_count form gets
-    per-block slot counts = the most tokens any of `images` keeps in that block.
+    per-block slot counts = the most tokens any of `images` keeps in that block. `source` names where
+    `images` come from (a dataset id, "random (seeded)"; default "given").
     """
     form = resolve_form(spec.block, get_block(spec.block).token_forms, token_form, fmt)
     facts: dict[str, Any] = {"token_form": form}
@@ -47,7 +51,7 @@ def prepare_vit(
         facts["uses"] = FORM_OPS[form]
     if not model.token_blocks():
         return facts
-    source = "random (seeded)" if images is None else "given"
+    source = source or ("random (seeded)" if images is None else "given")
     images = calibration_images(spec) if images is None else images
     facts["calibration_images"] = {"count": int(images.shape[0]), "source": source}
     knobs = model.token_blocks()[0].params  # type: ignore[attr-defined]

@@ -39,6 +39,7 @@ def artifact_stage(plan: Plan, archs: list[SweepArch], store: Store, ui: Progres
     from hwbench.export.artifacts import ArtifactStore
     from hwbench.measure.provenance import versions
     from hwbench.pipeline.export import calibration_for, key_for
+    from hwbench.pipeline.token_inputs import inputs_key, uses_token_inputs
     from hwbench.pipeline.train import at_resolution, train_key, weights_path
     from hwbench.runners import get_runner
     from hwbench.store.keys import artifact_accuracy_key
@@ -56,7 +57,7 @@ def artifact_stage(plan: Plan, archs: list[SweepArch], store: Store, ui: Progres
             weights = weights_path(req, trained_key)
             if trained is None or trained["status"] != "ok" or not weights.is_file():
                 continue
-            ekey = key_for(arch, target, calibration_for(plan))
+            ekey = key_for(arch, target, calibration_for(plan), inputs_key(plan))
             key = artifact_accuracy_key(trained_key, ekey, target.runner, runtime)
             row = store.get_accuracy(key)
             if row is not None and (row["status"] == "ok" or not req.retry_errors):
@@ -82,6 +83,7 @@ def artifact_stage(plan: Plan, archs: list[SweepArch], store: Store, ui: Progres
                     "weights": str(weights),
                 },
                 "calibration_images": CALIBRATION_IMAGES if target.precision == "int8" else 0,
+                "token_inputs": uses_token_inputs(arch.spec),
                 "dataset_calibration": {"source": "dataset", "dataset": tp.ref.name, "dataset_id": tp.dataset_id},
                 "runner": target.runner,
                 "runner_options": target.runner_options,

@@ -18,6 +18,7 @@ from hwbench.export.calibration import SYNTHETIC
 from hwbench.measure.provenance import git_commit, machine_info, versions
 from hwbench.pipeline import Plan
 from hwbench.pipeline.sample import SweepArch
+from hwbench.pipeline.token_inputs import TokenInputs, inputs_key, uses_token_inputs
 from hwbench.progress import Progress
 from hwbench.store import Store
 from hwbench.store.keys import export_key
@@ -53,14 +54,25 @@ def profile_for(target: Target, calibration: dict[str, Any]) -> dict[str, Any]:
     return profile
 
 
-def _key(arch: SweepArch, profile: dict[str, Any]) -> str:
+def keyed_profile(arch: SweepArch, profile: dict[str, Any], token_inputs: dict[str, Any] | None) -> dict[str, Any]:
+    """The profile an export of `arch` is keyed and recorded under: data-dependent ViTs prepared on dataset
+    images add which ones (hwbench.pipeline.token_inputs)."""
+    if token_inputs is None or not uses_token_inputs(arch.spec):
+        return profile
+    return {**profile, "token_inputs": token_inputs}
+
+
+def _key(arch: SweepArch, profile: dict[str, Any], token_inputs: dict[str, Any] | None = None) -> str:
     exporter = get_exporter(profile["format"])
+    profile = keyed_profile(arch, profile, token_inputs)
     return export_key(arch.spec.arch_id, profile, versions(exporter.distributions), get_block(arch.spec.block).version)
 
 
-def key_for(arch: SweepArch, target: Target, calibration: dict[str, Any]) -> str:
+def key_for(
+    arch: SweepArch, target: Target, calibration: dict[str, Any], token_inputs: dict[str, Any] | None = None
+) -> str:
     """The export key of an architecture under a target's profile (converter versions included)."""
-    return _key(arch, profile_for(target, calibration))
+    return _key(arch, profile_for(target, calibration), token_inputs)
 
 
 def needs_export(row: Any, artifacts: ArtifactStore, retry_errors: bool) -> bool:
@@ -72,9 +84,12 @@ def needs_export(row: Any, artifacts: ArtifactStore, retry_errors: bool) -> bool
     return not artifacts.verify(row["artifact_hash"], row["extension"])
 
 
-def _job(arch: SweepArch, profile: dict[str, Any], artifacts: ArtifactStore) -> dict[str, Any]:
+def _job(arch: SweepArch, profile: dict[str, Any], artifacts: ArtifactStore, inputs: TokenInputs) -> dict[str, Any]:
     options = {k: v for k, v in profile.items() if k not in ("format", "precision", "calibration", "token_form")}
+    profile = keyed_profile(arch, profile, inputs_key(inputs.plan))
+    token = {"token_inputs": inputs.for_arch(arch.spec)} if uses_token_inputs(arch.spec) else {}
     return {
+        **token,
         "spec_json": arch.spec.canonical_json,
         "arch_id": arch.spec.arch_id,
         "format": profile["format"],
@@ -98,21 +113,22 @@ def plan_exports(
     """
     req = plan.request
     calibration = calibration_for(plan)
+    token_inputs, inputs = inputs_key(plan), TokenInputs(plan, artifacts)
     jobs: dict[str, dict[str, Any]] = {}
     waiting: dict[str, list[str]] = {}
     for target in plan.targets:
         base_profile = get_exporter(target.export_format).base_profile(target.precision, target.export_options)
         profile = profile_for(target, calibration)
         for arch in archs:
-            key = _key(arch, profile)
+            key = _key(arch, profile, token_inputs)
             if key in jobs or not needs_export(store.get_export(key), artifacts, req.retry_errors):
                 continue
-            jobs[key] = _job(arch, profile, artifacts)
+            jobs[key] = _job(arch, profile, artifacts, inputs)
             if base_profile is None:
                 continue
-            base_key = jobs[key]["base_key"] = _key(arch, base_profile)
+            base_key = jobs[key]["base_key"] = _key(arch, base_profile, token_inputs)
             if base_key not in jobs and needs_export(store.get_export(base_key), artifacts, req.retry_errors):
-                jobs[base_key] = _job(arch, base_profile, artifacts)
+                jobs[base_key] = _job(arch, base_profile, artifacts, inputs)
             if base_key in jobs:
                 waiting.setdefault(base_key, []).append(key)
     return jobs, waiting

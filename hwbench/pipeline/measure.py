@@ -15,6 +15,7 @@ from hwbench.measure.provenance import conditions, git_commit, machine_id, versi
 from hwbench.pipeline import Plan
 from hwbench.pipeline.export import calibration_for, key_for
 from hwbench.pipeline.sample import SweepArch
+from hwbench.pipeline.token_inputs import inputs_key
 from hwbench.progress import Progress
 from hwbench.runners import get_runner
 from hwbench.space.sampling import space_rng
@@ -126,12 +127,14 @@ def _pending(
     calibration = calibration_for(plan)
     todo = []
     for arch in archs:
-        ekey = key_for(arch, target, calibration)
+        ekey = key_for(arch, target, calibration, inputs_key(plan))
         export = store.get_export(ekey)
         if export is None or export["status"] != "ok":
             store.link_run(req.name, arch.spec.arch_id, target.name, ekey if export else None, None)
             continue
-        mkey = measure_key(export["artifact_hash"], fp, settings)
+        inputs = per_image_inputs(export, artifacts)
+        # Timed image by image: the images are part of what was measured.
+        mkey = measure_key(export["artifact_hash"], fp, {**settings, "inputs": inputs[1]} if inputs else settings)
         row = store.get_measurement(mkey)
         if row is not None and (row["status"] == "ok" or not (req.retry_errors or _transport_error(row))):
             store.link_run(req.name, arch.spec.arch_id, target.name, ekey, mkey)
@@ -144,10 +147,23 @@ def _pending(
                 "options": target.runner_options,
                 "protocol": target.measurement.protocol().as_dict(),
                 "seed": target.measurement.input_seed,
+                **({"inputs_path": inputs[0], "inputs_source": inputs[2]} if inputs else {}),
                 "_keys": (mkey, ekey, export["artifact_hash"], arch.spec.arch_id),
             }
         )
     return todo
+
+
+def per_image_inputs(export: Any, artifacts: ArtifactStore) -> tuple[str, str, str] | None:
+    """(path, hash, source) of the images an artifact whose cost follows the image is timed on, one by one;
+    None for every other artifact (and for one exported before per-image measurement existed)."""
+    info = json.loads(export["info_json"] or "{}")
+    inputs = info.get("inputs")
+    if info.get("token_form") != "dynamic" or not inputs:
+        return None
+    if not artifacts.verify(inputs["hash"], inputs["extension"]):
+        return None  # the images file is gone: the usual statistics only (re-export to get it back)
+    return str(artifacts.path(inputs["hash"], inputs["extension"])), inputs["hash"], inputs["source"]
 
 
 def _link_missing(plan: Plan, archs: list[SweepArch], store: Store, target: Target) -> None:
@@ -158,7 +174,7 @@ def _link_missing(plan: Plan, archs: list[SweepArch], store: Store, target: Targ
     }
     for arch in archs:
         if arch.spec.arch_id not in linked:
-            ekey = key_for(arch, target, calibration_for(plan))
+            ekey = key_for(arch, target, calibration_for(plan), inputs_key(plan))
             exported = store.get_export(ekey) is not None
             store.link_run(plan.request.name, arch.spec.arch_id, target.name, ekey if exported else None, None)
 

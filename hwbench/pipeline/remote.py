@@ -17,6 +17,9 @@ from hwbench.store import Store
 
 # Replies that say nothing about the network being measured: the board is busy, or the token changed.
 _TRANSPORT_STATUSES = (401, 503)
+PER_IMAGE_SKIPPED = (
+    "per-image latency is measured on local targets only: the agent receives the artifact, not the images file"
+)
 
 
 @dataclass
@@ -96,7 +99,8 @@ def measure_remote(
     stored = failed = 0
     with ui.task(f"measuring {target.name} @ {client.address}", len(todo)) as bar:
         for i, item in enumerate(todo):
-            job = {k: v for k, v in item.items() if k not in ("_keys", "path")}
+            # Per-image timing is local-only: the agent receives the artifact alone (docs/measurement.md).
+            job = {k: v for k, v in item.items() if k not in ("_keys", "path", "inputs_path", "inputs_source")}
             path, digest = item["path"], item["_keys"][2]
             started, t0 = now(), time.monotonic()
             stop = None
@@ -111,6 +115,7 @@ def measure_remote(
                         **(result.get("info") or {}),
                         "agent_seconds": reply.get("agent_seconds"),
                         "round_trip_seconds": time.monotonic() - t0,
+                        **({"per_image": {"skipped": PER_IMAGE_SKIPPED}} if "inputs_path" in item else {}),
                     }
             except (AgentUnreachable, AgentAuthError) as exc:
                 result, stop = _failure(str(exc), True, started), str(exc)

@@ -112,6 +112,7 @@ def target_section(analysis: Analysis, results: pd.DataFrame, target: str, figur
         )
         if len(conversion)
         else "",
+        **token_comparison(results, target),
         "noisy_count": len(noisy),
         "noisy": render(
             noisy,
@@ -128,6 +129,32 @@ def target_section(analysis: Analysis, results: pd.DataFrame, target: str, figur
         "errors": errors.reindex(columns=["space", "arch_id", "status", "error"]).head(ERRORS_SHOWN).to_dict("records"),
         "errors_count": len(errors),
     }
+
+
+def token_comparison(results: pd.DataFrame, target: str) -> dict[str, Any]:
+    """Token-reduced ViTs against their dense counterparts on this target, and those slower than dense."""
+    if "dense_median_ms" not in results:
+        return {"tokens": "", "slower": []}
+    rows = results[(results["target"] == target) & results["dense_median_ms"].notna()]
+    if rows.empty:
+        return {"tokens": "", "slower": []}
+    slower = rows[rows["slower_than_dense"].astype(bool)]
+    table = render(
+        rows.sort_values("speedup_vs_dense"),
+        {
+            "space": ("space", text),
+            "arch_id": ("arch_id", text),
+            "token_form": ("token form", text),
+            "token_macs": ("MACs (mean)", mega),
+            "median_ms": ("ms", num),
+            "image_median_ms": ("per-image median ms", num),
+            "image_p10_ms": ("p10", num),
+            "image_p90_ms": ("p90", num),
+            "dense_median_ms": ("dense ms", num),
+            "speedup_vs_dense": ("speedup", ratio),
+        },
+    )
+    return {"tokens": table, "slower": [f"{r.space} {r.arch_id}" for r in slower.itertuples()]}
 
 
 def _conv_fmt(column: str):

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from hwbench.measure.per_input import time_per_input
 from hwbench.measure.provenance import conditions, machine_info, versions
 from hwbench.measure.stats import summarize
 from hwbench.measure.thermal import cool_down
@@ -54,6 +55,7 @@ def measure_artifact(job: dict[str, Any]) -> dict[str, Any]:
                 cooling = cool_down(protocol.cooldown_below_c, protocol.cooldown_timeout_s, protocol.cooldown_zone)
             before = conditions()
             timing = run_protocol(fn, protocol)
+            per_image = _per_image(session, job, protocol) if job.get("inputs_path") else None
             after = conditions()
             info = session.info()
         finally:
@@ -73,6 +75,7 @@ def measure_artifact(job: dict[str, Any]) -> dict[str, Any]:
                 "conditions_before": before,
                 "conditions_after": after,
                 **({"cooldown": cooling} if cooling else {}),
+                **({"per_image": per_image} if per_image else {}),
             },
             "provenance": {"machine": machine_info(), "versions": versions(runner.distributions)},
             "started_at": started,
@@ -87,3 +90,13 @@ def measure_artifact(job: dict[str, Any]) -> dict[str, Any]:
             "started_at": started,
             "finished_at": now(),
         }
+
+
+def _per_image(session: Any, job: dict[str, Any], protocol: Protocol) -> dict[str, Any]:
+    """Latency per image of the job's inputs file (data-dependent artifacts); a failure here is noted, not fatal."""
+    try:
+        images = np.load(job["inputs_path"])
+        facts = time_per_input(session.prepare, session.inputs()[0].shape, images, max_seconds=protocol.max_seconds)
+    except Exception as exc:  # the usual statistics stand; the record says why the distribution is missing
+        return {"error": f"{type(exc).__name__}: {exc}"[:500]}
+    return {**facts, "source": job.get("inputs_source")}

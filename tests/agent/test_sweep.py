@@ -141,3 +141,23 @@ def test_missing_token_stops_before_anything_runs(tmp_path: Path, tiny_spaces: d
     assert proc.returncode == 2
     assert re.search(r"t-board.yaml: agent.token_env: environment variable HW_TEST_TOKEN is not set", err), err
     assert "Traceback" not in err and not (tmp_path / "s.sqlite").exists()
+
+
+def test_per_image_timing_is_skipped_on_agent_targets_with_the_reason_stored(tmp_path: Path) -> None:
+    """The agent receives the artifact only: a data-dependent ViT gets its usual statistics and a stored reason."""
+    from tests.space.test_vit_space import write_spaces
+
+    agent = Agent(tmp_path / "agent").start()
+    fast = "measurement: {warmup_runs: 1, warmup_seconds: 0.0, min_runs: 5, min_seconds: 0.0, max_seconds: 0.5}\n"
+    remote = agent_target(tmp_path / "targets", "t-board", agent.port, fast)
+    remote.write_text(remote.read_text().replace("{format: onnx, opset: 18}", "{format: onnx}"))
+    space = write_spaces(tmp_path / "design_spaces")["vit_ltmp"]
+    try:
+        proc = sweep(tmp_path, [space], [remote])
+        _out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+    finally:
+        agent.kill()
+    measured = rows(tmp_path / "s.sqlite")
+    assert [r["status"] for r in measured] == ["ok", "ok"]
+    assert all("per-image latency is measured on local targets only" in r["info_json"] for r in measured)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -66,3 +67,37 @@ def test_token_form_enters_the_export_profile_only_when_set(tmp_path: Path) -> N
     static = load_target(write_target(tmp_path, "s", "onnxruntime", "{format: onnx, token_form: static}"))
     assert "token_form" not in auto.profile()  # CNN export keys of existing stores stay valid
     assert static.profile()["token_form"] == "static"
+
+
+def test_vit_sweep_on_digits_trains_the_mechanisms_and_stores_what_they_learned(tmp_path: Path) -> None:
+    """LTMP gets its threshold epoch, the pruner its keep-ratio loss; the trained record keeps the outcome, and
+    the artifact exported from the trained weights keeps the learned thresholds (no re-calibration)."""
+    spaces = write_spaces(tmp_path / "design_spaces")
+    target = write_target(tmp_path / "targets", "ort", "onnxruntime", "{format: onnx, token_form: static}")
+    schedule = tmp_path / "sched.yaml"
+    schedule.write_text("epochs: 1\nbatch_size: 64\nresolution: 32\noptimizer: {name: adamw, lr: 0.003}\n")
+    req = SweepRequest(
+        name="d",
+        spaces=[spaces["vit_ltmp"], spaces["vit_mlp_prune"]],
+        targets=[target],
+        n=1,
+        store=tmp_path / "r" / "s.sqlite",
+        report=False,
+        dataset="digits",
+        schedule=schedule,
+        eval_artifacts="all",
+    )
+    counts = run_sweep(req)
+    assert counts["trained"] == 2 and counts["artifact_evals"] == 2
+    store = Store(req.store)
+    rows = store.query("SELECT source, status, info_json, top1, evaluated_on FROM accuracies")
+    trained = {json.loads(r["info_json"])["token_training"]["method"]: r for r in rows if r["source"] == "trained"}
+    assert set(trained) == {"ltmp", "mlp_prune"} and {r["status"] for r in rows} == {"ok"}
+    ltmp = json.loads(trained["ltmp"]["info_json"])["token_training"]
+    assert ltmp["threshold_phase"]["steps"] > 0 and len(ltmp["merge_thresholds"]) == len(ltmp["prune_thresholds"])
+    assert 0 < ltmp["flops_ratio"] <= 1 and ltmp["flops_target"] in (0.5, 0.8)
+    prune = json.loads(trained["mlp_prune"]["info_json"])["token_training"]
+    assert len(prune["keep_ratio"]) == len(prune["keep_targets"]) > 0
+    scored = [json.loads(r["info_json"]) for r in rows if r["source"] == "artifact"]
+    assert {i["token_form"] for i in scored} == {"fixed_count"} and all(i["capacities"] for i in scored)
+    assert not any("calibration" in i for i in scored)  # trained thresholds and selectors are kept as learned

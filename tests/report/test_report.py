@@ -171,3 +171,30 @@ def test_conversion_section_when_the_store_has_conversion_facts(tmp_path: Path) 
     html = render_report(analyse_frame(frame, options=FAST), tmp_path / "conv").read_text()
     assert "<h3>Conversion</h3>" in html and "fully integer share" in html and "50.0%" in html
     assert (tmp_path / "conv" / "conversion.csv").exists()
+
+
+def test_token_section_lists_reduced_vits_and_flags_those_slower_than_dense(tmp_path: Path) -> None:
+    from hwbench.analysis.analyse import analyse_frame
+    from hwbench.report.html import render_report
+    from tests.analysis.frames import make_frame
+
+    frame = make_frame({("cpu", "x"): [(0.6, 1.0), (0.7, 2.0)], ("cpu", "y"): [(0.6, 2.0), (0.7, 3.0)]})
+    plain = render_report(analyse_frame(frame, options=FAST), tmp_path / "plain").read_text()
+    assert "against their dense counterparts" not in plain  # no ViTs: no section
+    dense = [None, None, 1.5, 2.5]  # y's networks are reduced variants of dense ones measured at 1.5 and 2.5 ms
+    frame = frame.assign(
+        token_form=[None, None, "dynamic", "fixed_count"],
+        token_macs=[None, None, 2e8, 3e8],
+        image_median_ms=[None, None, 1.8, None],
+        dense_median_ms=dense,
+        speedup_vs_dense=[None, None, 1.5 / 1.8, 2.5 / 3.0],
+        slower_than_dense=[None, None, True, True],
+    )
+    html = render_report(analyse_frame(frame, options=FAST), tmp_path / "tok").read_text()
+    assert "Token-reduced ViTs against their dense counterparts" in html and "<b>Slower than dense</b>" in html
+    assert "0.83×" in html and "200M" in html and "1.8" in html
+    arch = frame["arch_id"].tolist()
+    assert arch[2] in html.split("Slower than dense")[1].split("</p>")[0]
+    faster = frame.assign(speedup_vs_dense=[None, None, 1.2, 1.1], slower_than_dense=[None, None, False, False])
+    html = render_report(analyse_frame(faster, options=FAST), tmp_path / "fast").read_text()
+    assert "No reduced variant is slower than its dense counterpart" in html
