@@ -63,6 +63,13 @@ def run_artifact(session: Any, images: np.ndarray) -> np.ndarray:
     return np.concatenate(outputs)
 
 
+def _int8_facts(info: dict[str, Any]) -> dict[str, Any]:
+    if info.get("precision") != "int8" and "recipe" not in info:
+        return {}
+    fidelity = {k: v for k, v in info.get("parity", {}).items() if k.startswith("int8_")}
+    return {"int8_calibration": info.get("calibration"), "int8_fidelity": fidelity}
+
+
 def evaluate_artifact_job(job: dict[str, Any]) -> dict[str, Any]:
     """Export the trained weights under a target's profile, then score the artifact through its runner."""
     start = time.perf_counter()
@@ -125,8 +132,7 @@ def evaluate_artifact_job(job: dict[str, Any]) -> dict[str, Any]:
                 "parity_ok": exported["parity_ok"],
                 "max_rel_err": exported["max_rel_err"],
                 # int8: which images calibrated the quantizer, and its fidelity against PyTorch.
-                "calibration": exported["info_json"].get("calibration"),
-                "fidelity": {k: v for k, v in exported["info_json"].get("parity", {}).items() if k.startswith("int8_")},
+                **_int8_facts(exported["info_json"]),
                 "eval_seconds": time.perf_counter() - start,
                 "val_images": len(y),
                 # Token-reduced ViTs: the form scored and what it was prepared with (trained: no calibration).

@@ -67,8 +67,8 @@ def test_int8_artifact_is_calibrated_on_the_dataset(tmp_path: Path, tiny_spaces:
     store = Store(req.store)
     [row] = store.query("SELECT info_json FROM accuracies WHERE source = 'artifact' AND status = 'ok'")
     info = json.loads(row["info_json"])
-    assert info["calibration"]["source"] == "dataset" and info["calibration"]["dataset"] == "digits"
-    assert "files" not in info["calibration"] and info["fidelity"]["int8_top1_agreement"] > 0.5
+    assert info["int8_calibration"]["source"] == "dataset" and info["int8_calibration"]["dataset"] == "digits"
+    assert "files" not in info["int8_calibration"] and info["int8_fidelity"]["int8_top1_agreement"] > 0.5
     # The latency artifact is calibrated on the sweep's dataset too (at the network's own resolution).
     frame = results_frame(store, ["t"])
     assert frame["calibration"].str.startswith("dataset digits").all()
