@@ -5,8 +5,9 @@ One 4-block ViT (224 px, patch 16, width 192, 3 heads; random weights shared by 
 thresholds and pruner selectors are calibrated to their level on 16 random images (hwbench.models.calibrate);
 latencies are medians over rounds that visit every (variant, runtime) in turn (hwbench's timing loop), so
 slow machine drift spreads over all of them. Goal: speedup ≥ 0.8 × the MACs ratio dense / variant.
-The data-dependent forms are also timed on 16 further random images (datasets plug in later): token counts,
-MACs and latency per image. `python benchmarks/token_reduction.py [--rounds 3]`; run on an idle machine.
+The data-dependent forms are also timed on 16 further random images (the ViT here is untrained; sweeps with
+--dataset use dataset images): token counts, MACs and latency per image.
+`python benchmarks/token_reduction.py [--rounds 3]`; run on an idle machine.
 """
 
 from __future__ import annotations
