@@ -88,3 +88,15 @@ LAYOUTS = {
     "mnist": (lambda p: write_idx(p / "data"), 10, 1, 40, 10),
     "fashion-mnist": (lambda p: write_idx(p / "data", gz=False), 10, 1, 40, 10),
 }
+
+
+def prepared_digits(tmp: Path, schedule_yaml: str) -> tuple:
+    """(schedule, prepared built-in digits, folder) for a schedule given as YAML text, prepared under `tmp`."""
+    from hwbench.accuracy.datasets import parse_dataset
+    from hwbench.accuracy.prepare import prepare
+    from hwbench.accuracy.schedule import load_schedule
+
+    path = tmp / "s.yaml"
+    path.write_text(schedule_yaml)
+    schedule = load_schedule(path)
+    return schedule, prepare(parse_dataset("digits"), schedule, 3, tmp / "data"), tmp

@@ -8,9 +8,6 @@ import pytest
 import torch
 
 from hwbench.accuracy.batches import DeviceData
-from hwbench.accuracy.datasets import parse_dataset
-from hwbench.accuracy.prepare import prepare
-from hwbench.accuracy.schedule import load_schedule
 from hwbench.accuracy.token_phase import (
     before_schedule,
     schedule_loss,
@@ -20,6 +17,7 @@ from hwbench.accuracy.token_phase import (
 )
 from hwbench.accuracy.trainer import epoch_batches, train_job
 from hwbench.models import build_model
+from tests.accuracy.layouts import prepared_digits
 from tests.vit_helpers import tiny_spec
 
 # A budget far below what the knob thresholds give (1.0: nothing merges or prunes), a broad surrogate and a
@@ -30,15 +28,12 @@ PRUNE_KNOBS = {"skip_first": 1, "keep_ratio": 0.9, "groups": 1, "loss_weight": 2
 
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory: pytest.TempPathFactory):
-    """The built-in dataset prepared at 32 px (the tiny ViT's 4×4 patches of 8 px) for a 2-epoch schedule."""
-    tmp = tmp_path_factory.mktemp("digits")
-    path = tmp / "s.yaml"
-    path.write_text(
+    """The built-in dataset prepared at 32 px (the tiny ViT's 4×4 patches of 8 px) for a 4-epoch schedule."""
+    return prepared_digits(
+        tmp_path_factory.mktemp("digits"),
         "epochs: 4\nbatch_size: 32\nresolution: 32\noptimizer: {name: adamw, lr: 0.003}\n"
-        "lr_schedule: {warmup_epochs: 0.5}\neval_every: 4\n"
+        "lr_schedule: {warmup_epochs: 0.5}\neval_every: 4\n",
     )
-    schedule = load_schedule(path)
-    return schedule, prepare(parse_dataset("digits"), schedule, 3, tmp / "data"), tmp
 
 
 def job(digits, block: str, **knobs: float) -> dict:

@@ -8,11 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hwbench.accuracy.datasets import parse_dataset
-from hwbench.accuracy.prepare import prepare
-from hwbench.accuracy.schedule import load_schedule
 from hwbench.accuracy.trainer import lr_factor, train_job
 from hwbench.space.archspec import ArchSpec
+from tests.accuracy.layouts import prepared_digits
 
 
 def arch(block: str = "mbconv", widths: tuple[int, int] = (16, 24), depth: int = 1, resolution: int = 16) -> ArchSpec:
@@ -33,14 +31,11 @@ def arch(block: str = "mbconv", widths: tuple[int, int] = (16, 24), depth: int =
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory: pytest.TempPathFactory):
     """The built-in dataset prepared at 16 px for a 3-epoch schedule."""
-    tmp = tmp_path_factory.mktemp("digits")
-    path = tmp / "s.yaml"
-    path.write_text(
+    return prepared_digits(
+        tmp_path_factory.mktemp("digits"),
         "epochs: 3\nbatch_size: 32\nresolution: 16\noptimizer: {lr: 0.1}\nlr_schedule: {warmup_epochs: 0.5}\n"
-        "label_smoothing: 0.1\naugment: {crop_padding: 1}\neval_every: 1\n"
+        "label_smoothing: 0.1\naugment: {crop_padding: 1}\neval_every: 1\n",
     )
-    schedule = load_schedule(path)
-    return schedule, prepare(parse_dataset("digits"), schedule, 3, tmp / "data"), tmp
 
 
 def job(digits, spec: ArchSpec, seed: int = 0, **overrides) -> dict:
