@@ -7,7 +7,6 @@ many operators went where, which is what decides whether the Edge TPU helps a gi
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -16,18 +15,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+# The runner checks the same thing before loading the delegate; it lives on the measuring side (stdlib only).
+from hwbench.runners.delegates import is_compiled
+
 COMPILER = "edgetpu_compiler"
-EDGETPU_OP = b"edgetpu-custom-op"
 MISSING = (
     f"{COMPILER} not found on PATH: it is Coral's x86-64 Linux package `edgetpu-compiler` "
     "(https://coral.ai/docs/edgetpu/compiler/); install it on the machine that exports, or drop `edgetpu_compile`"
 )
 TIMEOUT_S = 600
-
-
-def is_compiled(path: str | os.PathLike[str]) -> bool:
-    """Whether a .tflite holds an Edge TPU operator (custom-op names are plain strings in the flatbuffer)."""
-    return EDGETPU_OP in Path(path).read_bytes()
 
 
 def compile_edgetpu(path: str, compiler: str | None = None) -> dict[str, Any]:

@@ -126,8 +126,8 @@ def _session(path: str) -> Any:
 
 def inspect_tflite(path: str) -> dict[str, Any]:
     """Operators, tensor types, fully-integer check, inputs and XNNPACK delegation (LiteRT, 1 thread)."""
-    from hwbench.export.edgetpu import is_compiled
     from hwbench.export.tflite_inspect import structure
+    from hwbench.runners.delegates import is_compiled
 
     if is_compiled(path):  # its Edge TPU operator runs only with the Edge TPU delegate
         return {**structure(path), "delegation": None, "inputs": None, "delegation_runtime": None}
@@ -143,7 +143,7 @@ def parity_tflite(path: str, model: Any, x: Any, options: TfliteOptions, context
     """fp32: error against PyTorch on the export input. int8: fidelity on held-out calibration-source inputs."""
     import torch
 
-    from hwbench.export.edgetpu import is_compiled
+    from hwbench.runners.delegates import is_compiled
 
     if is_compiled(path):
         return {"parity_ok": None, "note": "compiled for the Edge TPU: runs only on one (measure with its delegate)"}

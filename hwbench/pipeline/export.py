@@ -218,6 +218,7 @@ def attach_images(plan: Plan, jobs: dict[str, dict[str, Any]], folder: Path) -> 
     from hwbench.space.archspec import ArchSpec
 
     tp = plan.training
+    n = max(int(j["options"].get(k, 0)) for j in jobs.values() for k in SAMPLE_KEYS)
     files: dict[tuple[int, int], dict[str, str]] = {}
     for job in jobs.values():
         if not job.get("calibration"):
@@ -225,7 +226,6 @@ def attach_images(plan: Plan, jobs: dict[str, dict[str, Any]], folder: Path) -> 
         arch = ArchSpec.from_json(job["spec_json"]).arch
         shape = (int(arch.resolution), int(arch.in_channels))  # type: ignore[attr-defined]
         if shape not in files:
-            n = max(int(j["options"].get(k, 0)) for j in jobs.values() for k in SAMPLE_KEYS)
             images = calibration_set(
                 str(tp.ref),
                 2 * n,

@@ -15,6 +15,13 @@ from typing import Any
 # The library that provides the Edge TPU delegate (package libedgetpu1-std or -max on Linux).
 EDGETPU_LIBRARY = {"Linux": "libedgetpu.so.1", "Darwin": "libedgetpu.1.dylib", "Windows": "edgetpu.dll"}
 DELEGATES = ("edgetpu",)
+EDGETPU_OP = b"edgetpu-custom-op"  # the operator edgetpu_compiler puts the Edge TPU's part of a graph in
+
+
+def is_compiled(path: str) -> bool:
+    """Whether a .tflite holds an Edge TPU operator (custom-op names are plain strings in the flatbuffer)."""
+    with open(path, "rb") as f:
+        return EDGETPU_OP in f.read()
 
 
 class DelegateError(RuntimeError):

@@ -21,7 +21,6 @@ INTERPRETERS = {
 }
 # Measured here: tflite-runtime 2.14 does not load under numpy 2, and does not run int8 through XNNPACK
 # (int8 MobileNetV2 35.8 ms vs 2.8 ms on LiteRT).
-EDGETPU_OP = b"edgetpu-custom-op"  # the operator edgetpu_compiler puts the Edge TPU's part of a graph in
 TFLITE_RUNTIME_CAVEAT = "tflite-runtime: no XNNPACK for int8 models, needs numpy<2; prefer ai-edge-litert"
 
 
@@ -91,11 +90,9 @@ def _spec(detail: dict[str, Any]) -> TensorSpec:
 
 def _accelerator(path: str, options: TfliteOptions) -> list[Any]:
     """The delegate the options ask for; an Edge TPU artifact must have been compiled for it."""
-    from hwbench.runners.delegates import load_delegates
+    from hwbench.runners.delegates import EDGETPU_OP, is_compiled, load_delegates
 
-    with open(path, "rb") as f:
-        compiled = EDGETPU_OP in f.read()  # custom-op names are plain strings in the flatbuffer
-    if not compiled:
+    if not is_compiled(path):
         # Without compilation the delegate takes nothing and the model would silently run on the CPU.
         raise ValueError(
             f"{path} is not compiled for the Edge TPU (no {EDGETPU_OP.decode()}); export with "

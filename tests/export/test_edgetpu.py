@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from hwbench.export import ProfileError
-from hwbench.export.edgetpu import COMPILER, is_compiled, parse_log
+from hwbench.export.edgetpu import COMPILER, parse_log
 from hwbench.export.tflite import TfliteOptions, profile_options
-from hwbench.runners.delegates import DelegateError
+from hwbench.runners.delegates import DelegateError, is_compiled
 from hwbench.runners.tflite import TfliteOptions as RunOptions
 from hwbench.runners.tflite import TfliteSession
 from tests.export.test_tflite import export, path_of
