@@ -45,6 +45,6 @@ def test_noise_from_samples_where_stored_else_from_the_ci() -> None:
     )
     samples = {"k0": np.full(11, 1.5, dtype="<f4").tobytes()}
     table = noise_table(data, samples, 8)
-    assert np.all(table[0] == 1.5)  # constant samples: no spread
+    assert np.all(table[0] == 1.0)  # constant samples: no spread, centred on the stored median of all runs
     assert table[1] == pytest.approx(quantiles_from_ci(np.array([2.0]), [1.96], [2.04], 8)[0])
     assert table[1].std() == pytest.approx(0.0204, rel=0.25)  # sd = CI width / 3.92
