@@ -1,6 +1,7 @@
 """`hwbench import-accuracy NAME file.csv`: accuracies measured elsewhere, validated line by line.
 
-Columns: arch_id, dataset, metric (top1 | top5), value, and optionally schedule. Values are fractions in
+Columns: arch_id, dataset, metric (top1 | top5), value, and optionally schedule and eval_images (how many images
+the accuracy was measured on: it gives the accuracy its binomial interval; unknown if absent). Values are fractions in
 [0, 1]; a value written with a percent sign (76.1%) is read as a percentage. Nothing is stored unless every
 line is valid. Re-importing the same (arch_id, dataset, schedule) replaces the earlier import.
 """
@@ -16,7 +17,7 @@ from hwbench.errors import ConfigError
 from hwbench.store import Store
 
 REQUIRED = ("arch_id", "dataset", "metric", "value")
-OPTIONAL = ("schedule",)
+OPTIONAL = ("schedule", "eval_images")
 METRICS = ("top1", "top5")
 DEFAULT_SCHEDULE = "imported"
 
@@ -30,6 +31,7 @@ class ImportedAccuracy:
     schedule: str
     metrics: dict[str, float] = field(default_factory=dict)
     lines: list[int] = field(default_factory=list)
+    eval_images: int | None = None
 
 
 def parse_value(text: str, where: str) -> float:
@@ -48,6 +50,19 @@ def parse_value(text: str, where: str) -> float:
     return value
 
 
+def parse_count(text: str, where: str, earlier: int | None) -> int:
+    """A positive whole number of evaluation images, the same on every line of one network."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise ConfigError(where, "eval_images", f"not a whole number: {text!r}") from None
+    if count < 1:
+        raise ConfigError(where, "eval_images", f"{count} is not a positive number of images")
+    if earlier is not None and earlier != count:
+        raise ConfigError(where, "eval_images", f"{count} differs from {earlier} on an earlier line of this network")
+    return count
+
+
 def read_accuracy_csv(path: Path, sweep: str, arch_ids: set[str]) -> list[ImportedAccuracy]:
     """Parse and validate the whole file; raise ConfigError naming the file and line of the first problem."""
     if not path.is_file():
@@ -61,7 +76,9 @@ def read_accuracy_csv(path: Path, sweep: str, arch_ids: set[str]) -> list[Import
             problem = (
                 f"missing column(s) {', '.join(missing)}" if missing else f"unknown column(s) {', '.join(unknown)}"
             )
-            raise ConfigError(path, "line 1", f"{problem}; expected {', '.join(REQUIRED)} (and optionally schedule)")
+            raise ConfigError(
+                path, "line 1", f"{problem}; expected {', '.join(REQUIRED)} (and optionally {', '.join(OPTIONAL)})"
+            )
         records: dict[tuple[str, str, str], ImportedAccuracy] = {}
         seen: dict[tuple[str, str, str, str], int] = {}
         for row in reader:
@@ -84,6 +101,8 @@ def read_accuracy_csv(path: Path, sweep: str, arch_ids: set[str]) -> list[Import
             seen[key] = line
             record = records.setdefault((arch_id, dataset, schedule), ImportedAccuracy(arch_id, dataset, schedule))
             record.metrics[metric] = parse_value(cells["value"], where)
+            if cells.get("eval_images"):
+                record.eval_images = parse_count(cells["eval_images"], where, record.eval_images)
             record.lines.append(line)
     if not records:
         raise ConfigError(path, None, "no accuracy rows")
@@ -112,7 +131,12 @@ def import_accuracy(store: Store, sweep: str, path: Path) -> int:
             "status": "ok",
             "top1": r.metrics.get("top1"),
             "top5": r.metrics.get("top5"),
-            "info_json": {"file": str(path), "sha256": sha, "lines": r.lines},
+            "info_json": {
+                "file": str(path),
+                "sha256": sha,
+                "lines": r.lines,
+                **({"val_images": r.eval_images} if r.eval_images else {}),
+            },
         }
         store.put_accuracy(row, None, [(sweep, r.arch_id)])
     return len(records)

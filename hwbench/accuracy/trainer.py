@@ -171,6 +171,7 @@ def _train(job: dict[str, Any], start: float) -> dict[str, Any]:
             "channels_last": channels_last,
             "train_images": len(train),
             "val_images": len(val),
+            "resolution": data.get("resolution"),  # what the accuracy was evaluated at (the report's header)
             "steps": total,
             "train_loop_seconds": train_time,
             "weights": weights,

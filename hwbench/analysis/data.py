@@ -91,3 +91,72 @@ def with_quality(data: pd.DataFrame, quality: Quality) -> pd.DataFrame:
     """The rows that have a finite, positive-or-zero value on the quality axis."""
     values = pd.to_numeric(data[quality.column], errors="coerce") if quality.column in data else np.nan
     return data[np.isfinite(values) & (values >= 0)] if isinstance(values, pd.Series) else data.iloc[:0]
+
+
+# -- accuracy uncertainty: a top-1 measured on n evaluation images is a binomial proportion ------------------------
+
+
+def eval_sizes(data: pd.DataFrame) -> np.ndarray:
+    """Evaluation images behind each row's accuracy (NaN where the record does not say, e.g. an old import)."""
+    if "eval_images" not in data:
+        return np.full(len(data), np.nan)
+    n = pd.to_numeric(data["eval_images"], errors="coerce").to_numpy(dtype=float)
+    return np.where(np.isfinite(n) & (n >= 1), n, np.nan)
+
+
+def wilson_interval(top1: np.ndarray, n: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of a proportion measured on n images (NaN where n is unknown)."""
+    from scipy import stats
+
+    p, n = np.asarray(top1, dtype=float), np.asarray(n, dtype=float)
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+
+
+def with_accuracy_ci(frame: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """The frame with top1_ci_low / top1_ci_high: each accuracy's Wilson interval over its evaluation images."""
+    if "top1" not in frame:
+        return frame
+    lo, hi = wilson_interval(pd.to_numeric(frame["top1"], errors="coerce"), eval_sizes(frame), confidence)
+    return frame.assign(top1_ci_low=lo, top1_ci_high=hi)
+
+
+def accuracy_draws(top1: np.ndarray, n: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
+    """(size, networks) accuracies redrawn from each network's Jeffreys posterior Beta(k + ½, n − k + ½), k the
+    correctly classified images; a network whose evaluation size is unknown keeps its measured accuracy."""
+    p, n = np.asarray(top1, dtype=float), np.asarray(n, dtype=float)
+    known = np.isfinite(n)
+    out = np.broadcast_to(p, (size, p.size)).copy()
+    if known.any():
+        k = np.round(p[known] * n[known])
+        out[:, known] = rng.beta(k + 0.5, n[known] - k + 0.5, (size, int(known.sum())))
+    return out
+
+
+def accuracy_basis(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset and schedule: networks, evaluation images, resolution, and one image in accuracy points."""
+    columns = ["dataset", "schedule", "networks", "eval_images", "resolution", "one_image_points"]
+    if "top1" not in frame or frame["top1"].isna().all():
+        return pd.DataFrame(columns=columns)
+    acc = frame[frame["top1"].notna()].drop_duplicates("arch_id")
+    acc = acc.assign(
+        _n=eval_sizes(acc),
+        _r=pd.to_numeric(acc["eval_resolution"], errors="coerce") if "eval_resolution" in acc else np.nan,
+    )
+    rows = []
+    for (dataset, schedule), part in acc.groupby(["dataset", "schedule"], sort=True, dropna=False):
+        n = part["_n"].dropna()
+        rows.append(
+            {
+                "dataset": dataset,
+                "schedule": schedule,
+                "networks": len(part),
+                "eval_images": int(n.min()) if len(n) else None,
+                "resolution": int(part["_r"].dropna().iloc[0]) if part["_r"].notna().any() else None,
+                "one_image_points": 100.0 / n.min() if len(n) else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows, columns=columns)

@@ -31,7 +31,9 @@ ORDER BY r.sweep, r.target, sa.space, sa.sample_index
 
 # The accuracy of a sweep's network: its newest successful evaluation of the PyTorch model linked to the sweep.
 _ACC_SQL = """
-SELECT sa.sweep, a.arch_id, a.dataset, a.schedule, a.source AS accuracy_source, a.top1, a.top5, a.created_at
+SELECT sa.sweep, a.arch_id, a.dataset, a.schedule, a.source AS accuracy_source, a.top1, a.top5,
+       json_extract(a.info_json, '$.val_images') AS eval_images,
+       json_extract(a.info_json, '$.resolution') AS eval_resolution, a.created_at
 FROM sweep_accuracy sa JOIN accuracies a ON a.acc_key = sa.acc_key
 WHERE sa.sweep IN ({marks}) AND a.status = 'ok' AND a.evaluated_on = 'torch'
 ORDER BY a.created_at
@@ -45,7 +47,7 @@ WHERE sa.sweep IN ({marks}) AND a.status = 'ok' AND a.source = 'artifact'
 ORDER BY a.created_at
 """
 
-ACCURACY_COLUMNS = ["dataset", "schedule", "accuracy_source", "top1", "top5"]
+ACCURACY_COLUMNS = ["dataset", "schedule", "accuracy_source", "top1", "top5", "eval_images", "eval_resolution"]
 
 
 def results_frame(store: Store, sweeps: list[str]) -> pd.DataFrame:
