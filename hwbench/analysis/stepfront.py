@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from hwbench.analysis.data import Quality
+from hwbench.analysis.data import Quality, accuracy_draws, eval_sizes
+from hwbench.analysis.front_draws import replicate_front
 from hwbench.analysis.pareto import pareto_mask
 
 # Elements (replicates × networks) handled per vectorised chunk: bounds memory at ~100 MB whatever the sweep size.
@@ -86,8 +87,11 @@ def block_front(block: str, q: np.ndarray, lat: np.ndarray, levels: np.ndarray) 
     return front
 
 
-def bootstrap_front(front: BlockFront, noise: np.ndarray, levels: np.ndarray, n_boot: int, rng) -> None:
-    """Fill front.boot/boot_lo/boot_hi: networks resampled with replacement, medians drawn from their noise."""
+def bootstrap_front(
+    front: BlockFront, noise: np.ndarray, levels: np.ndarray, n_boot: int, rng, acc_n: np.ndarray | None = None
+) -> None:
+    """Fill front.boot/boot_lo/boot_hi: networks resampled with replacement, medians drawn from their noise
+    (and, given acc_n evaluation sizes in q_desc order, accuracies redrawn from their binomial posterior)."""
     n, n_q = noise.shape
     k = _count_at_least(front.q_desc, levels)
     reach, col = k > 0, np.maximum(k - 1, 0)
@@ -100,8 +104,14 @@ def bootstrap_front(front: BlockFront, noise: np.ndarray, levels: np.ndarray, n_
         present[np.arange(b)[:, None], rng.integers(0, n, (b, n))] = True
         lat = noise[np.arange(n)[None, :], rng.integers(0, n_q, (b, n))]
         lat[~present] = np.inf
-        running = np.minimum.accumulate(lat, axis=1)
         rows = slice(start, start + b)
+        if acc_n is not None:
+            q_rep = accuracy_draws(front.q_desc, acc_n, rng, b)
+            front.boot[rows], front.boot_lo[rows], front.boot_hi[rows], front.boot_top[rows] = replicate_front(
+                q_rep, lat, present, levels
+            )
+            continue
+        running = np.minimum.accumulate(lat, axis=1)
         front.boot[rows] = np.where(reach, running[:, col], np.inf)
         first = np.argmax(present, axis=1)  # the most accurate network present
         front.boot_hi[rows] = front.q_desc[first]
@@ -123,6 +133,7 @@ def target_fronts(
     """
     q_all = data[quality.column].to_numpy(dtype=float)
     lat_all = data["median_ms"].to_numpy(dtype=float)
+    n_eval = eval_sizes(data) if quality.is_accuracy else np.full(len(data), np.nan)
     positions: dict[str, dict[str, np.ndarray]] = {}
     for (target, block), rows in sorted(data.groupby(["target", "group"], sort=True).indices.items()):
         positions.setdefault(str(target), {})[str(block)] = rows
@@ -134,5 +145,6 @@ def target_fronts(
             front = tf.blocks[block] = block_front(block, q_all[rows], lat_all[rows], levels)
             if tf.n_boot:
                 order = np.argsort(-q_all[rows], kind="stable")  # the same order as front.q_desc
-                bootstrap_front(front, noise[rows[order]], levels, n_boot, stream(seed, target, block))
+                acc_n = n_eval[rows[order]] if np.isfinite(n_eval[rows]).any() else None
+                bootstrap_front(front, noise[rows[order]], levels, n_boot, stream(seed, target, block), acc_n)
     return out

@@ -1,0 +1,51 @@
+"""Bootstrap fronts with redrawn accuracies: the vectorised chunk against a brute-force loop."""
+
+import numpy as np
+import pandas as pd
+
+from hwbench.analysis.data import ACCURACY
+from hwbench.analysis.front_draws import replicate_front
+from hwbench.analysis.stepfront import target_fronts
+
+
+def test_replicate_front_matches_brute_force() -> None:
+    rng = np.random.default_rng(0)
+    b, n = 30, 12
+    q = rng.uniform(0.6, 0.99, (b, n))
+    present = rng.random((b, n)) < 0.6
+    present[:, 0] = True
+    lat = np.where(present, rng.uniform(1, 10, (b, n)), np.inf)
+    levels = np.linspace(0.55, 1.0, 40)
+    boot, lo, hi, top = replicate_front(q, lat, present, levels)
+    for r in range(b):
+        for g, level in enumerate(levels):
+            ok = present[r] & (q[r] >= level)
+            assert boot[r, g] == (lat[r][ok].min() if ok.any() else np.inf)
+        assert hi[r] == q[r][present[r]].max() and top[r] == lat[r][present[r]][np.argmax(q[r][present[r]])]
+        assert lo[r] == q[r][np.argmin(lat[r])]
+
+
+def _frame(eval_images: float) -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    top1 = rng.uniform(0.85, 0.98, 20)
+    return pd.DataFrame(
+        {
+            "target": "t",
+            "group": "a",
+            "top1": top1,
+            "median_ms": 1 + 10 * (top1 - 0.85) + rng.normal(0, 0.1, 20),
+            "eval_images": eval_images,
+        }
+    )
+
+
+def test_accuracy_noise_widens_the_bootstrap_of_the_front_top() -> None:
+    """Fewer evaluation images → a wider spread of the best accuracy a replicate reaches."""
+    spreads = []
+    for n in (np.nan, 100000, 200):
+        data = _frame(n)
+        noise = np.repeat(data["median_ms"].to_numpy()[:, None], 4, axis=1)
+        front = target_fronts(data, ACCURACY, noise, n_boot=400, seed=0)["t"].blocks["a"]
+        spreads.append(np.std(front.boot_hi))
+    assert spreads[0] == spreads[1] or abs(spreads[0] - spreads[1]) < 0.2 * spreads[0]
+    assert spreads[2] > 1.5 * spreads[0]
