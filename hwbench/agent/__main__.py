@@ -7,6 +7,7 @@ import ipaddress
 import os
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
 from hwbench.agent.wire import DEFAULT_PORT, TOKEN_ENV, TokenError, new_token, read_token
@@ -23,8 +24,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cache-max-mb", type=float, default=1024, help="cache size bound (least recently used go)")
     p.add_argument("--cache-max-files", type=int, default=500, help="cache file-count bound")
     p.add_argument("--max-upload-mb", type=float, default=256, help="largest artifact accepted")
-    p.add_argument("--request-timeout", type=float, default=30, help="seconds a client may stall mid-request")
+    p.add_argument("--request-timeout", type=float, default=10, help="seconds to send a request's head (and body)")
     p.add_argument("--max-connections", type=int, default=16, help="concurrent connections served")
+    p.add_argument("--reserved-connections", type=int, default=4, help="connections kept for clients with the token")
+    p.add_argument(
+        "--max-threads", type=int, default=os.cpu_count() or 1, help="most threads a job may use (default: cores)"
+    )
     p.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
     return p.parse_args(argv)
 
@@ -55,6 +60,16 @@ def _is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
+def _contain(cache_dir: str) -> None:
+    """Point temporary files and runtimes' caches (onnxruntime's ~/.cache database) into the agent's cache."""
+    root = Path(cache_dir).expanduser().resolve() / ".runtime"
+    (root / "tmp").mkdir(parents=True, exist_ok=True)
+    (root / "cache").mkdir(parents=True, exist_ok=True)
+    os.environ["TMPDIR"] = str(root / "tmp")  # inherited by the measurement process and any tool spawned
+    os.environ["XDG_CACHE_HOME"] = str(root / "cache")
+    tempfile.tempdir = None  # recomputed from TMPDIR on next use
+
+
 def _stop(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -66,7 +81,12 @@ def main(argv: list[str] | None = None) -> None:
 
     args = parse_args(argv)
     try:
+        if args.max_threads < 1 or args.max_connections < 1 or args.reserved_connections < 0:
+            raise ValueError("--max-threads and --max-connections must be at least 1, --reserved-connections 0")
+        if args.request_timeout <= 0:
+            raise ValueError("--request-timeout must be positive")
         token = _token(args)
+        _contain(args.cache_dir)
         config = AgentConfig(
             token=token,
             cache_dir=args.cache_dir,
@@ -75,6 +95,8 @@ def main(argv: list[str] | None = None) -> None:
             max_upload_bytes=int(args.max_upload_mb * (1 << 20)),
             request_timeout_s=args.request_timeout,
             max_connections=args.max_connections,
+            reserved_connections=args.reserved_connections,
+            max_threads=args.max_threads,
             quiet=args.quiet,
         )
         server = serve(args.host, args.port, config)
@@ -82,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"hwbench-agent: error: {exc}", file=sys.stderr)
         sys.exit(2)
     host, port = server.server_address[:2]
+    shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     found = [f"{n} {next(iter(v['versions'].values()))}" for n, v in runtimes().items() if v["available"]]
     if not _is_loopback(args.host):
         print(
@@ -90,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
             file=sys.stderr,
         )
     print(
-        f"hwbench-agent listening on {host}:{port} (cache {server.cache.root}; runtimes: {', '.join(found) or 'none'})",
+        f"hwbench-agent listening on {shown} (cache {server.cache.root}; runtimes: {', '.join(found) or 'none'})",
         file=sys.stderr,
         flush=True,
     )

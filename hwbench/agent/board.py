@@ -49,10 +49,17 @@ def runtimes() -> dict[str, dict[str, Any]]:
     return found
 
 
+@lru_cache(maxsize=1)
+def delegates() -> dict[str, str | None]:
+    """Delegate libraries found on this board, looked up once (the lookup spawns ldconfig and a compiler)."""
+    from hwbench.runners.delegates import available_delegates
+
+    return available_delegates()
+
+
 def board_facts() -> dict[str, Any]:
     """The handshake's description of this board."""
     from hwbench import __version__
-    from hwbench.runners.delegates import available_delegates
 
     return {
         "machine": machine_info(),
@@ -60,7 +67,7 @@ def board_facts() -> dict[str, Any]:
         "numpy": np.__version__,
         "hwbench": __version__,
         "runtimes": runtimes(),
-        "delegates": available_delegates(),
+        "delegates": delegates(),
         "conditions": conditions(),
     }
 

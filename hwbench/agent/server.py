@@ -9,17 +9,19 @@ Endpoints (every one needs `Authorization: Bearer <token>`; anything else gets a
 
 from __future__ import annotations
 
-import json
+import contextlib
+import os
 import select
 import socket
 import sys
-import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 from hwbench.agent.cache import ArtifactCache, UploadError
+from hwbench.agent.guard import ConnectionSlots, safe_log_text
+from hwbench.agent.handler import GuardedHandler
 from hwbench.agent.scheduler import MeasureQueue, QueueTimeout
 from hwbench.agent.validate import JobError, measure_job
 from hwbench.agent.wire import PROTOCOL_VERSION, encode_result, parse_artifact_name, token_matches
@@ -37,36 +39,56 @@ class AgentConfig:
     cache_max_files: int = 500
     max_upload_bytes: int = 256 << 20
     max_request_bytes: int = 1 << 20
-    request_timeout_s: float = 30.0
+    request_timeout_s: float = 10.0
     max_connections: int = 16
+    # Connections only a client with the token can use: unauthenticated ones never hold more than the rest.
+    reserved_connections: int = 4
+    max_threads: int = os.cpu_count() or 1
     quiet: bool = False
 
 
 class AgentServer(ThreadingHTTPServer):
-    """A threading HTTP server with a cap on concurrent connections."""
+    """A threading HTTP server that admits connections through ConnectionSlots (IPv4 or IPv6)."""
 
     daemon_threads = True
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], config: AgentConfig) -> None:
+        from hwbench.agent.board import delegates
+
         self.config = config
         self.token = config.token.encode("latin-1")
+        self.token_text = config.token
+        self.quiet = config.quiet
+        self.request_timeout_s = config.request_timeout_s
         self.cache = ArtifactCache(config.cache_dir, config.cache_max_bytes, config.cache_max_files)
+        # Library lookups spawn ldconfig/gcc and write temporary files: once, now, not on every handshake.
+        delegates()
         self.queue = MeasureQueue()
         self.worker = MeasureWorker()
         self.served = 0
-        self._slots = threading.BoundedSemaphore(config.max_connections)
+        self.slots = ConnectionSlots(config.max_connections, config.reserved_connections)
+        host = address[0]
+        if ":" in host:
+            self.address_family = socket.AF_INET6
         super().__init__(address, Handler)
 
+    def server_bind(self) -> None:
+        """Bind; `::` also takes IPv4 clients where the system allows dual-stack sockets."""
+        if self.address_family == socket.AF_INET6 and self.server_address[0] in ("::", ""):
+            with contextlib.suppress(OSError, AttributeError):
+                self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
+
     def process_request(self, request: Any, client_address: Any) -> None:
-        """Refuse connections beyond the cap instead of starting unbounded threads."""
-        if not self._slots.acquire(blocking=False):
+        """Serve a connection if ConnectionSlots admits it, else close it at once."""
+        if not self.slots.admit(request):
             self.shutdown_request(request)
             return
         try:
             super().process_request(request, client_address)
         except Exception:
-            self._slots.release()
+            self.slots.release(request)
             raise
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
@@ -74,12 +96,13 @@ class AgentServer(ThreadingHTTPServer):
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self._slots.release()
+            self.slots.release(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """One line per unexpected error; the server keeps serving."""
         exc = sys.exc_info()[1]
-        print(f"agent: error serving {client_address[0]}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        text = safe_log_text(f"{type(exc).__name__}: {exc}", self.token_text)
+        print(f"agent: error serving {client_address[0]}: {text}", file=sys.stderr, flush=True)
 
     def server_close(self) -> None:
         """Stop listening and stop the measurement process."""
@@ -87,47 +110,11 @@ class AgentServer(ThreadingHTTPServer):
         self.worker.close()
 
 
-class Handler(BaseHTTPRequestHandler):
-    """One connection (HTTP/1.1 keep-alive); every request is authenticated first."""
+class Handler(GuardedHandler):
+    """The endpoints; every request is authenticated before anything else is read or done."""
 
-    protocol_version = "HTTP/1.1"
     server: AgentServer
 
-    def setup(self) -> None:
-        # The socket timeout bounds every read: a stalled or truncated request cannot hold a thread forever.
-        self.timeout = self.server.config.request_timeout_s
-        super().setup()
-
-    # -- responses: no Server header, no HTML error pages (an unauthenticated peer learns nothing) --------
-    def send_response(self, code: int, message: str | None = None) -> None:
-        self.log_request(code)
-        self.send_response_only(code, message)
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        self.close_connection = True
-        self._reply(code)
-
-    def _reply(self, code: int, data: dict[str, Any] | None = None) -> None:
-        body = json.dumps(data).encode() if data is not None else b""
-        self.send_response(code)
-        if body:
-            self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if body and self.command != "HEAD":
-            self.wfile.write(body)
-
-    def _fail(self, code: int, message: str, close: bool = False) -> None:
-        self.close_connection = self.close_connection or close
-        self._reply(code, {"error": message})
-
-    def log_message(self, format: str, *args: Any) -> None:
-        if not self.server.config.quiet:
-            print(f"agent: {self.client_address[0]} {format % args}", file=sys.stderr, flush=True)
-
-    # -- dispatch -------------------------------------------------------------------------------------
     def do_GET(self) -> None:
         self._dispatch({"/v1/hello": self._hello}, self._artifact_status)
 
@@ -143,9 +130,15 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._reply(401)
             return
-        path = self.path.split("?", 1)[0]
+        if not self.server.slots.authenticated(self.connection):
+            self.close_connection = True  # evicted while its head was read: it lost its slot
+            return
+        path, query = self.path.partition("?")[::2]
         try:
-            if path in routes:
+            if query or "?" in self.path:
+                # A token in a URL ends up in proxies' and shells' histories: refuse the habit outright.
+                self._fail(400, "query strings are not accepted (the token goes in the Authorization header)", True)
+            elif path in routes:
                 routes[path]()
             elif artifact_route is not None and path.startswith("/v1/artifacts/"):
                 name = path[len("/v1/artifacts/") :]
@@ -161,39 +154,6 @@ class Handler(BaseHTTPRequestHandler):
             self.log_message("internal error: %s: %s", type(exc).__name__, exc)
             self._fail(500, f"internal error: {type(exc).__name__}", True)
 
-    def _length(self, limit: int) -> int | None:
-        """The request's Content-Length, or None after replying with the reason it is unacceptable."""
-        if self.headers.get("Transfer-Encoding"):
-            self._fail(411, "send a Content-Length (chunked bodies are not accepted)", True)
-            return None
-        raw = self.headers.get("Content-Length", "")
-        if not raw.isdigit():
-            self._fail(411 if not raw else 400, "a valid Content-Length is required", True)
-            return None
-        length = int(raw)
-        if length > limit:
-            self._fail(413, f"body of {length} bytes is over this agent's limit of {limit} bytes", True)
-            return None
-        return length
-
-    def _json_body(self) -> dict[str, Any] | None:
-        length = self._length(self.server.config.max_request_bytes)
-        if length is None:
-            return None
-        raw = self.rfile.read(length)
-        if len(raw) < length:
-            self._fail(400, f"truncated request: {len(raw)} of {length} bytes", True)
-            return None
-        try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            self._fail(400, "the body is not valid JSON")
-            return None
-        if not isinstance(data, dict):
-            self._fail(400, "the body must be a JSON object")
-            return None
-        return data
-
     # -- endpoints ------------------------------------------------------------------------------------
     def _hello(self) -> None:
         from hwbench.agent.board import board_facts
@@ -208,7 +168,10 @@ class Handler(BaseHTTPRequestHandler):
                     "max_upload_bytes": config.max_upload_bytes,
                     "max_request_bytes": config.max_request_bytes,
                     "request_timeout_s": config.request_timeout_s,
+                    "max_threads": config.max_threads,
+                    "max_connections": config.max_connections,
                 },
+                "connections": self.server.slots.state(),
                 "cache": self.server.cache.stats(),
                 "queue": {**self.server.queue.state(), "served": self.server.served},
             },
@@ -223,6 +186,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         try:
             evicted = self.server.cache.store(name, self.rfile, length)
+            self._body_read()
         except UploadError as exc:
             # The body may be partly unread: close rather than parse its rest as the next request.
             self._fail(400, str(exc), True)
@@ -231,11 +195,11 @@ class Handler(BaseHTTPRequestHandler):
         self._reply(201, {"artifact": name, "stored": True, "evicted": evicted})
 
     def _measure(self) -> None:
-        data = self._json_body()
+        data = self._json_body(self.server.config.max_request_bytes)
         if data is None:
             return
         try:
-            job, name, queue_timeout = measure_job(data)
+            job, name, queue_timeout = measure_job(data, self.server.config.max_threads)
         except JobError as exc:
             self._fail(400, str(exc))
             return

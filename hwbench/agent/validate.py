@@ -10,14 +10,19 @@ from hwbench.measure.timing import Protocol
 # Upper bounds that keep a job from tying up the board indefinitely or allocating absurd buffers.
 MAX_RUNS = 1_000_000
 MAX_SECONDS = 3600.0
+MAX_QUEUE_SECONDS = 7 * 86400.0
+MAX_OPTION_CHARS = 200
 
 
 class JobError(ValueError):
     """A malformed or unacceptable job."""
 
 
-def measure_job(data: dict[str, Any]) -> tuple[dict[str, Any], str, float]:
-    """(job for measure_artifact without its path, artifact name, queue timeout) from a request body."""
+def measure_job(data: dict[str, Any], max_threads: int) -> tuple[dict[str, Any], str, float]:
+    """(job for measure_artifact without its path, artifact name, queue timeout) from a request body.
+
+    `max_threads` is the most threads a job may ask for (the board's cores unless the agent was told otherwise).
+    """
     from hwbench.errors import UnknownNameError
     from hwbench.runners import get_runner
 
@@ -29,16 +34,17 @@ def measure_job(data: dict[str, Any]) -> tuple[dict[str, Any], str, float]:
     parsed = parse_artifact_name(name) if isinstance(name, str) else None
     if parsed is None:
         raise JobError("artifact: expected <sha256><ext> with ext one of " + ", ".join(EXTENSIONS))
+    runner_name = data.get("runner")
+    if not isinstance(runner_name, str) or len(runner_name) > MAX_OPTION_CHARS:
+        raise JobError("runner: expected a runner's name")
     try:
-        runner = get_runner(str(data.get("runner")))
+        runner = get_runner(runner_name)
     except UnknownNameError as exc:
         raise JobError(f"runner: {exc}") from None
     if runner.format != EXTENSIONS[parsed[1]]:
         raise JobError(f"runner {runner.name!r} runs {runner.format} artifacts, not {parsed[1]}")
-    threads = _number(data, "threads", int, 1, 1024)
-    options = data.get("options", {})
-    if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
-        raise JobError("options: expected an object")
+    threads = _number(data, "threads", int, 1, max_threads)
+    options = _options(data.get("options", {}), runner)
     protocol = data.get("protocol")
     if not isinstance(protocol, dict):
         raise JobError("protocol: expected an object")
@@ -48,23 +54,43 @@ def measure_job(data: dict[str, Any]) -> tuple[dict[str, Any], str, float]:
         if key not in fields:
             raise JobError(f"protocol.{key}: unknown field")
         if key == "cooldown_zone":
-            if value is not None and not isinstance(value, str):
-                raise JobError("protocol.cooldown_zone: expected a string")
+            if value is not None and not (isinstance(value, str) and len(value) <= MAX_OPTION_CHARS):
+                raise JobError(f"protocol.cooldown_zone: expected a string of at most {MAX_OPTION_CHARS} characters")
         elif not (value is None and key == "cooldown_below_c"):
             runs = key.endswith("_runs")
             kind, hi = (int, MAX_RUNS) if runs else (float, MAX_SECONDS)
             protocol[key] = _number(protocol, key, kind, 0, hi, "protocol.")
     seed = _number(data, "seed", int, 0, 2**63 - 1) if "seed" in data else 0
-    queue_timeout = _number(data, "queue_timeout_s", float, 0, 7 * 86400) if "queue_timeout_s" in data else 3600.0
+    queue_timeout = (
+        _number(data, "queue_timeout_s", float, 0, MAX_QUEUE_SECONDS) if "queue_timeout_s" in data else 3600.0
+    )
     job = {"runner": runner.name, "threads": threads, "options": options, "protocol": protocol, "seed": seed}
     return job, name, float(queue_timeout)
+
+
+def _options(options: Any, runner: Any) -> dict[str, Any]:
+    """The runner's options: known names, scalar values (anything else would reach the runtime unchecked)."""
+    if not isinstance(options, dict):
+        raise JobError("options: expected an object")
+    known = getattr(runner.options, "__dataclass_fields__", None)
+    for key, value in options.items():
+        if known is not None and key not in known:
+            raise JobError(f"options.{key[:50]}: unknown option; valid: {', '.join(known) or 'none'}")
+        scalar = value is None or isinstance(value, (bool, int, float, str))
+        if not scalar or (isinstance(value, str) and len(value) > MAX_OPTION_CHARS):
+            raise JobError(f"options.{key}: expected a number, a boolean or a short string")
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
+            raise JobError(f"options.{key}: number out of range")
+    return options
 
 
 def _number(data: dict[str, Any], key: str, kind: type, lo: float, hi: float, prefix: str = "") -> Any:
     value = data.get(key)
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind is int:
-        ok = ok and float(value).is_integer()
+    if ok and kind is int and isinstance(value, float):
+        ok = value.is_integer()  # 2.0 is fine; inf and nan are not (and fail the range below anyway)
+    # Compared as given: Python compares a 400-digit int with a float exactly, where float() would overflow.
     if not ok or not (lo <= value <= hi):
-        raise JobError(f"{prefix}{key}: expected a {kind.__name__} in [{lo}, {hi}], got {value!r}")
+        shown = repr(value) if not isinstance(value, int) or abs(value) < 10**20 else "a number that large"
+        raise JobError(f"{prefix}{key}: expected a {kind.__name__} in [{lo}, {hi}], got {shown[:60]}")
     return kind(value)

@@ -98,17 +98,27 @@ def test_a_stalled_request_times_out_and_others_are_served_meanwhile(agent: Agen
 
 
 @pytest.mark.remote
-def test_too_many_connections_are_refused_not_queued_forever(tmp_path: Path) -> None:
-    agent = Agent(tmp_path / "a", ("--max-connections", "2")).start()
+def test_idle_connections_make_room_and_authenticated_ones_are_never_evicted(tmp_path: Path) -> None:
+    import http.client
+
+    agent = Agent(tmp_path / "a", ("--max-connections", "2", "--request-timeout", "20")).start()
     try:
+        # Connections that never send a token give way to a newcomer: the client with the token gets in.
         idle = [socket.create_connection(("127.0.0.1", agent.port)) for _ in range(2)]
-        time.sleep(0.3)
-        with pytest.raises(AgentUnreachable):
-            agent.client(connect_timeout_s=2).hello()
+        assert agent.client(connect_timeout_s=2).hello()["protocol"] == 1
         for s in idle:
             s.close()
+        # Two authenticated keep-alive connections fill every slot: a third connection is refused, not queued.
+        kept = [http.client.HTTPConnection("127.0.0.1", agent.port, timeout=5) for _ in range(2)]
+        for conn in kept:
+            conn.request("GET", "/v1/hello", headers={"Authorization": f"Bearer {TOKEN}"})
+            assert conn.getresponse().read() and conn.sock is not None
+        with pytest.raises(AgentUnreachable):
+            agent.client(connect_timeout_s=2).hello()
+        for conn in kept:
+            conn.close()
         time.sleep(0.3)
-        assert agent.client().hello()["protocol"] == 1
+        assert agent.client().hello()["connections"]["evicted"] >= 1
     finally:
         agent.kill()
 

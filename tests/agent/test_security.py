@@ -27,7 +27,8 @@ def raw(agent: Agent, method: str, path: str, body: bytes | None = None, headers
 
 
 def cache_files(agent: Agent) -> set[str]:
-    return {p.name for p in agent.cache.iterdir()} if agent.cache.exists() else set()
+    """Files in the cache besides the runtime's own folder (temporary files, runtimes' caches)."""
+    return {p.name for p in agent.cache.iterdir() if p.name != ".runtime"} if agent.cache.exists() else set()
 
 
 BAD_AUTH = [
