@@ -1,4 +1,9 @@
-"""The timing loop: warm-up by count and time, then timed runs until the median's CI is tight or a cap hits."""
+"""The timing loop: warm-up by count and time, then timed runs until the median's CI is tight or a cap hits.
+
+Convergence needs three things: the dependence-robust CI of the median within `rel_ci`, a series long enough for
+that interval's batches to span several autocorrelation times, and no significant trend across the batches (a
+heating or otherwise drifting machine keeps the loop going until a cap, then `stop_reason` says why).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from hwbench.measure.stats import median_ci
+from hwbench.measure.stats import robust_median, trend
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,8 @@ class Protocol:
     cooldown_below_c: float | None = None
     cooldown_timeout_s: float = 300.0
     cooldown_zone: str | None = None
+    # Before timing, wait at most this long for the measured cores to be quiet (set by the driver on a re-measure).
+    quiet_wait_seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict (stored with every result)."""
@@ -77,16 +84,19 @@ def run_protocol(fn: Callable[[], Any], protocol: Protocol, clock: Callable[[], 
         if n >= next_check and elapsed >= min_ns:
             # The CI check sorts the samples; spacing checks by 10% of n keeps its cost O(n log n) overall.
             next_check = n + max(10, n // 10)
-            lo, hi = median_ci(buf[:n], p.confidence)
-            mid = float(np.median(buf[:n]))
-            if mid > 0 and (hi - lo) / 2 <= p.rel_ci * mid:
-                converged, reason = True, "ci"
-                break
+            found = robust_median(buf[:n], p.confidence)
+            lo, hi, mid = found["ci_low"], found["ci_high"], found["median"]
+            tight = mid > 0 and (hi - lo) / 2 <= p.rel_ci * mid
+            if tight and found["enough"]:
+                if not trend(buf[:n], found.get("batch_medians"))["significant"]:
+                    converged, reason = True, "ci"
+                    break
+                reason = "trend"
         if n >= p.max_runs:
-            reason = "max_runs"
+            reason = "max_runs" if reason != "trend" else reason
             break
         if elapsed >= max_ns and n >= min(p.min_runs, p.max_runs):
-            reason = "max_seconds"
+            reason = "max_seconds" if reason != "trend" else reason
             break
     return Timing(
         samples_ns=buf[:n].copy(),

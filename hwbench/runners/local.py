@@ -9,6 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from hwbench.measure.canary import run_canary
+from hwbench.measure.disturbance import FOREIGN_SHARE_LIMIT
+from hwbench.measure.interference import delta, measurement_cores, pin, snapshot, wait_for_quiet
 from hwbench.measure.per_input import time_per_input
 from hwbench.measure.provenance import conditions, machine_info, versions
 from hwbench.measure.stats import summarize
@@ -36,14 +39,21 @@ def job_timeout(protocol: dict[str, Any]) -> float:
     """Generous wall-clock limit for one measurement job (loading + cooling + warm-up + capped timing)."""
     p = protocol
     cooling = p.get("cooldown_timeout_s", 300.0) if p.get("cooldown_below_c") is not None else 0.0
-    return 120.0 + 2.0 * (p["warmup_seconds"] + p["max_seconds"] + p.get("cooldown_seconds", 0.0)) + cooling
+    waits = p.get("cooldown_seconds", 0.0) + p.get("quiet_wait_seconds", 0.0)
+    return 120.0 + 2.0 * (p["warmup_seconds"] + p["max_seconds"] + waits) + cooling
 
 
 def measure_artifact(job: dict[str, Any]) -> dict[str, Any]:
-    """Open the artifact, bind seeded inputs, run the protocol and return a result record (never raises)."""
+    """Open the artifact, bind seeded inputs, run the protocol and return a result record (never raises).
+
+    The process pins itself to the measurement cores first (the runtime's threads inherit it), so the interference
+    snapshots around the timed window know which cores to watch; the canary runs just before and after it.
+    """
     started = now()
     t0 = time.perf_counter()
     try:
+        cores = measurement_cores(int(job["threads"]))
+        pinned = pin(cores)
         runner = get_runner(job["runner"])
         options = runner.options(**job.get("options", {}))
         session = runner.open(job["path"], int(job["threads"]), options)
@@ -53,8 +63,15 @@ def measure_artifact(job: dict[str, Any]) -> dict[str, Any]:
             cooling = None
             if protocol.cooldown_below_c is not None:
                 cooling = cool_down(protocol.cooldown_below_c, protocol.cooldown_timeout_s, protocol.cooldown_zone)
+            quiet = None
+            if protocol.quiet_wait_seconds > 0:  # a re-measure: first let the disturbance pass (bounded)
+                quiet = wait_for_quiet(cores, FOREIGN_SHARE_LIMIT, protocol.quiet_wait_seconds)
             before = conditions()
+            canary_before = run_canary()
+            snap = snapshot(cores)
             timing = run_protocol(fn, protocol)
+            interference = delta(snap, snapshot(cores), cores)
+            canary_after = run_canary()
             per_image = _per_image(session, job, protocol) if job.get("inputs_path") else None
             after = conditions()
             info = session.info()
@@ -74,6 +91,9 @@ def measure_artifact(job: dict[str, Any]) -> dict[str, Any]:
                 **info,
                 "conditions_before": before,
                 "conditions_after": after,
+                "interference": {**interference, "pinned": pinned},
+                "canary": {"before_ms": canary_before["median_ms"], "after_ms": canary_after["median_ms"]},
+                **({"quiet_wait": quiet} if quiet else {}),
                 **({"cooldown": cooling} if cooling else {}),
                 **({"per_image": per_image} if per_image else {}),
             },

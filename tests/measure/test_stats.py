@@ -1,30 +1,38 @@
-"""Median CI: exact ranks for small n, normal ranks for large n, real coverage; summary statistics."""
+"""Median CI: order-statistic ranks for small n, batch-median CI coverage on iid series; summary statistics."""
 
 import numpy as np
 import pytest
 
-from hwbench.measure.stats import _exact_ranks, median_ci, summarize
+from hwbench.measure.stats import median_ci, order_statistic_ci, summarize, t_quantile
 
 
 def test_exact_ranks_for_ten_samples() -> None:
     # P(2 <= B(10, 1/2) <= 8) = 0.979 >= 0.95, while P(3 <= B <= 7) = 0.891 is not
-    assert _exact_ranks(10, 0.95) == (1, 8)
+    lo, hi, achieved = order_statistic_ci(np.arange(10.0), 0.95)
+    assert (lo, hi) == (1.0, 8.0) and achieved == pytest.approx(0.9785, abs=1e-4)
 
 
-def test_tiny_samples_use_the_full_range() -> None:
+def test_tiny_samples_use_the_full_range_and_say_the_confidence_they_reach() -> None:
     assert median_ci(np.array([3.0, 1.0, 2.0]), 0.95) == (1.0, 3.0)
+    # [min, max] of 5 independent runs covers the median with probability 1 - 2/32 only
+    assert order_statistic_ci(np.arange(5.0), 0.95)[2] == pytest.approx(1 - 2 / 32)
+    assert summarize(np.arange(1, 6) * 1_000_000)["confidence_achieved"] < 0.95
 
 
-@pytest.mark.parametrize("n", [25, 400])
-def test_coverage_of_the_median_ci(n: int) -> None:
+def test_t_quantile_matches_tables() -> None:
+    # t(0.975) for 4, 9 and 30 degrees of freedom from any statistics table
+    assert t_quantile(0.975, 4) == pytest.approx(2.776, abs=2e-3)
+    assert t_quantile(0.975, 9) == pytest.approx(2.262, abs=2e-3)
+    assert t_quantile(0.975, 30) == pytest.approx(2.042, abs=2e-3)
+
+
+@pytest.mark.parametrize("n", [40, 400])
+def test_coverage_of_the_median_ci_on_skewed_iid_runs(n: int) -> None:
     rng = np.random.default_rng(0)
     true_median = np.log(2)  # of Exp(1), a skewed latency-like distribution
-    hits = 0
-    trials = 1500
-    for _ in range(trials):
-        lo, hi = median_ci(rng.exponential(size=n), 0.95)
-        hits += lo <= true_median <= hi
-    assert 0.93 <= hits / trials <= 0.995
+    trials = 600
+    hits = sum(lo <= true_median <= hi for lo, hi in (median_ci(rng.exponential(size=n)) for _ in range(trials)))
+    assert 0.90 <= hits / trials <= 0.995
 
 
 def test_summary_in_milliseconds() -> None:
