@@ -12,6 +12,7 @@ from pydantic import Field
 
 from hwbench.config import Strict
 from hwbench.export import EXPORTERS, ExporterDef
+from hwbench.export.canonical import canonicalize_onnx
 
 
 class OnnxOptions(Strict):
@@ -47,8 +48,11 @@ def export_onnx(model: Any, x: Any, path: str, options: OnnxOptions, context: di
                 output_names=["output"],
             )
     seconds = time.perf_counter() - start
+    # The dynamo exporter writes each node's stack trace (absolute paths of this checkout), FX node text and
+    # class hierarchies: dropped, so the bytes depend only on the network and the converter versions.
+    stripped = canonicalize_onnx(path)
     onnx.checker.check_model(path)
-    return {"export_seconds": seconds}
+    return {"export_seconds": seconds, "debug_metadata_dropped": stripped}
 
 
 def inspect_onnx(path: str) -> dict[str, Any]:
