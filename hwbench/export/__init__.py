@@ -48,6 +48,10 @@ class ExporterDef:
     parity: Callable[..., dict[str, Any]]
     # Distributions whose versions change the artifact; they enter the export cache key.
     distributions: tuple[str, ...] = field(default_factory=tuple)
+    # Bumped when this exporter starts writing other bytes for the same network and converter versions (1: ONNX
+    # and .pt2 without path-dependent debugging metadata); enters the export key when > 0, so artifacts written
+    # before are exported again once instead of being reused under their old hashes.
+    artifact_version: int = 0
     precisions: tuple[str, ...] = ("fp32",)
     # The canonical exporter options of a profile (defaults filled, keys that do not apply dropped);
     # raises ProfileError. None: the options model's dump.

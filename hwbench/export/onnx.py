@@ -105,5 +105,6 @@ EXPORTERS.register("onnx")(
         inspect=inspect_onnx,
         parity=parity_onnx,
         distributions=("torch", "onnx", "onnxscript"),
+        artifact_version=1,  # debugging metadata dropped (hwbench.export.canonical)
     )
 )

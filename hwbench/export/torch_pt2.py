@@ -61,5 +61,6 @@ EXPORTERS.register("torch")(
         inspect=inspect_pt2,
         parity=parity_pt2,
         distributions=("torch",),
+        artifact_version=1,  # debugging metadata dropped (hwbench.export.canonical)
     )
 )

@@ -65,7 +65,10 @@ def keyed_profile(arch: SweepArch, profile: dict[str, Any], token_inputs: dict[s
 def _key(arch: SweepArch, profile: dict[str, Any], token_inputs: dict[str, Any] | None = None) -> str:
     exporter = get_exporter(profile["format"])
     profile = keyed_profile(arch, profile, token_inputs)
-    return export_key(arch.spec.arch_id, profile, versions(exporter.distributions), get_block(arch.spec.block).version)
+    block_version = get_block(arch.spec.block).version
+    return export_key(
+        arch.spec.arch_id, profile, versions(exporter.distributions), block_version, exporter.artifact_version
+    )
 
 
 def key_for(

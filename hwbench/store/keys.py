@@ -17,9 +17,13 @@ def digest(obj: Any, length: int = 24) -> str:
     return hashlib.sha256(canonical(obj).encode()).hexdigest()[:length]
 
 
-def export_key(arch_id: str, profile: dict[str, Any], versions: dict[str, Any], block_version: int) -> str:
-    """Key of an export: the arch, the full profile, the converter versions and the block implementation."""
-    return digest({"arch": arch_id, "profile": profile, "versions": versions, "block_version": block_version})
+def export_key(
+    arch_id: str, profile: dict[str, Any], versions: dict[str, Any], block_version: int, artifact_version: int = 0
+) -> str:
+    """Key of an export: the arch, the full profile, the converter versions, the block implementation and the
+    exporter's artifact version (left out while 0, so keys of exporters that never changed stay as they were)."""
+    key = {"arch": arch_id, "profile": profile, "versions": versions, "block_version": block_version}
+    return digest({**key, "artifact_version": artifact_version} if artifact_version else key)
 
 
 def measure_key(artifact_hash: str, target_fp: str, settings: dict[str, Any]) -> str:

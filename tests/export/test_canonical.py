@@ -76,3 +76,15 @@ def test_pt2_identity_ignores_stack_traces_and_file_name(tmp_path: Path) -> None
     torch.nn.init.ones_(model[0].weight)
     export_pt2(model, x, str(tmp_path / "c.pt2"), Pt2Options(), {})
     assert content_hash(tmp_path / "c.pt2") != content_hash(tmp_path / "a.pt2")
+
+
+def test_artifact_version_reexports_only_changed_exporters() -> None:
+    from hwbench.export import get_exporter
+    from hwbench.store.keys import digest, export_key
+
+    args = ("arch", {"format": "tflite", "precision": "fp32"}, {"torch": "2"}, 1)
+    old = digest({"arch": "arch", "profile": args[1], "versions": args[2], "block_version": 1})
+    assert export_key(*args) == export_key(*args, 0) == old  # unchanged exporters keep their keys and artifacts
+    assert export_key(*args, 1) != old  # a changed exporter's earlier artifacts are exported again once
+    assert get_exporter("onnx").artifact_version == get_exporter("torch").artifact_version == 1
+    assert get_exporter("tflite").artifact_version == 0
