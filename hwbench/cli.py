@@ -62,14 +62,12 @@ def sweep(
     ] = "auto",
 ) -> None:
     """Sample N networks per space, export, measure on every target, train, store, report. Re-run to resume."""
-    from hwbench.paths import resolve
     from hwbench.pipeline import SweepRequest, run_sweep
     from hwbench.progress import RichProgress
 
     request = SweepRequest(
         name=name,
-        spaces=[resolve(s, "design_spaces", "--space") for s in (space or DEFAULT_SPACES)],
-        targets=[resolve(t, "targets", "--target") for t in (target or DEFAULT_TARGETS)],
+        **_resolve_inputs(space or DEFAULT_SPACES, target or DEFAULT_TARGETS),
         n=n,
         seed=seed,
         store=store,
@@ -93,6 +91,46 @@ def sweep(
         f"sweep {name!r}: {counts.get('archs', 0)} networks, {counts.get('exports', 0)} new exports, "
         f"{counts.get('measurements', 0)} new measurements{trained} (store: {store})"
     )
+
+
+def _resolve_inputs(spaces: list[str], targets: list[str]) -> dict[str, list[Path]]:
+    """Every --space and --target value as files; all the unknown ones reported together."""
+    from hwbench.config import raise_errors, split_errors
+    from hwbench.errors import ConfigError
+    from hwbench.paths import resolve
+    from hwbench.space.locate import space_paths
+
+    found: dict[str, list[Path]] = {"spaces": [], "targets": []}
+    errors: list[ConfigError] = []
+    for value in spaces:
+        try:
+            found["spaces"] += space_paths(value)
+        except ConfigError as exc:
+            errors += split_errors(exc)
+    for value in targets:
+        try:
+            found["targets"].append(resolve(value, "targets", "--target"))
+        except ConfigError as exc:
+            errors += split_errors(exc)
+    raise_errors(errors)
+    return found
+
+
+def _version(value: bool) -> None:
+    if value:
+        from hwbench import __version__
+
+        typer.echo(f"hwbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Compare neural-network blocks on real hardware."""
 
 
 @app.command()
@@ -408,17 +446,34 @@ def _on_sigint(signum: int, frame: object) -> None:
 
 
 def main() -> None:
-    """Entry point: user errors print one line and exit 2; Ctrl-C stops cleanly with 130."""
+    """Entry point: user errors print one line each and exit 2; Ctrl-C stops cleanly with 130."""
     import signal
+
+    try:  # typer ≥ 0.20 vendors click
+        from typer._click.exceptions import UsageError
+    except ImportError:  # pragma: no cover - older typer on plain click
+        from click.exceptions import UsageError
 
     # Only replace Python's own handler: a shell that started us with SIGINT ignored keeps it ignored.
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _on_sigint)
     try:
-        app()
+        # standalone_mode=False: usage errors reach us as exceptions, printed as one line instead of a box.
+        code = typer.main.get_command(app).main(standalone_mode=False)
     except HwbenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():
+            print(f"error: {line}", file=sys.stderr)
         sys.exit(2)
-    except (Interrupted, KeyboardInterrupt):
+    except UsageError as exc:
+        print(f"error: {exc.format_message()} (see `hwbench {_command_name(exc)}--help`)", file=sys.stderr)
+        sys.exit(2)
+    except (Interrupted, KeyboardInterrupt, typer.Abort):
         print("\ninterrupted: everything finished so far is stored; re-run the same command to resume", file=sys.stderr)
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _command_name(exc: object) -> str:
+    """'sweep ' for an error in `hwbench sweep`, '' at the top level."""
+    ctx = getattr(exc, "ctx", None)
+    return f"{ctx.info_name} " if ctx is not None and ctx.parent is not None else ""

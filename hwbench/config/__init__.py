@@ -1,5 +1,23 @@
 """Configuration files: YAML in, validated frozen models out."""
 
-from hwbench.config.loading import Strict, load_yaml, parse_model, quantity
+from hwbench.config.loading import (
+    ConfigErrors,
+    Strict,
+    load_yaml,
+    parse_model,
+    quantity,
+    raise_errors,
+    split_errors,
+    validation_errors,
+)
 
-__all__ = ["Strict", "load_yaml", "parse_model", "quantity"]
+__all__ = [
+    "ConfigErrors",
+    "Strict",
+    "load_yaml",
+    "parse_model",
+    "quantity",
+    "raise_errors",
+    "split_errors",
+    "validation_errors",
+]

@@ -42,21 +42,65 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+class ConfigErrors(ConfigError):
+    """Several faults of one input, reported together: one line each (file: key: message)."""
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        unique: dict[str, ConfigError] = {}
+        for err in errors:
+            for one in getattr(err, "errors", [err]):
+                unique.setdefault(str(one), one)
+        self.errors = list(unique.values())
+        first = self.errors[0]
+        super().__init__(first.source, first.key, first.message)
+        self.args = ("\n".join(unique),)
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def raise_errors(errors: list[ConfigError]) -> None:
+    """Raise the collected faults (one as itself, several as ConfigErrors); nothing when the list is empty."""
+    if len(errors) == 1 and not isinstance(errors[0], ConfigErrors):
+        raise errors[0]
+    if errors:
+        raise ConfigErrors(errors)
+
+
+def split_errors(exc: ConfigError) -> list[ConfigError]:
+    """The single faults inside a ConfigError (itself, or each of a ConfigErrors)."""
+    return list(getattr(exc, "errors", [exc]))
+
+
+def validation_errors(model: type[BaseModel], data: Any, source: str | Path | None, prefix: str = "") -> list:
+    """Every fault pydantic finds in `data` as a ConfigError with its key path (empty when valid)."""
+    try:
+        model.model_validate(data)
+    except ValidationError as exc:
+        return [_one_error(model, err, source, prefix) for err in exc.errors()]
+    return []
+
+
 def parse_model(model: type[M], data: Any, source: str | Path | None, prefix: str = "") -> M:
-    """Validate `data` as `model`; the first error becomes a one-line ConfigError with its key path."""
+    """Validate `data` as `model`; every error becomes one line of a ConfigError with its key path."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in (*([prefix] if prefix else []), *err["loc"]))
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key" + _known_keys_hint(model, err["loc"])
-        elif err["type"] == "missing":
-            msg = "required key is missing"
-        elif "input" in err and err["type"] not in ("missing",):
-            msg = f"{msg} (got {err['input']!r})"
-        raise ConfigError(source, loc or None, msg) from None
+        raise_errors([_one_error(model, err, source, prefix) for err in exc.errors()])
+        raise  # unreachable: a ValidationError has at least one error
+
+
+def _one_error(model: type[BaseModel], err: Any, source: str | Path | None, prefix: str) -> ConfigError:
+    """One pydantic error as a ConfigError naming the key path."""
+    loc = ".".join(str(p) for p in (*([prefix] if prefix else []), *err["loc"]))
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key" + _known_keys_hint(model, err["loc"])
+    elif err["type"] == "missing":
+        msg = "required key is missing"
+    elif "input" in err:
+        msg = f"{msg} (got {err['input']!r})"
+    return ConfigError(source, loc or None, msg)
 
 
 def _known_keys_hint(model: type[BaseModel], loc: tuple[Any, ...]) -> str:

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from hwbench.agent.wire import DEFAULT_PORT, TOKEN_ENV, read_token
-from hwbench.config.loading import Strict, load_yaml, parse_model
+from hwbench.config.loading import Strict, load_yaml, parse_model, raise_errors, split_errors, validation_errors
 from hwbench.errors import ConfigError, UnknownNameError
 from hwbench.measure.timing import Protocol
 
@@ -145,41 +145,76 @@ class Target:
 
 
 def load_target(path: str | Path) -> Target:
-    """Load and validate a target file: runner, exporter and their options all checked."""
-    from hwbench.export import ProfileError, get_exporter
-    from hwbench.runners import get_runner
-
+    """Load and validate a target file: runner, exporter and their options all checked; every fault reported."""
     path = Path(path)
     data = load_yaml(path)
     _refuse_secrets(data, path)
-    file = parse_model(TargetFile, data, path)
+    errors = validation_errors(TargetFile, data, path)
+    # Names pydantic cannot judge (runner, export format) are checked even in a file with other faults.
+    errors += _name_errors(data, path)
+    if errors:
+        raise_errors(errors)
+    file = TargetFile.model_validate(data)
     _check_transport(file, path)
-    try:
-        runner = get_runner(file.runner)
-    except UnknownNameError as exc:
-        raise ConfigError(path, "runner", str(exc)) from None
-    try:
-        exporter = get_exporter(file.export.format)
-    except UnknownNameError as exc:
-        raise ConfigError(path, "export.format", str(exc)) from None
-    if runner.format != exporter.format:
-        raise ConfigError(
-            path,
-            "export.format",
-            f"runner {runner.name!r} runs {runner.format!r} artifacts, not {exporter.format!r}",
-        )
+    return _build_target(file, path)
+
+
+def _name_errors(data: dict[str, Any], path: Path) -> list[ConfigError]:
+    """Unknown runner or export format, and a runner/format mismatch, from the raw mapping."""
+    from hwbench.export import get_exporter
+    from hwbench.runners import get_runner
+
+    errors: list[ConfigError] = []
+    runner = exporter = None
+    if isinstance(data.get("runner"), str):
+        try:
+            runner = get_runner(data["runner"])
+        except UnknownNameError as exc:
+            errors.append(ConfigError(path, "runner", str(exc)))
+    export = data.get("export")
+    if isinstance(export, dict) and isinstance(export.get("format"), str):
+        try:
+            exporter = get_exporter(export["format"])
+        except UnknownNameError as exc:
+            errors.append(ConfigError(path, "export.format", str(exc)))
+    if runner is not None and exporter is not None and runner.format != exporter.format:
+        msg = f"runner {runner.name!r} runs {runner.format!r} artifacts, not {exporter.format!r}"
+        errors.append(ConfigError(path, "export.format", msg))
+    return errors
+
+
+def _build_target(file: TargetFile, path: Path) -> Target:
+    """The Target of a schema-valid file: exporter precision and options, runner options."""
+    from hwbench.export import ProfileError, get_exporter
+    from hwbench.runners import get_runner
+
+    runner = get_runner(file.runner)
+    exporter = get_exporter(file.export.format)
+    errors: list[ConfigError] = []
     if file.export.precision not in exporter.precisions:
-        raise ConfigError(
-            path,
-            "export.precision",
-            f"{exporter.format} export supports {', '.join(exporter.precisions)}, not {file.export.precision!r}",
+        supported = ", ".join(exporter.precisions)
+        errors.append(
+            ConfigError(
+                path,
+                "export.precision",
+                f"{exporter.format} export supports {supported}, not {file.export.precision!r}",
+            )
         )
-    parsed = parse_model(exporter.options, file.export.options(), path, "export")
+    parsed = None
+    try:
+        parsed = parse_model(exporter.options, file.export.options(), path, "export")
+    except ConfigError as exc:
+        errors += split_errors(exc)
+    runner_options: dict[str, Any] = {}
+    try:
+        runner_options = _validate_dataclass(runner.options, file.runner_options, path, "runner_options")
+    except ConfigError as exc:
+        errors += split_errors(exc)
+    raise_errors(errors)
     try:
         export_options = exporter.canonical_options(file.export.precision, parsed)
     except ProfileError as exc:
         raise ConfigError(path, f"export.{exc.key}", str(exc)) from None
-    runner_options = _validate_dataclass(runner.options, file.runner_options, path, "runner_options")
     return Target(
         name=file.name or path.stem,
         description=file.description,
@@ -229,8 +264,10 @@ def _validate_dataclass(cls: type, data: dict[str, Any], path: Path, prefix: str
     try:
         value = TypeAdapter(cls).validate_python(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in (prefix, *err["loc"]))
-        msg = "unknown key" if err["type"] in ("extra_forbidden", "unexpected_keyword_argument") else err["msg"]
-        raise ConfigError(path, loc, msg) from None
+        errors = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in (prefix, *err["loc"]))
+            unknown = err["type"] in ("extra_forbidden", "unexpected_keyword_argument")
+            errors.append(ConfigError(path, loc, "unknown key" if unknown else err["msg"]))
+        raise_errors(errors)
     return asdict(value)

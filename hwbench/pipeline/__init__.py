@@ -66,23 +66,30 @@ class Plan:
 
 
 def plan_sweep(request: SweepRequest) -> Plan:
-    """Load and validate every space and target file; raise ConfigError on the first bad one."""
+    """Load and validate every option, space and target file; raise one ConfigError listing every fault."""
+    from hwbench.config import raise_errors, split_errors
     from hwbench.errors import ConfigError
 
-    if not request.spaces:
-        raise ConfigError(None, "--space", "give at least one design space")
-    if not request.targets:
-        raise ConfigError(None, "--target", "give at least one target")
-    spaces = [load_space(p) for p in request.spaces]
-    targets = [load_target(p) for p in request.targets]
+    errors = _option_errors(request)
+    spaces: list[DesignSpace] = []
+    targets: list[Target] = []
+    for paths, load, into in ((request.spaces, load_space, spaces), (request.targets, load_target, targets)):
+        for path in paths:
+            try:
+                into.append(load(path))  # type: ignore[operator]
+            except ConfigError as exc:
+                errors += split_errors(exc)
     for target in targets:
         if target.agent is not None:
-            _check_token(target)
+            try:
+                _check_token(target)
+            except ConfigError as exc:
+                errors.append(exc)
     for kind, items in (("space", spaces), ("target", targets)):
         names = [i.name for i in items]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ConfigError(None, f"--{kind}", f"two {kind}s share the name {dupes[0]!r}")
+        for dupe in sorted({n for n in names if names.count(n) > 1}):
+            errors.append(ConfigError(None, f"--{kind}", f"two {kind}s share the name {dupe!r}"))
+    raise_errors(errors)
     plan = Plan(request, spaces, targets)
     if request.dataset is not None:
         from hwbench.pipeline.train import plan_training
@@ -91,22 +98,44 @@ def plan_sweep(request: SweepRequest) -> Plan:
     return plan
 
 
+def _option_errors(request: SweepRequest) -> list[Any]:
+    """Command-line values the files do not cover: counts, seeds, names."""
+    from hwbench.errors import ConfigError
+
+    errors = []
+    if not request.spaces:
+        errors.append(ConfigError(None, "--space", "give at least one design space"))
+    if not request.targets:
+        errors.append(ConfigError(None, "--target", "give at least one target"))
+    if request.n < 1:
+        errors.append(ConfigError(None, "--n", f"must be at least 1, got {request.n}"))
+    # numpy seeds are non-negative integers; a negative one would fail deep inside sampling.
+    for option, value in (("--seed", request.seed), ("--train-seed", request.train_seed)):
+        if value is not None and not 0 <= value < 2**63:
+            errors.append(ConfigError(None, option, f"must be an integer from 0 to 2^63-1, got {value}"))
+    if not request.name.strip():
+        errors.append(ConfigError(None, "--name", "must not be empty"))
+    return errors
+
+
 def run_sweep(request: SweepRequest, progress: Progress | None = None) -> dict[str, int]:
     """Sample → export → measure → train → report. Re-running the same request resumes; nothing is redone.
 
-    Training runs after measuring (never beside it): latency results are complete before the longest stage
-    starts, and an interrupted training keeps every measurement.
+    Validation and sampling (which can fail on an infeasible constraint) finish before the store is opened, so
+    bad input never leaves a trace there. Training runs after measuring (never beside it): latency results are
+    complete before the longest stage starts, and an interrupted training keeps every measurement.
     """
     from hwbench.pipeline.export import export_stage
     from hwbench.pipeline.measure import measure_stage
-    from hwbench.pipeline.sample import sample_stage
+    from hwbench.pipeline.sample import draw_samples, record_samples
     from hwbench.pipeline.train import training_stage
 
     ui = progress or NullProgress()
     plan = plan_sweep(request)
+    archs = draw_samples(plan, ui)
     store = Store(request.store)
     try:
-        archs = sample_stage(plan, store, ui)
+        record_samples(plan, archs, store)
         export_stage(plan, archs, store, ui)
         measure_stage(plan, archs, store, ui)
         training_stage(plan, archs, store, ui)

@@ -1,11 +1,11 @@
-"""Stage 1: sample every space with the sweep's seed and record the architectures."""
+"""Stage 1: sample every space with the sweep's seed, then record the architectures and targets."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hwbench.pipeline import Plan
-from hwbench.progress import Progress
+from hwbench.progress import NullProgress, Progress
 from hwbench.space.archspec import ArchSpec
 from hwbench.store import Store
 
@@ -17,26 +17,48 @@ class SweepArch:
     space: str
     index: int
     spec: ArchSpec
+    complexity: dict[str, int] | None = field(default=None, compare=False)
+    space_file: str = ""
 
 
-def sample_stage(plan: Plan, store: Store, ui: Progress) -> list[SweepArch]:
-    """Draw n networks per space (same seed → same arch_ids) and store them, refusing a changed space."""
+def draw_samples(plan: Plan, ui: Progress | None = None) -> list[SweepArch]:
+    """Draw n networks per space (same seed → same arch_ids) without touching the store."""
     from hwbench.space.sampling import sample_space
 
     req = plan.request
-    store.ensure_sweep(
-        req.name,
-        req.seed,
-        {"spaces": [str(p) for p in req.spaces], "targets": [str(p) for p in req.targets], "n": req.n},
-    )
     archs: list[SweepArch] = []
-    with ui.task("sampling", len(plan.spaces)) as bar:
+    with (ui or NullProgress()).task("sampling", len(plan.spaces)) as bar:
         for space in plan.spaces:
             for sample in sample_space(space, req.n, req.seed):
-                spec = sample.spec
-                store.put_arch(spec.arch_id, spec.family, spec.block, spec.canonical_json, sample.complexity)
-                store.link_arch(req.name, space.name, sample.index, spec.arch_id, str(space.source))
-                archs.append(SweepArch(space.name, sample.index, spec))
+                archs.append(SweepArch(space.name, sample.index, sample.spec, sample.complexity, str(space.source)))
             bar.advance()
+    return archs
+
+
+def record_samples(plan: Plan, archs: list[SweepArch], store: Store) -> None:
+    """Store the sweep, its architectures and its targets in one transaction, refusing a changed space."""
+    req = plan.request
+    config = {"spaces": [str(p) for p in req.spaces], "targets": [str(p) for p in req.targets], "n": req.n}
+    rows = [
+        (
+            a.space,
+            a.index,
+            a.spec.arch_id,
+            a.spec.family,
+            a.spec.block,
+            a.spec.canonical_json,
+            a.complexity,
+            a.space_file,
+        )
+        for a in archs
+    ]
+    targets = [(t.name, str(t.source), t.config()) for t in plan.targets]
+    store.record_sweep(req.name, req.seed, config, rows, targets)
     plan.counts["archs"] = len(archs)
+
+
+def sample_stage(plan: Plan, store: Store, ui: Progress) -> list[SweepArch]:
+    """Draw the sweep's networks, then record them (sampling errors leave the store untouched)."""
+    archs = draw_samples(plan, ui)
+    record_samples(plan, archs, store)
     return archs

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
-from hwbench.config import Strict, load_yaml, parse_model
+from hwbench.config import Strict, load_yaml, parse_model, raise_errors, validation_errors
 from hwbench.errors import ConfigError, UnknownNameError
 from hwbench.space.archspec import ArchFile, ArchSpec
 from hwbench.space.constraints import Constraints
@@ -18,11 +18,11 @@ from hwbench.space.samplers import Param, param_extremes
 
 
 class SpaceFile(Strict):
-    """A block space: which macro it shares, which block it uses, and the block's knob samplers."""
+    """A block space: its macro (a file name, or the macro itself inline), its block and the block's knobs."""
 
     name: str | None = None
     description: str = ""
-    macro: str
+    macro: str | dict[str, Any]
     block: str
     block_params: dict[str, Param] = {}
 
@@ -61,35 +61,25 @@ class DesignSpace:
 
 
 def load_space(path: str | Path) -> DesignSpace:
-    """Load and validate a design-space file (block space or fixed architecture)."""
+    """Load and validate a design-space file (block space or fixed architecture); every fault is reported."""
     path = Path(path)
     data = load_yaml(path)
     if "arch" in data:
-        file = parse_model(ArchFile, data, path)
-        spec = ArchSpec.from_dict(file.arch, path)
-        return DesignSpace(
-            name=file.name or path.stem,
-            description=file.description,
-            source=path,
-            family=spec.family,
-            block=spec.block,
-            fixed=spec,
-        )
+        return _load_fixed(path, data)
     if "block" not in data and "stages" in data:
         raise ConfigError(path, None, "this is a macro file; pass a block space that names it in `macro:`")
-    space = parse_model(SpaceFile, data, path)
-    macro_path = (path.parent / space.macro).resolve()
-    macro_data = load_yaml(macro_path) if macro_path.exists() else None
-    if macro_data is None:
-        raise ConfigError(path, "macro", f"macro file {space.macro!r} not found (looked in {path.parent})")
-    family = get_family(str(macro_data.get("family", "")), macro_path, "family")
-    macro = parse_model(family.macro_model, macro_data, macro_path)
-    _check_block(path, family.name, space)
+    errors = [_macro_key_error(e, path) for e in validation_errors(SpaceFile, data, path)]
+    macro, macro_errors = _load_macro(path, data.get("macro"))
+    errors += macro_errors
+    family = getattr(macro, "family", None)
+    errors += _block_errors(path, family, data.get("block"), data.get("block_params"))
+    raise_errors(errors)
+    space = SpaceFile.model_validate(data)
     result = DesignSpace(
         name=space.name or path.stem,
         description=space.description or getattr(macro, "description", ""),
         source=path,
-        family=family.name,
+        family=str(family),
         block=space.block,
         macro=macro,
         block_params=dict(space.block_params),
@@ -98,25 +88,89 @@ def load_space(path: str | Path) -> DesignSpace:
     return result
 
 
-def _check_block(path: Path, family: str, space: SpaceFile) -> None:
-    """The block exists in this family and every knob and knob value is valid for it."""
+def _load_fixed(path: Path, data: dict[str, Any]) -> DesignSpace:
+    """A file with an `arch:` mapping: a space of one architecture."""
+    file = parse_model(ArchFile, data, path)
+    spec = ArchSpec.from_dict(file.arch, path)
+    return DesignSpace(
+        name=file.name or path.stem,
+        description=file.description,
+        source=path,
+        family=spec.family,
+        block=spec.block,
+        fixed=spec,
+    )
+
+
+def _macro_key_error(err: ConfigError, path: Path) -> ConfigError:
+    """A macro key written at the top level of a space file: say where it belongs."""
+    from hwbench.space.cnn import CNNMacro
+    from hwbench.space.vit import ViTMacro
+
+    macro_keys = set(CNNMacro.model_fields) | set(ViTMacro.model_fields)
+    if err.message.startswith("unknown key") and err.key in macro_keys:
+        where = "under `macro:` (the macro inline, as a mapping) or in the macro file that `macro:` names"
+        return ConfigError(path, err.key, f"{err.key!r} is a macro key: put it {where}")
+    return err
+
+
+def _load_macro(path: Path, value: Any) -> tuple[BaseModel | None, list[ConfigError]]:
+    """The macro named by `macro:` (a file relative to the space) or written inline as a mapping."""
+    if isinstance(value, dict):  # inline: the same keys as a macro file, errors under `macro.`
+        source, prefix, macro_data = path, "macro", value
+    elif isinstance(value, str):
+        source, prefix = (path.parent / value).resolve(), ""
+        if not source.exists():
+            return None, [ConfigError(path, "macro", f"macro file {value!r} not found (looked in {path.parent})")]
+        try:
+            macro_data = load_yaml(source)
+        except ConfigError as exc:
+            return None, [exc]
+    else:
+        return None, []  # missing or wrong type: already reported by the schema
+    key = f"{prefix}.family" if prefix else "family"
+    try:
+        family = get_family(str(macro_data.get("family", "")), source, key)
+    except ConfigError as exc:
+        return None, [exc]
+    errors = validation_errors(family.macro_model, macro_data, source, prefix)
+    if errors:
+        return None, errors
+    macro = family.macro_model.model_validate(macro_data)
+    return macro, []
+
+
+def _block_errors(path: Path, family: str | None, block: Any, block_params: Any) -> list[ConfigError]:
+    """The block exists (in the macro's family, or in any family when the macro is unusable) and its knobs fit."""
     from hwbench.blocks import block_names, get_block
     from hwbench.registry import unknown_name_message
 
-    names = block_names(family)
-    if space.block not in names:
-        raise ConfigError(path, "block", unknown_name_message(f"{family} block", space.block, names))
-    params_model = get_block(space.block).params
+    if not isinstance(block, str):
+        return []
+    names = block_names(family) if family else sorted({*block_names("cnn"), *block_names("vit")})
+    if block not in names:
+        return [ConfigError(path, "block", unknown_name_message(f"{family or 'known'} block", block, names))]
+    if not isinstance(block_params, dict):
+        return []
+    params_model = get_block(block).params
     valid = sorted(params_model.model_fields)
-    for key, param in space.block_params.items():
+    errors = []
+    for key, param in block_params.items():
         if key not in valid:
-            raise ConfigError(path, f"block_params.{key}", unknown_name_message("block knob", key, valid))
-        for value in param_extremes(param):
+            errors.append(ConfigError(path, f"block_params.{key}", unknown_name_message("block knob", key, valid)))
+            continue
+        try:
+            extremes = param_extremes(TypeAdapter(Param).validate_python(param))
+        except Exception:  # a malformed sampler: the schema reports it
+            continue
+        for value in extremes:
             try:
                 params_model.model_validate({key: value})
             except Exception as exc:
                 msg = exc.errors()[0]["msg"]  # type: ignore[attr-defined]
-                raise ConfigError(path, f"block_params.{key}", f"{msg} (got {value!r})") from None
+                errors.append(ConfigError(path, f"block_params.{key}", f"{msg} (got {value!r})"))
+                break
+    return errors
 
 
 def _check_draw(space: DesignSpace) -> None:

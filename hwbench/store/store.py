@@ -98,6 +98,67 @@ class Store:
                 (name, seed, utcnow(), canonical(config)),
             )
 
+    def record_sweep(
+        self,
+        name: str,
+        seed: int,
+        config: dict[str, Any],
+        archs: Sequence[tuple[str, int, str, str, str, str, dict[str, int], str]],
+        targets: Sequence[tuple[str, str, dict[str, Any]]],
+    ) -> None:
+        """Write a sweep, its sampled architectures and its targets in one transaction, checks first.
+
+        `archs`: (space, index, arch_id, family, block, spec_json, complexity, space_file);
+        `targets`: (name, file, configuration). A refused sweep (other seed, changed space) writes nothing.
+        """
+        self._check_sweep(name, seed, archs)
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO sweeps(name, seed, created_at, config_json) VALUES (?,?,?,?) "
+                "ON CONFLICT(name) DO UPDATE SET config_json=excluded.config_json",
+                (name, seed, utcnow(), canonical(config)),
+            )
+            for space, index, arch_id, family, block, spec_json, cx, space_file in archs:
+                self.db.execute(
+                    "INSERT OR IGNORE INTO archs VALUES (?,?,?,?,?,?,?,?)",
+                    (arch_id, family, block, spec_json, cx["macs"], cx["params"], cx["acts"], utcnow()),
+                )
+                self.db.execute(
+                    "INSERT OR IGNORE INTO sweep_archs VALUES (?,?,?,?,?)", (name, space, index, arch_id, space_file)
+                )
+            for target, target_file, target_config in targets:
+                self.db.execute(
+                    "INSERT INTO sweep_targets VALUES (?,?,?,?) ON CONFLICT(sweep, target) DO UPDATE SET "
+                    "target_file=excluded.target_file, config_json=excluded.config_json",
+                    (name, target, target_file, canonical(target_config)),
+                )
+
+    def _check_sweep(self, name: str, seed: int, archs: Sequence[tuple]) -> None:
+        """Refuse a sweep name stored with another seed, or a space whose samples changed, before writing."""
+        row = self.db.execute("SELECT seed FROM sweeps WHERE name=?", (name,)).fetchone()
+        if row is None:
+            return
+        if int(row["seed"]) != int(seed):
+            raise HwbenchError(
+                f"sweep {name!r} already exists with seed {row['seed']} (asked for {seed}); "
+                "use another --name or the same --seed"
+            )
+        stored = {
+            (r["space"], r["sample_index"]): r["arch_id"]
+            for r in self.db.execute("SELECT space, sample_index, arch_id FROM sweep_archs WHERE sweep=?", (name,))
+        }
+        for space, index, arch_id, *_, space_file in archs:
+            before = stored.get((space, index))
+            if before is not None and before != arch_id:
+                raise HwbenchError(
+                    f"{space_file}: space {space!r} changed since sweep {name!r} was sampled "
+                    f"(sample {index} was {before}, now {arch_id}); use a new --name"
+                )
+
+    def sweep_targets(self, sweep: str) -> list[sqlite3.Row]:
+        """The targets a sweep ran on: name, file and configuration (JSON)."""
+        return self.query("SELECT * FROM sweep_targets WHERE sweep=? ORDER BY target", (sweep,))
+
     def sweep_names(self) -> list[str]:
         """Every sweep in the store."""
         return [r[0] for r in self.db.execute("SELECT name FROM sweeps ORDER BY created_at")]
