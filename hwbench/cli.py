@@ -168,111 +168,6 @@ def _describe(path: Path, key: str) -> tuple[str, str]:
     return (str(value), f"{description}{' (fixed architecture)' if 'arch' in data else ''}")
 
 
-@app.command()
-def show(
-    name: Annotated[str, typer.Argument(help="Sweep name.")],
-    store: StoreOpt = DEFAULT_STORE,
-    target: Annotated[str | None, typer.Option(help="Only this target.")] = None,
-    accuracy: Annotated[bool, typer.Option("--accuracy", help="List the sweep's accuracy records instead.")] = False,
-) -> None:
-    """Print the results table of a sweep."""
-    from hwbench.analysis.artifact_info import summary
-    from hwbench.analysis.table import require_rows, results_frame
-    from hwbench.store import Store
-
-    if accuracy:
-        from hwbench.cli_accuracy import show_accuracy
-
-        show_accuracy(Store(store, create=False), name)
-        return
-    frame = results_frame(Store(store, create=False), [name])
-    require_rows(frame, [name])
-    if target:
-        frame = frame[frame["target"] == target]
-    columns = [
-        "space",
-        "arch_id",
-        "target",
-        "status",
-        "macs",
-        "params",
-        "median_ms",
-        "ci_low_ms",
-        "ci_high_ms",
-        "cov",
-        "n_runs",
-        "top1",
-        "error",
-    ]
-    notes = [summary(r) for r in frame.to_dict("records")]
-    rows = []
-    for r, note in zip(frame[columns].itertuples(index=False), notes):
-        rows.append(
-            (
-                r.space,
-                r.arch_id,
-                r.target,
-                r.status,
-                f"{r.macs / 1e6:.0f}M",
-                f"{r.params / 1e6:.2f}M",
-                _num(r.median_ms),
-                f"{_num(r.ci_low_ms)}–{_num(r.ci_high_ms)}",
-                _num(r.cov, 3),
-                _num(r.n_runs, 0),
-                _pct(r.top1),
-                note,
-                (str(r.error)[:60] if isinstance(r.error, str) else ""),
-            )
-        )
-    _print_table(
-        [
-            "space",
-            "arch_id",
-            "target",
-            "status",
-            "MACs",
-            "params",
-            "median ms",
-            "95% CI",
-            "CoV",
-            "runs",
-            "top-1",
-            "artifact",
-            "error",
-        ],
-        rows,
-    )
-    _show_token_comparison(frame)
-
-
-def _show_token_comparison(frame: object) -> None:
-    """Token-reduced ViTs next to their dense counterparts measured on the same target (if any)."""
-    reduced = frame[frame["dense_median_ms"].notna()]  # type: ignore[index]
-    if reduced.empty:
-        return
-    rows = [
-        (
-            r.space,
-            r.arch_id,
-            r.target,
-            r.token_form,
-            _range(r.token_macs_min, r.token_macs_max, 1e6, "M"),
-            _range(r.tokens_min, r.tokens_max),
-            _num(r.median_ms),
-            _image_ms(r),
-            _num(r.dense_median_ms),
-            f"{r.speedup_vs_dense:.2f}x",
-            "SLOWER than dense" if r.slower_than_dense else "",
-        )
-        for r in reduced.itertuples(index=False)
-    ]
-    header = ["space", "arch_id", "target", "token form", "MACs", "tokens", "ms", "per image ms", "dense ms"]
-    _print_table([*header, "speedup", ""], rows)
-    sources = sorted({str(s) for s in reduced["token_inputs"].dropna()})  # type: ignore[index]
-    if sources:
-        print(f"MACs and token ranges over the images each network was prepared on: {'; '.join(sources)}")
-
-
 def _range(low: object, high: object, scale: float = 1.0, unit: str = "") -> str:
     """'a–b' (or 'a' when equal) of two numbers scaled; '–' when unknown."""
     try:
@@ -423,18 +318,20 @@ def _agent_address(address: str, token_file: Path | None, token_env: str | None,
     return target.agent.host, target.agent.port, target.agent.token()
 
 
-def _print_table(headers: list[str], rows: list[tuple]) -> None:
+def _print_table(headers: list[str], rows: list[tuple], width: int | None = None) -> None:
+    """A rich table; `width` fixes the layout width (default: the terminal's, or $COLUMNS, or 80)."""
     from rich.console import Console
     from rich.table import Table
 
     table = Table(*headers, show_lines=False)
     for row in rows:
         table.add_row(*(str(c) for c in row))
-    Console().print(table)
+    Console(width=width).print(table)
 
 
-# Accuracy commands (import-accuracy, datasets, schedules) live in their own module, registered on `app`.
-from hwbench import cli_accuracy  # noqa: E402, F401
+# Accuracy commands (import-accuracy, datasets, schedules) and `show` live in their own modules, registered on `app`.
+from hwbench import cli_accuracy, cli_show  # noqa: E402, F401
+from hwbench import cli_compare  # noqa: E402, F401  (compare-sweeps)
 
 
 class Interrupted(Exception):

@@ -1,0 +1,236 @@
+"""`hwbench show`: a sweep's results as a table fitted to the terminal, or as CSV, JSON or Markdown on stdout."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import typer
+
+from hwbench.cli import DEFAULT_STORE, StoreOpt, _num, _pct, _print_table, _range, app
+from hwbench.errors import ConfigError
+
+FORMATS = ("table", "csv", "json", "markdown")
+# Without a terminal (piped) and no $COLUMNS, tables are laid out for the classic 80 columns.
+DEFAULT_WIDTH = 80
+
+
+@dataclass(frozen=True)
+class Column:
+    """A display column: header, priority (1 is kept longest when the table must shrink) and its cell text."""
+
+    header: str
+    priority: int
+    cell: Callable[[dict[str, Any]], str]
+    raw: tuple[str, ...]  # the results-frame columns it shows (what csv/json write for it)
+
+
+def _ci(r: dict[str, Any]) -> str:
+    return "–" if _missing(r.get("ci_low_ms")) else f"{_num(r['ci_low_ms'])}–{_num(r['ci_high_ms'])}"
+
+
+def _cov(r: dict[str, Any]) -> str:
+    """CoV as a percentage, as the report shows it."""
+    return "–" if _missing(r.get("cov")) else f"{100 * float(r['cov']):.1f}%"
+
+
+def flags(r: dict[str, Any]) -> str:
+    """Marks a reader must not miss: a disturbed measurement, one that stopped before its precision goal."""
+    marks = []
+    if r.get("disturbed") is True or r.get("disturbed") == 1:
+        marks.append("disturbed")
+    if r.get("status") == "ok" and not _missing(r.get("converged")) and not bool(r.get("converged")):
+        marks.append("not converged")
+    return ", ".join(marks)
+
+
+def _artifact(r: dict[str, Any]) -> str:
+    from hwbench.analysis.artifact_info import summary
+
+    return summary(r)
+
+
+def _error(r: dict[str, Any]) -> str:
+    return str(r["error"])[:60] if isinstance(r.get("error"), str) else ""
+
+
+COLUMNS: dict[str, Column] = {
+    "space": Column("space", 1, lambda r: str(r["space"]), ("space",)),
+    "arch_id": Column("arch_id", 3, lambda r: str(r["arch_id"]), ("arch_id",)),
+    "target": Column("target", 1, lambda r: str(r["target"]), ("target",)),
+    "status": Column("status", 2, lambda r: str(r["status"]), ("status",)),
+    "macs": Column("MACs", 3, lambda r: _range(r["macs"], r["macs"], 1e6, "M"), ("macs",)),
+    "params": Column("params", 4, lambda r: f"{r['params'] / 1e6:.2f}M", ("params",)),
+    "median_ms": Column("median ms", 1, lambda r: _num(r["median_ms"]), ("median_ms",)),
+    "ci": Column("95% CI ms", 3, _ci, ("ci_low_ms", "ci_high_ms")),
+    "cov": Column("CoV", 2, _cov, ("cov",)),
+    "runs": Column("runs", 4, lambda r: _num(r["n_runs"], 0), ("n_runs",)),
+    "top1": Column("top-1", 1, lambda r: _pct(r.get("top1")), ("top1",)),
+    "flags": Column("flags", 1, flags, ("converged", "disturbed")),
+    "artifact": Column("artifact", 5, _artifact, ()),
+    "error": Column("error", 2, _error, ("error",)),
+}
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def terminal_width() -> int:
+    """The terminal's width; $COLUMNS when piped; else 80."""
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
+    value = os.environ.get("COLUMNS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else DEFAULT_WIDTH
+
+
+def choose_columns(cells: dict[str, list[str]], headers: dict[str, str], width: int) -> list[str]:
+    """Drop the least important columns (highest priority number, rightmost first) until the table fits."""
+    keys = list(cells)
+
+    def table_width(chosen: list[str]) -> int:
+        # rich's default box: "│ " before each cell, " " after it, a final "│".
+        return sum(max([len(headers[k]), *map(len, cells[k])]) + 3 for k in chosen) + 1
+
+    while len(keys) > 1 and table_width(keys) > width:
+        worst = max(range(len(keys)), key=lambda i: (COLUMNS[keys[i]].priority if keys[i] in COLUMNS else 9, i))
+        keys.pop(worst)
+    return keys
+
+
+def parse_columns(text: str | None, frame_columns: list[str]) -> list[str] | None:
+    """The --columns list, each a display column or a results-frame column; unknown names exit 2."""
+    if text is None:
+        return None
+    from hwbench.config import raise_errors
+    from hwbench.registry import unknown_name_message
+
+    wanted = [c.strip() for c in text.split(",") if c.strip()]
+    valid = [*COLUMNS, *(c for c in frame_columns if c not in COLUMNS)]
+    errors = [
+        ConfigError(None, "--columns", unknown_name_message("column", c, valid)) for c in wanted if c not in valid
+    ]
+    if not wanted:
+        errors.append(ConfigError(None, "--columns", "give at least one column, e.g. space,target,median_ms"))
+    raise_errors(errors)
+    return wanted
+
+
+@app.command()
+def show(
+    name: Annotated[str, typer.Argument(help="Sweep name.")],
+    store: StoreOpt = DEFAULT_STORE,
+    target: Annotated[str | None, typer.Option(help="Only this target.")] = None,
+    accuracy: Annotated[bool, typer.Option("--accuracy", help="List the sweep's accuracy records instead.")] = False,
+    format: Annotated[str, typer.Option("--format", help="table, csv, json or markdown (to stdout).")] = "table",
+    columns: Annotated[
+        str | None, typer.Option(help="Comma-separated columns (a display column or any results-table column).")
+    ] = None,
+) -> None:
+    """Print the results table of a sweep (fitted to the terminal; CoV in %; disturbed and unconverged marked)."""
+    from hwbench.analysis.table import require_rows, results_frame
+    from hwbench.store import Store
+
+    if format not in FORMATS:
+        raise ConfigError(None, "--format", f"expected one of {', '.join(FORMATS)}, got {format!r}")
+    if accuracy:
+        from hwbench.cli_accuracy import show_accuracy
+
+        show_accuracy(Store(store, create=False), name)
+        return
+    frame = results_frame(Store(store, create=False), [name])
+    require_rows(frame, [name])
+    chosen = parse_columns(columns, list(frame.columns))
+    if target:
+        frame = frame[frame["target"] == target]
+    records = frame.to_dict("records")
+    if format in ("csv", "json"):
+        _write_data(frame, chosen, format)
+        return
+    keys = chosen or list(COLUMNS)
+    headers = {k: COLUMNS[k].header if k in COLUMNS else k for k in keys}
+    cells = {k: [COLUMNS[k].cell(r) if k in COLUMNS else _plain(r.get(k)) for r in records] for k in keys}
+    if chosen is None:  # the default view drops empty columns, then fits the width
+        cells = {k: v for k, v in cells.items() if k not in ("flags", "artifact", "error") or any(v)}
+    if format == "markdown":
+        _print_markdown([headers[k] for k in cells], [[cells[k][i] for k in cells] for i in range(len(records))])
+        return
+    width = terminal_width()
+    shown = choose_columns(cells, headers, width) if chosen is None else list(cells)
+    rows = [tuple(cells[k][i] for k in shown) for i in range(len(records))]
+    _print_table([headers[k] for k in shown], rows, width)
+    hidden = [k for k in cells if k not in shown]
+    if hidden:
+        typer.echo(f"({len(hidden)} columns hidden to fit {width} columns: {', '.join(hidden)}; --columns or --format)")
+    if any(cells.get("flags", [])):
+        typer.echo(
+            "flags: disturbed = other processes or a drifting canary disturbed the measurement (docs/measurement.md); "
+            "not converged = stopped at its run/time cap before the ±1% goal"
+        )
+    _show_token_comparison(frame, width)
+
+
+def _plain(value: Any) -> str:
+    if _missing(value):
+        return "–"
+    return _num(value) if isinstance(value, float) else str(value)
+
+
+def _write_data(frame: Any, chosen: list[str] | None, fmt: str) -> None:
+    """Raw values (no rounding; cov as a fraction) of the chosen columns, as CSV or JSON records."""
+    frame = frame.copy()
+    frame["flags"] = [flags(r) for r in frame.to_dict("records")]
+    names: list[str] = []
+    for key in chosen or list(COLUMNS):
+        raw = COLUMNS[key].raw if key in COLUMNS else (key,)
+        for col in (*raw, "flags") if key == "flags" else raw:
+            if col in frame.columns and col not in names:
+                names.append(col)
+    out = frame[names]
+    if fmt == "csv":
+        sys.stdout.write(out.to_csv(index=False))
+    else:
+        sys.stdout.write(json.dumps(json.loads(out.to_json(orient="records")), indent=1) + "\n")
+
+
+def _print_markdown(headers: list[str], rows: list[list[str]]) -> None:
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    typer.echo("\n".join([line(headers), "|" + "|".join("---" for _ in headers) + "|", *map(line, rows)]))
+
+
+def _show_token_comparison(frame: Any, width: int) -> None:
+    """Token-reduced ViTs next to their dense counterparts measured on the same target (if any)."""
+    from hwbench.cli import _image_ms
+
+    reduced = frame[frame["dense_median_ms"].notna()]
+    if reduced.empty:
+        return
+    rows = [
+        (
+            r.space,
+            r.arch_id,
+            r.target,
+            r.token_form,
+            _range(r.token_macs_min, r.token_macs_max, 1e6, "M"),
+            _range(r.tokens_min, r.tokens_max),
+            _num(r.median_ms),
+            _image_ms(r),
+            _num(r.dense_median_ms),
+            f"{r.speedup_vs_dense:.2f}x",
+            "SLOWER than dense" if r.slower_than_dense else "",
+        )
+        for r in reduced.itertuples(index=False)
+    ]
+    header = ["space", "arch_id", "target", "token form", "MACs", "tokens", "ms", "per image ms", "dense ms"]
+    _print_table([*header, "speedup", ""], rows, width)
+    sources = sorted({str(s) for s in reduced["token_inputs"].dropna()})
+    if sources:
+        typer.echo(f"MACs and token ranges over the images each network was prepared on: {'; '.join(sources)}")
