@@ -1,0 +1,64 @@
+"""`hwbench compare-sweeps`: two stores, artifacts identical, identical in content, different or missing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hwbench.export.artifacts import ArtifactStore, file_hash
+from hwbench.export.canonical import canonicalize_onnx
+from hwbench.store import Store
+from tests.conftest import run_cli
+from tests.export.test_canonical import _onnx
+from tests.report.fill import add_result
+
+
+def _put(folder: Path, source: Path) -> str:
+    digest = file_hash(source)
+    path = ArtifactStore(folder).path(digest, ".onnx")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(source.read_bytes())
+    return digest
+
+
+def test_compare_two_stores(tmp_path: Path) -> None:
+    stores = {side: Store(tmp_path / side / "hwbench.sqlite") for side in "ab"}
+    for side, latencies in (("a", [1.0, 2.0, 3.0, 4.0]), ("b", [1.0, 2.1, 3.3, 4.0])):
+        for i, ms in enumerate(latencies):
+            add_result(stores[side], "demo", {"block": "mbconv", "index": i, "target": "t-ort", "ms": ms})
+    # n1: the same network, B's file still carries a checkout's debugging metadata; n2: other weights;
+    # n3: B's artifact file is gone. n0 keeps the same hash on both sides.
+    canonical = _onnx(tmp_path / "c.onnx", 1.0, "/home/alice/src")
+    canonicalize_onnx(canonical)
+    files = {
+        "a": [canonical, canonical, canonical],
+        "b": [_onnx(tmp_path / "m.onnx", 1.0, "/builds/x"), _onnx(tmp_path / "o.onnx", 2.0, None), None],
+    }
+    for side in "ab":
+        for i, source in enumerate(files[side], start=1):
+            digest = _put(tmp_path / side / "artifacts", source) if source else f"gone-{side}-{i}"
+            stores[side].db.execute("UPDATE exports SET artifact_hash = ? WHERE arch_id = ?", (digest, f"mbconv-{i}"))
+    out = tmp_path / "cmp.json"
+    args = ["--store", str(tmp_path / "a" / "hwbench.sqlite"), "--store-b", str(tmp_path / "b" / "hwbench.sqlite")]
+    result = run_cli("compare-sweeps", "demo", "demo", *args, "--json", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(out.read_text())
+    identity = {p["arch_id"]: p["identity"] for p in doc["pairs"]}
+    assert identity == {
+        "mbconv-0": "identical",
+        "mbconv-1": "same content",
+        "mbconv-2": "different",
+        "mbconv-3": "unknown",
+    }
+    [s] = doc["summary"]
+    assert (s["identical"], s["same_content"], s["different"], s["b_in_a"]) == (1, 1, 1, 2)
+    assert abs(s["median_ratio"] - 1.025) < 1e-9 and abs(s["median_abs_delta"] - 0.025) < 1e-9
+    assert s["spearman"] == 1.0
+    assert "same content" in result.stdout and "1/4 (+1 same content)" in result.stdout
+
+
+def test_unknown_sweep_is_one_line_error(tmp_path: Path) -> None:
+    store = Store(tmp_path / "hwbench.sqlite")
+    add_result(store, "demo", {"block": "mbconv", "index": 0, "target": "t-ort", "ms": 1.0})
+    result = run_cli("compare-sweeps", "demo", "nope", "--store", str(tmp_path / "hwbench.sqlite"), cwd=tmp_path)
+    assert result.returncode == 2 and "nope" in result.stderr
