@@ -11,6 +11,7 @@ BENCHMARKS = [
     "timing_overhead.py",
     "adaptive_stop.py",
     "export_bench.py",
+    "reproducibility.py",
     "backends.py",
     "backends.py --demo",
     "agent_overhead.py",

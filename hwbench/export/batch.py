@@ -30,6 +30,7 @@ def export_all(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "error": result.get("error"),
             "artifact_hash": result.get("artifact_hash"),
             "content_hash": None,
+            "debug_metadata_dropped": result.get("info_json", {}).get("debug_metadata_dropped"),
             "hwbench": str(Path(hwbench.__file__).parent),
         }
         if result["status"] == "ok":
