@@ -12,6 +12,7 @@ MAX_RUNS = 1_000_000
 MAX_SECONDS = 3600.0
 MAX_QUEUE_SECONDS = 7 * 86400.0
 MAX_OPTION_CHARS = 200
+FRACTIONS = {"rel_ci": (0.0, 1.0), "confidence": (0.5, 0.9999)}
 
 
 class JobError(ValueError):
@@ -29,7 +30,7 @@ def measure_job(data: dict[str, Any], max_threads: int) -> tuple[dict[str, Any],
     known = {"artifact", "runner", "threads", "options", "protocol", "seed", "queue_timeout_s"}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise JobError(f"unknown field {unknown[0]!r}")
+        raise JobError(f"unknown field {unknown[0][:50]!r}")
     name = data.get("artifact")
     parsed = parse_artifact_name(name) if isinstance(name, str) else None
     if parsed is None:
@@ -43,6 +44,12 @@ def measure_job(data: dict[str, Any], max_threads: int) -> tuple[dict[str, Any],
         raise JobError(f"runner: {exc}") from None
     if runner.format != EXTENSIONS[parsed[1]]:
         raise JobError(f"runner {runner.name!r} runs {runner.format} artifacts, not {parsed[1]}")
+    threads = data.get("threads")
+    if isinstance(threads, int) and not isinstance(threads, bool) and max_threads < threads <= 2**31:
+        raise JobError(
+            f"threads: {threads} is more than this agent allows ({max_threads}, the board's cores unless the agent "
+            "was started with --max-threads)"
+        )
     threads = _number(data, "threads", int, 1, max_threads)
     options = _options(data.get("options", {}), runner)
     protocol = data.get("protocol")
@@ -52,14 +59,18 @@ def measure_job(data: dict[str, Any], max_threads: int) -> tuple[dict[str, Any],
     protocol = dict(protocol)
     for key, value in protocol.items():
         if key not in fields:
-            raise JobError(f"protocol.{key}: unknown field")
+            raise JobError(f"protocol.{key[:50]}: unknown field")
         if key == "cooldown_zone":
             if value is not None and not (isinstance(value, str) and len(value) <= MAX_OPTION_CHARS):
                 raise JobError(f"protocol.cooldown_zone: expected a string of at most {MAX_OPTION_CHARS} characters")
+        elif key in FRACTIONS:
+            protocol[key] = _number(protocol, key, float, *FRACTIONS[key], "protocol.")
         elif not (value is None and key == "cooldown_below_c"):
             runs = key.endswith("_runs")
             kind, hi = (int, MAX_RUNS) if runs else (float, MAX_SECONDS)
             protocol[key] = _number(protocol, key, kind, 0, hi, "protocol.")
+    # Every field filled in (defaults for the missing): the agent's own time limit reads them.
+    protocol = Protocol(**protocol).as_dict()
     seed = _number(data, "seed", int, 0, 2**63 - 1) if "seed" in data else 0
     queue_timeout = (
         _number(data, "queue_timeout_s", float, 0, MAX_QUEUE_SECONDS) if "queue_timeout_s" in data else 3600.0

@@ -35,8 +35,18 @@ FAST = {
 class Agent:
     """One agent process; `restart()` brings it back on the same port with the same cache."""
 
-    def __init__(self, root: Path, args: tuple[str, ...] = (), netns: str | None = None, host: str = "127.0.0.1"):
+    def __init__(
+        self,
+        root: Path,
+        args: tuple[str, ...] = (),
+        netns: str | None = None,
+        host: str = "127.0.0.1",
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ):
         self.root = root
+        self.env = env or {}
+        self.cwd = cwd
         root.mkdir(parents=True, exist_ok=True)
         self.args = args
         self.netns = netns
@@ -57,9 +67,11 @@ class Agent:
         cmd += list(self.args)
         if self.netns:
             cmd = ["ip", "netns", "exec", self.netns, *cmd]
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "PYTHONPATH": str(ROOT), **self.env}
         with open(log, "w") as err:
-            self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env, start_new_session=True)
+            self.proc = subprocess.Popen(
+                cmd, stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=self.cwd, start_new_session=True
+            )
         end = time.time() + 60
         while time.time() < end:
             found = re.search(r"listening on [^ ]+:(\d+)", log.read_text())
@@ -70,6 +82,11 @@ class Agent:
                 raise AssertionError(f"agent exited: {log.read_text()}")
             time.sleep(0.05)
         raise AssertionError("agent did not start")
+
+    def memory_mb(self) -> dict[str, float]:
+        """The agent process's resident memory now (VmRSS) and at its peak so far (VmHWM), in MB."""
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()  # type: ignore[union-attr]
+        return {k: int(re.search(rf"{k}:\s+(\d+)", status).group(1)) / 1024 for k in ("VmRSS", "VmHWM")}
 
     def kill(self) -> None:
         """SIGKILL the agent (its measurement process dies with it)."""
