@@ -35,3 +35,30 @@ def conversion_summary(frame: pd.DataFrame) -> pd.DataFrame:
             row["artifact_top1_drop_median"] = (part["top1"] - part["artifact_top1"]).median()
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def failure_notes(frame: pd.DataFrame) -> list[str]:
+    """Per target with failures: how many failed per block and how the failed networks differ in size. Failures
+    to convert or run are not missing at random (large or unusual networks fail more often), so a block's front
+    there describes only the networks that ran; cross-target figures use networks that ran on every target."""
+    notes = []
+    failed_all = frame["status"].str.endswith("error")
+    for target, part in frame.groupby("target", sort=True):
+        failed = failed_all[part.index]
+        if not failed.any():
+            continue
+        counts = part.groupby("group", sort=True).agg(n=("arch_id", "size"))
+        counts["failed"] = failed.groupby(part["group"]).sum()
+        blocks = ", ".join(f"{g} {int(r.failed)}/{r.n}" for g, r in counts.iterrows() if r.failed)
+        sizes = ""
+        if "macs" in part and failed.sum() >= 1 and (~failed).sum() >= 1:
+            bad, good = part.loc[failed, "macs"].median(), part.loc[~failed, "macs"].median()
+            sizes = (
+                f" The failed networks' median is {bad / 1e6:,.3g}M MACs against {good / 1e6:,.3g}M for those that ran."
+            )
+        notes.append(
+            f"On {target}, {int(failed.sum())} of {len(part)} networks failed to convert or run ({blocks}).{sizes} "
+            "Such failures are not missing at random: that target's fronts describe only the networks that ran, "
+            "and the rank agreement across targets uses only networks that ran on every compared target."
+        )
+    return notes

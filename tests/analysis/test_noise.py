@@ -5,28 +5,54 @@ import pandas as pd
 import pytest
 
 from hwbench.analysis.median_noise import noise_table, quantiles_from_ci, quantiles_from_samples
-from hwbench.analysis.noisy import noise_summary, noisy_results
+from hwbench.analysis.noisy import disturbed_banner, noise_summary, noisy_results
 
 
-def test_noisy_by_threshold_and_convergence() -> None:
-    data = pd.DataFrame(
+def _results(spread: list[float], converged: list[int], disturbed: list[int] | None = None) -> pd.DataFrame:
+    n = len(spread)
+    return pd.DataFrame(
         {
-            "target": ["t"] * 4,
-            "group": ["a"] * 4,
-            "arch_id": ["a0", "a1", "a2", "a3"],
-            "median_ms": [1.0, 1.0, 1.0, 1.0],
-            "cov": [0.02, 0.15, 0.30, 0.05],
-            "rel_ci": [0.01] * 4,
-            "n_runs": [100] * 4,
-            "converged": [1, 1, 1, 0],
+            "target": ["t"] * n,
+            "group": ["a"] * n,
+            "arch_id": [f"a{i}" for i in range(n)],
+            "status": ["ok"] * n,
+            "median_ms": [1.0] * n,
+            # p10/p90 of a normal law with this CoV: 1 ∓ 1.2816·CoV
+            "p10_ms": [1 - 1.2815516 * s for s in spread],
+            "p90_ms": [1 + 1.2815516 * s for s in spread],
+            "cov": [0.5] * n,  # a spike would make CoV large: it is shown, never flagged on
+            "rel_ci": [0.01] * n,
+            "n_runs": [100] * n,
+            "converged": converged,
+            **({"disturbed": disturbed} if disturbed is not None else {}),
         }
     )
+
+
+def test_noisy_by_robust_spread_convergence_and_disturbance() -> None:
+    data = _results([0.02, 0.15, 0.30, 0.05, 0.01], [1, 1, 1, 0, 1], [0, 0, 0, 0, 1])
     flagged = noisy_results(data, cov_threshold=0.10)
-    assert flagged["arch_id"].tolist() == ["a2", "a1", "a3"]
-    assert flagged.iloc[0]["reason"] == "CoV 30.0% > 10%" and "CI of the median" in flagged.iloc[2]["reason"]
+    assert flagged["arch_id"].tolist() == ["a2", "a1", "a3", "a4"]
+    assert flagged.iloc[0]["reason"] == "robust CoV 30.0% > 10%" and "CI of the median" in flagged.iloc[2]["reason"]
+    assert flagged.iloc[3]["reason"] == "disturbed during measurement"
     summary = noise_summary(data, flagged).iloc[0]
-    assert (summary["noisy"], summary["not_converged"], summary["share_noisy"]) == (3, 1, 0.75)
-    assert noisy_results(data, cov_threshold=0.5)["arch_id"].tolist() == ["a3"]
+    assert (summary["noisy"], summary["not_converged"], summary["disturbed"]) == (4, 1, 1)
+    assert noisy_results(data, cov_threshold=0.5)["arch_id"].tolist() == ["a3", "a4"]
+
+
+def test_one_spike_does_not_flag_an_exact_median() -> None:
+    runs = np.r_[np.random.default_rng(0).normal(1.0, 0.01, 999), 60.0]  # one preemption of 60 ms
+    data = _results([0.0], [1]).assign(
+        p10_ms=np.percentile(runs, 10), p90_ms=np.percentile(runs, 90), cov=runs.std() / runs.mean()
+    )
+    assert data["cov"].iloc[0] > 1.0 and noisy_results(data, 0.10).empty
+
+
+def test_banner_counts_disturbed_results_per_target() -> None:
+    assert disturbed_banner(_results([0.01, 0.01], [1, 1])) == ""
+    assert disturbed_banner(_results([0.01, 0.01], [1, 1], [0, 0])) == ""
+    banner = disturbed_banner(_results([0.01, 0.01, 0.01], [1, 1, 1], [1, 0, 1]))
+    assert banner.startswith("2 of 3 measured results were disturbed") and "(2 on t)" in banner
 
 
 @pytest.mark.parametrize("m", [101, 512])
