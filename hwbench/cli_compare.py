@@ -31,7 +31,8 @@ def compare_sweeps(
 ) -> None:
     """Per network and target: both latencies, whether the artifacts are identical, the ratio B/A and whether each
     median lies inside the other's 95% interval; per target: median ratio, median |Δ| and Spearman ρ."""
-    from hwbench.analysis.compare import pair_sweeps, summarise
+    from hwbench.analysis.compare import pair_sweeps, setup_differences, summarise
+    from hwbench.analysis.provenance import load_provenance
     from hwbench.analysis.table import require_rows, results_frame
     from hwbench.export import get_exporter
     from hwbench.export.artifacts import ArtifactStore
@@ -55,14 +56,22 @@ def compare_sweeps(
 
     pairs = pair_sweeps(frames[0], frames[1], locate)
     summary = summarise(pairs)
+    docs = [
+        load_provenance(Store(path, create=False), f["prov_id"].dropna().tolist())
+        for f, path in zip(frames, (store, second))
+    ]
+    setup = setup_differences(frames[0], docs[0], frames[1], docs[1])
     if networks:
         _print_pairs(pairs)
     _print_summary(summary, a, b)
+    for line in setup:
+        typer.echo(f"setup: {line}")
     if json_out:
         doc = {
             "a": {"sweep": a, "store": str(store)},
             "b": {"sweep": b, "store": str(second)},
             "summary": json.loads(summary.to_json(orient="records")),
+            "setup_differences": setup,
             "pairs": json.loads(pairs.to_json(orient="records")),
         }
         json_out.parent.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,8 @@ def test_compare_two_stores(tmp_path: Path) -> None:
     stores = {side: Store(tmp_path / side / "hwbench.sqlite") for side in "ab"}
     for side, latencies in (("a", [1.0, 2.0, 3.0, 4.0]), ("b", [1.0, 2.1, 3.3, 4.0])):
         for i, ms in enumerate(latencies):
-            add_result(stores[side], "demo", {"block": "mbconv", "index": i, "target": "t-ort", "ms": ms})
+            prov = {"machine": {"hostname": f"box-{side}", "cpu_model": "cpu"}, "versions": {"onnxruntime": "1"}}
+            add_result(stores[side], "demo", {"block": "mbconv", "index": i, "target": "t-ort", "ms": ms}, prov)
     # n1: the same network, B's file still carries a checkout's debugging metadata; n2: other weights;
     # n3: B's artifact file is gone. n0 keeps the same hash on both sides.
     canonical = _onnx(tmp_path / "c.onnx", 1.0, "/home/alice/src")
@@ -55,6 +56,11 @@ def test_compare_two_stores(tmp_path: Path) -> None:
     assert abs(s["median_ratio"] - 1.025) < 1e-9 and abs(s["median_abs_delta"] - 0.025) < 1e-9
     assert s["spearman"] == 1.0
     assert "same content" in result.stdout and "1/4 (+1 same content)" in result.stdout
+    # Two machines on purpose: said once, as a setup difference (versions are the same, so not those).
+    assert doc["setup_differences"] == [
+        "target t-ort: results (sweeps A, B) come from different machines: box-a | box-b"
+    ]
+    assert "setup: target t-ort" in result.stdout
 
 
 def test_unknown_sweep_is_one_line_error(tmp_path: Path) -> None:

@@ -113,3 +113,13 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float:
     if np.std(rx) == 0 or np.std(ry) == 0:
         return float("nan")
     return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def setup_differences(a: pd.DataFrame, a_docs: dict, b: pd.DataFrame, b_docs: dict) -> list[str]:
+    """Where the two sweeps' setups differ (machine, CPU, runtime versions, threads), per target, in words.
+
+    Expected when two machines are compared on purpose; a surprise otherwise (then the latencies compare setups)."""
+    from hwbench.analysis.provenance import provenance_table, provenance_warnings
+
+    tables = [provenance_table(a.assign(sweep="A"), a_docs), provenance_table(b.assign(sweep="B"), b_docs)]
+    return provenance_warnings(pd.concat(tables, ignore_index=True))
