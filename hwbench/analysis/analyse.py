@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 
 from hwbench.analysis import conversion, correlation, edf, gap, iso, noisy, overview, pareto, ranking, recommend
-from hwbench.analysis.data import Quality, choose_quality, usable, with_quality
+from hwbench.analysis.data import Quality, accuracy_basis, choose_quality, usable, with_accuracy_ci, with_quality
 from hwbench.analysis.median_noise import noise_table
 from hwbench.analysis.provenance import provenance_table, provenance_warnings
+from hwbench.analysis.rank_agreement import rank_agreement
 from hwbench.analysis.stepfront import TargetFronts, target_fronts
 from hwbench.errors import HwbenchError
 
@@ -115,6 +116,7 @@ def analyse_frame(
     if options.group not in frame:
         raise HwbenchError(f"analysis option group: no column {options.group!r} in the results")
     frame = frame.assign(group=frame[options.group].astype(str))
+    frame = with_accuracy_ci(frame, options.confidence)  # each accuracy's binomial interval, in results.csv
     data, notes = usable(frame, options.group)
     quality = choose_quality(data, options.proxy)
     scored = with_quality(data, quality).reset_index(drop=True)
@@ -123,6 +125,7 @@ def analyse_frame(
     result = Analysis(sweeps or sorted(frame["sweep"].unique()), options, quality, fronts, notes=notes)
     result.tables.update(_tables(frame, data, scored, result, provenance or {}))
     result.warnings += provenance_warnings(result.tables["provenance"])
+    result.notes += conversion.failure_notes(frame)
     result.notes += _coverage_notes(data, quality)
     return result
 
@@ -148,10 +151,14 @@ def _tables(
     gaps = [gap.gap_tables(tf, o.confidence) for tf in a.fronts.values()] if q.is_accuracy else []
     t["gap_curves"] = _concat([g[0] for g in gaps])
     t["gaps"] = _concat([g[1] for g in gaps], gap.GAP_COLUMNS)
-    t["edf"], t["edf_summary"] = edf.edf_tables(frame, k=o.edf_bins) if q.is_accuracy else (pd.DataFrame(),) * 2
-    t["correlation"] = correlation.proxy_correlation(data)
+    t["edf"], t["edf_summary"] = (
+        edf.edf_tables(frame, k=o.edf_bins, confidence=o.confidence) if q.is_accuracy else (pd.DataFrame(),) * 2
+    )
+    t["correlation"] = correlation.proxy_correlation(data, confidence=o.confidence)
     t["correlation_by_block"] = correlation.proxy_correlation(data, by=("target", "group"))
     t["ranks"], t["rank_stability"] = ranking.rank_tables(a.fronts)
+    t["rank_agreement"] = rank_agreement(scored, q.column, o.n_boot, o.seed, o.confidence)
+    t["accuracy_basis"] = accuracy_basis(frame)
     t["noisy"] = noisy.noisy_results(data, o.cov_threshold)
     t["noise_summary"] = noisy.noise_summary(data, t["noisy"])
     t["dominance"] = _concat(

@@ -41,11 +41,13 @@ _Z90 = 1.2815516  # the 90% quantile of the standard normal
 
 
 def robust_cov(data: pd.DataFrame) -> pd.Series:
-    """(p90 − p10) / (2·1.2816·median): a spike-proof coefficient of variation (NaN without percentiles)."""
+    """(p90 − p10) / (2·1.2816·median): a spike-proof coefficient of variation; the plain CoV where a result
+    has no stored percentiles (hand-made or imported tables)."""
+    cov = pd.to_numeric(data["cov"], errors="coerce") if "cov" in data else pd.Series(np.nan, index=data.index)
     if not {"p10_ms", "p90_ms"} <= set(data):
-        return pd.Series(np.nan, index=data.index)
+        return cov
     spread = pd.to_numeric(data["p90_ms"], errors="coerce") - pd.to_numeric(data["p10_ms"], errors="coerce")
-    return spread / (2 * _Z90 * pd.to_numeric(data["median_ms"], errors="coerce"))
+    return (spread / (2 * _Z90 * pd.to_numeric(data["median_ms"], errors="coerce"))).fillna(cov)
 
 
 def disturbed_mask(data: pd.DataFrame) -> pd.Series:
