@@ -69,6 +69,7 @@ def render_report(analysis: Analysis, outdir: Path) -> Path:
         counts=results["status"].value_counts().to_dict(),
         n_archs=results["arch_id"].nunique(),
         summary=sections.summary_matrix(analysis),
+        header=sections.header(analysis),
         targets=targets,
         edf_figure=overall[0] if overall else None,
         edf_table=sections.edf_table(analysis),

@@ -22,11 +22,13 @@ def target_section(analysis: Analysis, results: pd.DataFrame, target: str, figur
     t, q, lvl = analysis.tables, analysis.quality, _level(analysis)
     rec = t["recommendations"][t["recommendations"]["target"] == target]
     pairs = t["speedups"][t["speedups"]["target"] == target].copy()
+    pairs["geo"] = [with_ci(r.geomean_speedup, r.geo_ci_low, r.geo_ci_high) for r in pairs.itertuples()]
     pairs["at_mid"] = [with_ci(r.speedup, r.ci_low, r.ci_high) for r in pairs.itertuples()]
     pairs["max_x"] = [with_ci(r.max_speedup, r.max_ci_low, r.max_ci_high) for r in pairs.itertuples()]
     pairs["max_y"] = [with_ci(r.max_speedup_y, r.max_y_ci_low, r.max_y_ci_high) for r in pairs.itertuples()]
     pairs["range"] = [q.span(r.overlap_lo, r.overlap_hi) if r.n_levels else "no overlap" for r in pairs.itertuples()]
     gaps = t["gaps"][t["gaps"]["target"] == target].copy()
+    gaps["mean"] = [with_ci(r.mean_gap, r.mean_ci_low, r.mean_ci_high, pts) for r in gaps.itertuples()]
     gaps["max_x"] = [with_ci(r.max_gap, r.max_ci_low, r.max_ci_high, pts) for r in gaps.itertuples()]
     gaps["max_y"] = [with_ci(r.max_gap_y, r.max_y_ci_low, r.max_y_ci_high, pts) for r in gaps.itertuples()]
     errors = results[(results["target"] == target) & results["status"].str.endswith("error")]
@@ -43,9 +45,10 @@ def target_section(analysis: Analysis, results: pd.DataFrame, target: str, figur
                 "group": ("block", text),
                 "networks": ("networks", text),
                 "verdict": ("verdict", text),
-                "regret": ("regret", ratio),
-                "probability": ("P(cover)", num),
-                "share_range": ("front share", pct),
+                "cost": ("cost of dropping (geo-mean)", ratio),
+                "support": ("bootstrap support", num),
+                "support_se": ("± MC error", num),
+                "replicates": ("replicates", text),
                 "evidence": ("evidence", text),
             },
         ),
@@ -55,14 +58,19 @@ def target_section(analysis: Analysis, results: pd.DataFrame, target: str, figur
             {
                 "block_x": ("block x", text),
                 "block_y": ("block y", text),
-                "range": (f"common {q.unit} range", text),
+                "n_x": ("n x", text),
+                "n_y": ("n y", text),
+                "range": (f"shared {q.unit} range", text),
+                "geo": ("x over y, geo-mean over range (CI)", text),
+                "coverage": ("replicates covering", pct),
+                "p_holm": ("Holm p", num),
+                "faster": ("faster (Holm)", text),
                 "ref_level": (f"at {q.unit}", lvl),
-                "at_mid": ("x over y (CI)", text),
-                "max_x": ("max x over y (CI)", text),
+                "at_mid": ("x over y there (CI)", text),
+                "max_x": ("max x over y (sim. band)", text),
                 "max_level": ("at", lvl),
-                "max_y": ("max y over x (CI)", text),
+                "max_y": ("max y over x (sim. band)", text),
                 "max_level_y": ("at", lvl),
-                "geomean_speedup": ("geo-mean x over y", ratio),
             },
         ),
         "gaps": render(
@@ -72,10 +80,11 @@ def target_section(analysis: Analysis, results: pd.DataFrame, target: str, figur
                 "block_y": ("block y", text),
                 "latency_lo_ms": ("from ms", num),
                 "latency_hi_ms": ("to ms", num),
-                "mean_gap": ("mean gap x − y", pts),
-                "max_x": ("max x ahead (CI)", text),
+                "mean": ("mean gap x − y (CI)", text),
+                "coverage": ("replicates covering", pct),
+                "max_x": ("max x ahead (sim. band)", text),
                 "max_gap_ms": ("at ms", num),
-                "max_y": ("max y ahead (CI)", text),
+                "max_y": ("max y ahead (sim. band)", text),
                 "max_gap_y_ms": ("at ms", num),
             },
         )
@@ -120,6 +129,7 @@ def target_section(analysis: Analysis, results: pd.DataFrame, target: str, figur
                 "group": ("block", text),
                 "arch_id": ("arch_id", text),
                 "median_ms": ("ms", num),
+                "robust_cov": ("robust CoV", pct),
                 "cov": ("CoV", pct),
                 "n_runs": ("runs", text),
                 "reason": ("why", text),
@@ -173,50 +183,90 @@ def summary_matrix(analysis: Analysis) -> dict[str, Any]:
 
 
 def edf_table(analysis: Analysis) -> str:
-    """n, min and mean error per block and EDF kind."""
+    """n (and networks in the common bins), min and mean error (with its interval) and band per block and kind."""
     s = analysis.tables["edf_summary"]
     if s.empty:
         return ""
+    s = s.assign(mean=[with_ci(r.mean_error, r.mean_ci_low, r.mean_ci_high, pct) for r in s.itertuples()])
     return render(
         s,
         {
             "group": ("block", text),
             "kind": ("EDF", text),
             "n": ("n", text),
-            "bins": ("filled bins", text),
+            "n_used": ("in common bins", text),
+            "bins": ("common bins", text),
             "min_error": ("min error", pct),
-            "mean_error": ("mean error", pct),
+            "mean": ("mean error (CI)", text),
+            "band": ("band ±", pct),
         },
     )
 
 
+def header(analysis: Analysis) -> dict[str, Any]:
+    """What the report's header states besides the sweeps: the accuracy basis and the disturbed-results banner."""
+    from hwbench.analysis.noisy import disturbed_banner
+
+    basis = analysis.tables.get("accuracy_basis", pd.DataFrame())
+    lines = []
+    for r in basis.itertuples():
+        images = f"{r.eval_images:,} evaluation images" if pd.notna(r.eval_images) else "an unrecorded number of images"
+        res = f" at {r.resolution}×{r.resolution} px" if pd.notna(r.resolution) else " (resolution not recorded)"
+        resolve = (
+            f": one image is {r.one_image_points:.2f} accuracy points, so smaller accuracy differences are not resolved"
+            if pd.notna(r.eval_images)
+            else ": no binomial interval can be given"
+        )
+        lines.append(
+            f"Accuracy of {r.networks} network(s) on {r.dataset} ({r.schedule} schedule){res}, {images}{resolve}."
+        )
+    return {"accuracy_basis": lines, "disturbed": disturbed_banner(analysis.tables["results"])}
+
+
 def across_tables(analysis: Analysis) -> dict[str, str]:
-    """Correlation of complexity with latency, and Kendall tau of block rankings between targets."""
+    """Correlation of complexity with latency (pooled and within blocks), and agreement of block rankings."""
     t = analysis.tables
+    corr = t["correlation"].copy()
+    for proxy in ("macs", "params"):
+        corr[f"rho_{proxy}"] = [
+            with_ci(r[f"spearman_{proxy}"], r[f"{proxy}_ci_low"], r[f"{proxy}_ci_high"], num)
+            for _, r in corr.iterrows()
+        ]
+        if f"within_{proxy}" in corr:
+            corr[f"w_{proxy}"] = [
+                with_ci(r[f"within_{proxy}"], r[f"within_{proxy}_low"], r[f"within_{proxy}_high"], num)
+                for _, r in corr.iterrows()
+            ]
+    agreement = t.get("rank_agreement", pd.DataFrame()).copy()
+    if len(agreement):
+        agreement["tau"] = [with_ci(r.kendall_tau, r.tau_ci_low, r.tau_ci_high, num) for r in agreement.itertuples()]
     return {
         "correlation": render(
-            t["correlation"],
+            corr,
             {
                 "target": ("target", text),
                 "n": ("results", text),
-                "spearman_macs": ("ρ MACs", num),
-                "p_macs": ("p", num),
-                "spearman_params": ("ρ params", num),
-                "p_params": ("p", num),
+                "rho_macs": ("ρ MACs (CI)", text),
+                "w_macs": ("within blocks (CI)", text),
+                "misorder_macs": ("MACs misorder a pair", pct),
+                "rho_params": ("ρ params (CI)", text),
+                "w_params": ("within blocks (CI)", text),
+                "misorder_params": ("params misorder a pair", pct),
             },
         ),
         "tau": render(
-            t["rank_stability"],
+            agreement,
             {
                 "target_a": ("target", text),
                 "target_b": ("target", text),
                 "n_blocks": ("blocks", text),
-                "kendall_tau": ("Kendall τ", num),
-                "p_value": ("p", num),
+                "networks": ("networks on both", text),
+                "tau": ("Kendall τ (CI)", text),
                 "same_best": ("same best block", text),
+                "p_same_best": ("bootstrap support", pct),
             },
         )
-        if len(t["rank_stability"])
+        if len(agreement)
         else "",
         "ranks": render(
             t["ranks"],
@@ -225,6 +275,7 @@ def across_tables(analysis: Analysis) -> dict[str, str]:
                 "group": ("block", text),
                 "score": ("latency / best (geo-mean)", ratio),
                 "rank": ("rank", text),
+                "note": ("note", text),
             },
         ),
     }
@@ -240,8 +291,10 @@ def noise_table(analysis: Analysis) -> str:
             "noisy": ("noisy", text),
             "share_noisy": ("share", pct),
             "not_converged": ("not converged", text),
+            "disturbed": ("disturbed", text),
+            "median_robust_cov": ("median robust CoV", pct),
+            "max_robust_cov": ("max robust CoV", pct),
             "median_cov": ("median CoV", pct),
-            "max_cov": ("max CoV", pct),
         },
     )
 
