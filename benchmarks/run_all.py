@@ -15,6 +15,7 @@ BENCHMARKS = [
     "backends.py",
     "backends.py --demo",
     "agent_overhead.py",
+    "agent_abuse.py --before ca2f36d",
     "report_scale.py",
     "trainer.py",
     "token_reduction.py",
