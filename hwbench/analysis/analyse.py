@@ -25,7 +25,7 @@ class Options:
     confidence: float = 0.95  # of intervals, and the dominance probability needed to advise dropping a block
     cov_threshold: float = 0.10  # a result with a larger coefficient of variation is flagged as noisy
     seed: int = 0  # of the bootstrap streams
-    max_levels: int = 256  # quality levels per target besides the front points
+    front_m: int = 3  # networks per best-of-m draw: fronts compare the expected best of m (docs/statistics.md)
     edf_bins: int = 10  # complexity bins of the normalised EDF
     group: str = "block"  # what a "block" is: the `block` column, or e.g. `space`
     proxy: str = "macs"  # capacity proxy when there is no accuracy: macs or params
@@ -37,7 +37,7 @@ class Options:
             "n_boot": self.n_boot >= 0,
             "confidence": 0 < self.confidence < 1,
             "cov_threshold": self.cov_threshold > 0,
-            "max_levels": self.max_levels >= 2,
+            "front_m": self.front_m >= 1,
             "edf_bins": self.edf_bins >= 1,
             "proxy": self.proxy in ("macs", "params"),
             "latency_tolerance": self.latency_tolerance >= 0,
@@ -121,12 +121,12 @@ def analyse_frame(
     quality = choose_quality(data, options.proxy)
     scored = with_quality(data, quality).reset_index(drop=True)
     noise = noise_table(scored, samples or {}) if options.n_boot and len(scored) else None
-    fronts = target_fronts(scored, quality, noise, options.n_boot, options.seed, options.max_levels)
+    fronts = target_fronts(scored, quality, noise, options.n_boot, options.seed, options.front_m)
     result = Analysis(sweeps or sorted(frame["sweep"].unique()), options, quality, fronts, notes=notes)
     result.tables.update(_tables(frame, data, scored, result, provenance or {}))
     result.warnings += provenance_warnings(result.tables["provenance"])
     result.notes += conversion.failure_notes(frame)
-    result.notes += _coverage_notes(data, quality)
+    result.notes += _coverage_notes(data, quality) + _sample_notes(fronts)
     return result
 
 
@@ -144,12 +144,15 @@ def _tables(
     )
     t["shares"] = pareto.front_shares(scored, q.column, q.log)
     pairs = [iso.pair_tables(tf, o.confidence) for tf in a.fronts.values()]
-    t["speedup_curves"] = _concat([p[0] for p in pairs])
+    t["speedup_curves"] = _concat([p[0] for p in pairs], iso.PAIR_CURVE_COLUMNS)
     t["speedups"] = _concat([p[1] for p in pairs], iso.PAIR_COLUMNS)
-    t["speedups"]["sentence"] = [iso.speedup_sentence(r, q, r["target"]) for _, r in t["speedups"].iterrows()]
-    t["slowdown"] = _concat([iso.slowdown_curves(tf, o.confidence) for tf in a.fronts.values()])
+    t["speedups"] = _with_holm(t["speedups"], 1 - o.confidence)
+    t["speedups"]["sentence"] = [
+        iso.speedup_sentence(r, q, r["target"], 1 - o.confidence) for _, r in t["speedups"].iterrows()
+    ]
+    t["slowdown"] = _concat([iso.slowdown_curves(tf, o.confidence) for tf in a.fronts.values()], iso.SLOWDOWN_COLUMNS)
     gaps = [gap.gap_tables(tf, o.confidence) for tf in a.fronts.values()] if q.is_accuracy else []
-    t["gap_curves"] = _concat([g[0] for g in gaps])
+    t["gap_curves"] = _concat([g[0] for g in gaps], gap.CURVE_COLUMNS)
     t["gaps"] = _concat([g[1] for g in gaps], gap.GAP_COLUMNS)
     t["edf"], t["edf_summary"] = (
         edf.edf_tables(frame, k=o.edf_bins, confidence=o.confidence) if q.is_accuracy else (pd.DataFrame(),) * 2
@@ -169,6 +172,21 @@ def _tables(
     t["provenance"] = provenance_table(data, docs)
     t["conversion"] = conversion.conversion_summary(frame)
     return t
+
+
+def _with_holm(pairs: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Holm-adjusted p-values over every pair of every target in the report, and which block is called faster:
+    the family-wise error of all "faster" sentences together stays below alpha."""
+    from hwbench.analysis.inference import holm
+
+    pairs = pairs.copy()
+    pairs["p_holm"] = holm(pairs["p_value"].to_numpy(dtype=float)) if len(pairs) else []
+    faster = []
+    for r in pairs.itertuples():
+        shown = np.isfinite(r.p_holm) and r.p_holm < alpha and not r.geo_ci_low <= 1 <= r.geo_ci_high
+        faster.append((r.block_x if r.geomean_speedup > 1 else r.block_y) if shown else "")
+    pairs["faster"] = faster
+    return pairs
 
 
 def _q(column: str) -> Quality:
@@ -191,6 +209,23 @@ def _recommendations(frame: pd.DataFrame, shares: pd.DataFrame, a: Analysis) -> 
         part = shares[shares["target"] == target]
         out.append(recommend.recommend(tf, part, groups, o.confidence, o.latency_tolerance, o.quality_tolerance))
     return _concat(out, recommend.RECOMMEND_COLUMNS)
+
+
+def _sample_notes(fronts: dict[str, TargetFronts]) -> list[str]:
+    """Blocks too small for a verdict or an estimate, per target, in words."""
+    from hwbench.analysis.recommend import MIN_NETWORKS
+    from hwbench.analysis.stepfront import REACH
+
+    notes = []
+    for target, tf in sorted(fronts.items()):
+        small = [f"{b} ({f.n})" for b, f in sorted(tf.blocks.items()) if f.n < MIN_NETWORKS]
+        if small:
+            notes.append(
+                f"On {target}, {', '.join(small)} have fewer than {MIN_NETWORKS} networks: no keep/drop verdict for "
+                f"them (bootstrap support is unstable at that size), and below {REACH * tf.m} networks no "
+                f"best-of-{tf.m} curve at all (docs/statistics.md)"
+            )
+    return notes
 
 
 def _coverage_notes(data: pd.DataFrame, quality: Quality) -> list[str]:

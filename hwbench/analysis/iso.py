@@ -1,30 +1,57 @@
-"""Iso-quality latency ratios: how much faster one block is than another at equal accuracy, with bootstrap CIs.
+"""Latency at equal accuracy: how much faster one block is than another, from their best-of-m curves.
 
-For blocks X and Y on one target, speedup(q) = L_Y(q) / L_X(q) (> 1: X is faster at quality q), over the
-levels both fronts cover: from the higher of their lowest front qualities to the lower of their best ones.
-Every bootstrap replicate has its own overlap; a level's interval uses the replicates that cover it.
+For blocks X and Y on one target, speedup(a) = θ_Y(a) / θ_X(a) (> 1: X is faster at quality a), θ the expected
+best latency of m networks reaching a (hwbench.analysis.stepfront), over the levels both blocks estimate: their
+shared range. The headline is the geometric mean of the speedup over that range (every level of the fixed grid
+weighs the same, i.e. each holds an equal slice of accuracy), with a percentile bootstrap interval and a
+bootstrap p-value; the report calls a block faster only when the Holm-adjusted p-value over every pair of the
+report is below 1 − confidence (analyse.py applies Holm). The speedup at mid-range has a pointwise interval; the
+largest speedup each way, found by looking at every level, gets a simultaneous (sup-t) band instead.
+A pair's figures use only its two blocks' networks and bootstrap streams: adding a block never changes them.
 """
 
 from __future__ import annotations
 
+import warnings
 from itertools import combinations
 
 import numpy as np
 import pandas as pd
 
 from hwbench.analysis.data import Quality
-from hwbench.analysis.stepfront import BlockFront, TargetFronts
+from hwbench.analysis.inference import MIN_COVERAGE, boot_p_value, covered_interval, interval, supt_band
+from hwbench.analysis.stepfront import TargetFronts
 
-PAIR_CURVE_COLUMNS = ["target", "block_x", "block_y", "level", "speedup", "ci_low", "ci_high", "coverage"]
+__all__ = ["interval", "pair_tables", "slowdown_curves", "speedup_sentence"]
+
+PAIR_CURVE_COLUMNS = [
+    "target",
+    "block_x",
+    "block_y",
+    "level",
+    "speedup",
+    "ci_low",
+    "ci_high",
+    "coverage",
+    "band_low",
+    "band_high",
+]
+SLOWDOWN_COLUMNS = ["target", "block", "level", "slowdown", "ci_low", "ci_high", "coverage"]
 PAIR_COLUMNS = [
     "target",
     "block_x",
     "block_y",
     "n_x",
     "n_y",
+    "m",
     "overlap_lo",
     "overlap_hi",
     "n_levels",
+    "geomean_speedup",
+    "geo_ci_low",
+    "geo_ci_high",
+    "coverage",
+    "p_value",
     "ref_level",
     "speedup",
     "ci_low",
@@ -37,142 +64,104 @@ PAIR_COLUMNS = [
     "max_level_y",
     "max_y_ci_low",
     "max_y_ci_high",
-    "geomean_speedup",
+    "n_note",
 ]
 
 
-def interval(values: np.ndarray, confidence: float, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile bootstrap interval along `axis`, ignoring replicates where the value is undefined (NaN).
-
-    Same numbers as np.nanquantile's linear method, vectorised over columns (nanquantile loops over them).
-    """
-    alpha = (1 - confidence) / 2
-    v = np.moveaxis(np.asarray(values, dtype=float), axis, 0)
-    if v.shape[0] == 0:
-        empty = np.full(v.shape[1:], np.nan)
-        return empty, empty.copy()
-    ordered = np.sort(v, axis=0)  # NaN sorts last
-    n = (~np.isnan(v)).sum(axis=0)
-
-    def quantile(p: float) -> np.ndarray:
-        pos = p * np.maximum(n - 1, 0)
-        below = np.floor(pos).astype(int)
-        above = np.minimum(below + 1, np.maximum(n - 1, 0))
-        a = np.take_along_axis(ordered, below[None], 0)[0]
-        b = np.take_along_axis(ordered, above[None], 0)[0]
-        with np.errstate(invalid="ignore"):  # inf - inf where a replicate's front misses a level
-            mixed = np.where(a == b, a, a + (b - a) * (pos - below))
-        return np.where(n > 0, mixed, np.nan)
-
-    return quantile(alpha), quantile(1 - alpha)
+def shared(tf: TargetFronts, bx: str, by: str) -> np.ndarray:
+    """Levels both blocks' networks occupy and both estimate: from the higher of their least accurate networks to
+    the lower of their tops (each block has ≥ REACH·m networks at or above them)."""
+    return tf.blocks[bx].occupied(tf.levels) & tf.blocks[by].occupied(tf.levels)
 
 
-def overlap_mask(levels: np.ndarray, x: BlockFront, y: BlockFront) -> np.ndarray:
-    """Levels both point fronts cover."""
-    return (levels >= max(x.lo, y.lo)) & (levels <= min(x.hi, y.hi))
-
-
-def boot_ratio(levels: np.ndarray, x: BlockFront, y: BlockFront) -> np.ndarray | None:
-    """(B, G) bootstrap speedup of X over Y, NaN where a replicate's fronts do not both cover the level."""
+def boot_ratio(tf: TargetFronts, bx: str, by: str, mask: np.ndarray) -> np.ndarray:
+    """(B, levels) bootstrap speedup of X over Y on the masked levels; NaN where a replicate does not define it."""
+    x, y = tf.blocks[bx], tf.blocks[by]
     if x.boot is None or y.boot is None:
-        return None
-    lo = np.maximum(x.boot_lo, y.boot_lo)[:, None]
-    hi = np.minimum(x.boot_hi, y.boot_hi)[:, None]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = y.boot / x.boot
-    return np.where((levels[None, :] >= lo) & (levels[None, :] <= hi), ratio, np.nan)
+        return np.full((0, int(mask.sum())), np.nan)
+    return y.boot[:, mask] / x.boot[:, mask]
 
 
 def pair_tables(tf: TargetFronts, confidence: float = 0.95) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(curves, summary) for every pair of blocks on one target: speedup of block_x over block_y per level."""
+    """(curves, summary) for every pair of blocks on one target: speedup of block_x over block_y."""
     curves, rows = [], []
     for bx, by in combinations(sorted(tf.blocks), 2):
-        x, y = tf.blocks[bx], tf.blocks[by]
-        mask = overlap_mask(tf.levels, x, y)
+        mask = shared(tf, bx, by)
         levels = tf.levels[mask]
-        speedup = y.point[mask] / x.point[mask]
-        boot = boot_ratio(tf.levels, x, y)
-        boot = boot[:, mask] if boot is not None else np.full((1, levels.size), np.nan)
-        low, high = interval(boot, confidence)
-        coverage = np.mean(~np.isnan(boot), axis=0) if tf.n_boot else np.full(levels.size, np.nan)
+        speedup = tf.blocks[by].point[mask] / tf.blocks[bx].point[mask]
+        boot = boot_ratio(tf, bx, by, mask)
+        low, high, coverage = covered_interval(boot, confidence)
+        band_low, band_high = supt_band(speedup, boot, confidence) if levels.size else (speedup, speedup)
+        curve = {"level": levels, "speedup": speedup, "ci_low": low, "ci_high": high, "coverage": coverage}
         curves.append(
-            pd.DataFrame(
-                {
-                    "target": tf.target,
-                    "block_x": bx,
-                    "block_y": by,
-                    "level": levels,
-                    "speedup": speedup,
-                    "ci_low": low,
-                    "ci_high": high,
-                    "coverage": coverage,
-                }
-            )
+            pd.DataFrame({"target": tf.target, "block_x": bx, "block_y": by, **curve})
+            .assign(band_low=band_low, band_high=band_high)
+            .reindex(columns=PAIR_CURVE_COLUMNS)
         )
-        rows.append(_summary(tf, bx, by, levels, speedup, low, high))
+        rows.append(_summary(tf, bx, by, mask, speedup, boot, (low, high), (band_low, band_high), confidence))
     curve_frame = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=PAIR_CURVE_COLUMNS)
     return curve_frame, pd.DataFrame(rows, columns=PAIR_COLUMNS)
 
 
-def _summary(tf, bx, by, levels, speedup, low, high) -> dict:
-    """One row: the speedup at the middle of the overlap, the largest each way, and the geometric mean."""
+def _summary(tf, bx, by, mask, speedup, boot, ci, band, confidence) -> dict:
+    """One row: the geometric mean over the shared range, the speedup at mid-range and the largest each way."""
     x, y = tf.blocks[bx], tf.blocks[by]
+    levels = tf.levels[mask]
     row = dict.fromkeys(PAIR_COLUMNS, np.nan)
-    row.update(target=tf.target, block_x=bx, block_y=by, n_x=x.n, n_y=y.n, n_levels=int(levels.size))
+    row.update(target=tf.target, block_x=bx, block_y=by, n_x=x.n, n_y=y.n, m=tf.m, n_levels=int(levels.size))
+    row["n_note"] = _n_note(x.n, y.n)
     if not levels.size:
         return row
-    lo, hi = levels[0], levels[-1]
-    ref = int(np.argmin(np.abs(levels - tf.quality.mid(lo, hi))))
+    log_mean = np.log(speedup).mean()
+    boot_mean = np.log(boot).mean(axis=1) if boot.shape[0] else np.empty(0)  # NaN unless defined everywhere
+    coverage = float(np.mean(np.isfinite(boot_mean))) if boot_mean.size else np.nan
+    row.update(overlap_lo=levels[0], overlap_hi=levels[-1], geomean_speedup=float(np.exp(log_mean)), coverage=coverage)
+    if boot_mean.size and coverage >= MIN_COVERAGE:
+        g_low, g_high = interval(boot_mean[np.isfinite(boot_mean)][:, None], confidence)
+        row.update(geo_ci_low=float(np.exp(g_low[0])), geo_ci_high=float(np.exp(g_high[0])))
+        row["p_value"] = boot_p_value(boot_mean, log_mean)
+    ref = int(np.argmin(np.abs(levels - tf.quality.mid(levels[0], levels[-1]))))
     best, best_y = int(np.argmax(speedup)), int(np.argmin(speedup))
-    # The largest speedup is picked after looking at every level, so it leans optimistic; its interval is the
-    # one at that level (the bootstrap of a maximum over levels is not a valid interval for it).
-    max_low, max_high = low[best], high[best]
-    y_low, y_high = 1 / high[best_y], 1 / low[best_y]
     row.update(
-        overlap_lo=lo,
-        overlap_hi=hi,
         ref_level=levels[ref],
         speedup=speedup[ref],
-        ci_low=low[ref],
-        ci_high=high[ref],
+        ci_low=ci[0][ref],
+        ci_high=ci[1][ref],
         max_speedup=speedup[best],
         max_level=levels[best],
-        max_ci_low=max_low,
-        max_ci_high=max_high,
+        max_ci_low=band[0][best],  # simultaneous band: valid at a level picked after looking
+        max_ci_high=band[1][best],
         max_speedup_y=1 / speedup[best_y],
         max_level_y=levels[best_y],
-        max_y_ci_low=y_low,
-        max_y_ci_high=y_high,
-        geomean_speedup=mean_ratio(levels, speedup, tf.quality.log),
+        max_y_ci_low=1 / band[1][best_y],
+        max_y_ci_high=1 / band[0][best_y],
     )
     return row
 
 
-def mean_ratio(levels: np.ndarray, ratio: np.ndarray, log_axis: bool = False) -> float:
-    """Geometric mean of a step ratio over its quality range: each level's value holds on the interval up to it
-    (from the previous level), weighted by that interval's length, so the answer does not depend on the grid."""
-    if levels.size == 1:
-        return float(ratio[0])
-    x = np.log(levels) if log_axis else levels
-    return float(np.exp(np.sum(np.diff(x) * np.log(ratio[1:])) / (x[-1] - x[0])))
+def _n_note(n_x: int, n_y: int) -> str:
+    """A warning when the blocks' sample sizes differ by 2× or more (the estimand does not, the precision does)."""
+    if min(n_x, n_y) and max(n_x, n_y) >= 2 * min(n_x, n_y):
+        return f"network counts differ ({n_x} vs {n_y}): the smaller block's uncertainty dominates the interval"
+    return ""
 
 
 def slowdown_curves(tf: TargetFronts, confidence: float = 0.95) -> pd.DataFrame:
-    """Per block: its latency over the combined front's (≥ 1; 1 where the block is the best) at each level."""
+    """Per block: θ over the lowest θ of any block at each level it estimates (≥ 1; 1 where it is the best)."""
     blocks = sorted(tf.blocks)
     if not blocks:
-        return pd.DataFrame(columns=["target", "block", "level", "slowdown", "ci_low", "ci_high"])
-    best = np.min([tf.blocks[b].point for b in blocks], axis=0)
-    boot_best = np.min([tf.blocks[b].boot for b in blocks], axis=0) if tf.n_boot else None
+        return pd.DataFrame(columns=SLOWDOWN_COLUMNS)
+    with warnings.catch_warnings():  # levels no block estimates stay NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        best = np.nanmin(np.array([tf.blocks[b].point for b in blocks]), axis=0)
+        boot_best = np.nanmin(np.array([tf.blocks[b].boot for b in blocks]), axis=0) if tf.n_boot else None
     frames = []
     for block in blocks:
         f = tf.blocks[block]
-        mask = (tf.levels >= f.lo) & (tf.levels <= f.hi)
-        low = high = np.full(mask.sum(), np.nan)
+        mask = f.occupied(tf.levels)
+        low = high = coverage = np.full(int(mask.sum()), np.nan)
         if boot_best is not None:
-            inside = (tf.levels[None, :] >= f.boot_lo[:, None]) & (tf.levels[None, :] <= f.boot_hi[:, None])
-            with np.errstate(invalid="ignore"):
-                low, high = interval(np.where(inside, f.boot / boot_best, np.nan)[:, mask], confidence)
+            low, high, coverage = covered_interval(f.boot[:, mask] / boot_best[:, mask], confidence)
         frames.append(
             pd.DataFrame(
                 {
@@ -182,30 +171,48 @@ def slowdown_curves(tf: TargetFronts, confidence: float = 0.95) -> pd.DataFrame:
                     "slowdown": f.point[mask] / best[mask],
                     "ci_low": low,
                     "ci_high": high,
+                    "coverage": coverage,
                 }
             )
         )
     return pd.concat(frames, ignore_index=True)
 
 
-def speedup_sentence(row: pd.Series, quality: Quality, target: str) -> str:
-    """'X is 1.9× (1.6–2.2) faster than Y at 70.0% top-1 on T; at most …' for one summary row."""
+def speedup_sentence(row: pd.Series, quality: Quality, target: str, alpha: float = 0.05) -> str:
+    """The pair in words; 'faster' only when the Holm-adjusted p-value (column p_holm) is below alpha."""
     x, y = row["block_x"], row["block_y"]
+    m = int(row["m"]) if np.isfinite(row["m"]) else 0
     if not row["n_levels"]:
-        return f"{x} and {y} reach no common {quality.label} on {target}: no iso-quality comparison."
-    s, lo, hi = row["speedup"], row["ci_low"], row["ci_high"]
-    fast, slow = (x, y) if s >= 1 else (y, x)
-    r, r_lo, r_hi = (s, lo, hi) if s >= 1 else (1 / s, 1 / hi, 1 / lo)
-    text = f"{fast} is {r:.2f}×{_ci(r_lo, r_hi)} faster than {slow} at {quality.fmt(row['ref_level'])} on {target}"
+        return (
+            f"{x} and {y} share no {quality.label} level that both estimate on {target} (each needs "
+            f"{3 * m} networks at or above it): not compared."
+        )
+    span = quality.span(row["overlap_lo"], row["overlap_hi"])
+    if not np.isfinite(row["geo_ci_low"]):
+        cov = f"{100 * row['coverage']:.0f}%" if np.isfinite(row["coverage"]) else "no"
+        return (
+            f"{x} vs {y} over {span} on {target}: not estimable ({cov} of bootstrap replicates hold {m} networks "
+            f"of each block at every level; {100 * MIN_COVERAGE:.0f}% needed)."
+        )
+    s, lo, hi = row["geomean_speedup"], row["geo_ci_low"], row["geo_ci_high"]
+    fast, slow, r, r_lo, r_hi = (x, y, s, lo, hi) if s >= 1 else (y, x, 1 / s, 1 / hi, 1 / lo)
+    p_holm = row.get("p_holm", row["p_value"])
+    p_text = f"Holm-adjusted p = {p_holm:.3g}" if np.isfinite(p_holm) else "no p-value"
+    if np.isfinite(p_holm) and p_holm < alpha and not lo <= 1 <= hi:
+        text = (
+            f"{fast} is {r:.2f}× ({r_lo:.2f}–{r_hi:.2f}) faster than {slow} on average over {span} on {target} "
+            f"({p_text}; expected best of {m} networks)"
+        )
+    else:
+        text = (
+            f"{x} and {y}: no latency difference shown over {span} on {target} ({slow} / {fast} latency "
+            f"{r:.2f}×, interval {r_lo:.2f}–{r_hi:.2f}; {p_text})"
+        )
     extremes = []
-    if row["max_speedup"] > 1:
-        ci = _ci(row["max_ci_low"], row["max_ci_high"])
-        extremes.append(f"{x} up to {row['max_speedup']:.2f}×{ci} (at {quality.fmt(row['max_level'])})")
-    if row["max_speedup_y"] > 1:
-        ci = _ci(row["max_y_ci_low"], row["max_y_ci_high"])
-        extremes.append(f"{y} up to {row['max_speedup_y']:.2f}×{ci} (at {quality.fmt(row['max_level_y'])})")
-    return text + ("; largest: " + ", ".join(extremes) if extremes else "") + "."
-
-
-def _ci(lo: float, hi: float) -> str:
-    return f" ({lo:.2f}–{hi:.2f})" if np.isfinite(lo) and np.isfinite(hi) else ""
+    if row["max_speedup"] > 1 and row["max_ci_low"] > 1:
+        extremes.append(f"{x} up to {row['max_speedup']:.2f}× at {quality.fmt(row['max_level'])}")
+    if row["max_speedup_y"] > 1 and row["max_y_ci_low"] > 1:
+        extremes.append(f"{y} up to {row['max_speedup_y']:.2f}× at {quality.fmt(row['max_level_y'])}")
+    more = "; locally (simultaneous band above 1): " + ", ".join(extremes) if extremes else ""
+    note = f". Note: {row['n_note']}" if isinstance(row.get("n_note"), str) and row["n_note"] else ""
+    return text + more + note + "."

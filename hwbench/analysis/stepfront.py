@@ -1,11 +1,19 @@
-"""Each block's front as a step function L(q): the lowest latency among its networks with quality ≥ q.
+"""Each block's front as a quantity that does not depend on how many networks were sampled: best-of-m curves.
 
-L is non-decreasing in q, infinite above the block's best quality, and changes value only at the block's
-front points; all blocks of a target are evaluated on one grid of quality levels that contains every front
-point, so ratios and dominance checks on the grid are exact for the measured data. Bootstrap replicates
-resample each block's networks with replacement and draw each network's median from its measurement-noise
-table (hwbench.analysis.median_noise); only which networks are present matters to a front, so a replicate is
-a presence mask, a noisy latency per network and one cumulative minimum, all vectorised.
+The sample front (the fastest network at each quality) is an extreme: it improves with every network added, so
+two blocks with different n, or the same block sampled twice, give different fronts, and a bootstrap of an
+extreme is inconsistent. hwbench compares blocks on θ(a) = the expected lowest latency among m networks drawn at
+random from the block's networks that reach quality level a — "the best of m networks at quality ≥ a". θ does
+not depend on n; its estimator is the U-statistic over every m-subset of the networks reaching a,
+Σ_j L₍ⱼ₎·C(k−j, m−1)/C(k, m) over their sorted latencies, which is unbiased, and a smooth functional, so a
+bootstrap of networks is valid for it (docs/statistics.md gives the simulations).
+
+Levels lie on a fixed absolute grid (every 0.5 accuracy points, or 5% of complexity), so a pair of blocks is
+always compared at the same levels whatever else is analysed. A block is evaluated at every level up to the
+quality reached by REACH·m of its networks: at that top level a bootstrap replicate still holds m of them with
+probability ≈ 0.99, so replicates rarely fail to cover it. Bootstrap replicates resample networks with
+replacement (a replicate is a multiplicity per network), draw each median from its measurement-noise table
+(hwbench.analysis.median_noise) and, when evaluation sizes are known, each accuracy from its binomial posterior.
 """
 
 from __future__ import annotations
@@ -17,44 +25,53 @@ import numpy as np
 import pandas as pd
 
 from hwbench.analysis.data import Quality, accuracy_draws, eval_sizes
-from hwbench.analysis.front_draws import replicate_front
-from hwbench.analysis.pareto import pareto_mask
 
-# Elements (replicates × networks) handled per vectorised chunk: bounds memory at ~100 MB whatever the sweep size.
-_CHUNK = 1_500_000
+M = 3  # networks per best-of-m draw
+REACH = 3  # a level is estimable for a block when ≥ REACH·M of its networks reach it
+STEP_ACCURACY = 0.005  # grid step of accuracy levels (0.5 points)
+STEP_LOG = 0.05  # grid step of log complexity levels (5%)
+CAP = 200  # above this many networks a block's curve uses a seeded random subsample of CAP of them
+_CHUNK = 1_500_000  # elements (replicates × levels × networks) per vectorised chunk: bounds memory
 
 
 @dataclass
 class BlockFront:
-    """One block on one target: its front on the level grid, point estimate and bootstrap replicates."""
+    """One block on one target: its best-of-m curve on the target's levels, with bootstrap replicates."""
 
     block: str
-    n: int
-    point: np.ndarray  # (G,) L(level); inf above the best quality
-    lo: float  # quality of the fastest network: the low end of the front
-    hi: float  # best quality: the high end of the front
-    q_desc: np.ndarray  # qualities sorted high → low
-    cummin: np.ndarray  # running minimum latency along q_desc (exact L at any level)
-    boot: np.ndarray | None = None  # (B, G)
-    boot_lo: np.ndarray | None = None  # (B,)
-    boot_hi: np.ndarray | None = None  # (B,)
-    boot_top: np.ndarray | None = None  # (B,) latency of the replicate's most accurate network
+    n: int  # networks with a quality value (before any subsample)
+    q: np.ndarray  # qualities of the networks used
+    lat: np.ndarray  # their median latencies
+    lo: float  # least accurate network: the low end of the block's range
+    top: float  # highest quality reached by REACH·m networks (nan when fewer): the top of its range
+    hi: float  # best quality
+    point: np.ndarray  # (G,) θ at each level; NaN above top
+    boot: np.ndarray | None = None  # (B, G); NaN where a replicate has fewer than m networks at the level
+    noise: np.ndarray | None = None  # (networks, Q) median quantiles, for more replicates on demand
+    acc_n: np.ndarray | None = None  # evaluation images per network (NaN unknown), for accuracy redraws
 
-    def at(self, levels: np.ndarray) -> np.ndarray:
-        """Exact L at any quality levels (inf where the block never reaches the level)."""
-        k = _count_at_least(self.q_desc, np.asarray(levels, dtype=float))
-        return np.where(k > 0, self.cummin[np.maximum(k - 1, 0)], np.inf)
+    @property
+    def estimable(self) -> np.ndarray:
+        """Levels at which the block has a point estimate: up to its top (below its least accurate network every
+        network reaches the level, so θ there is its unconditional best of m)."""
+        return np.isfinite(self.point)
+
+    def occupied(self, levels: np.ndarray) -> np.ndarray:
+        """Estimable levels its networks occupy: from its least accurate network to its top."""
+        return self.estimable & (levels >= self.lo)
 
 
 @dataclass
 class TargetFronts:
-    """Every block's front on one target, on a shared quality grid."""
+    """Every block's curve on one target, on a shared absolute grid of quality levels."""
 
     target: str
     quality: Quality
     levels: np.ndarray
     blocks: dict[str, BlockFront] = field(default_factory=dict)
     n_boot: int = 0
+    m: int = M
+    seed: int = 0
 
 
 def stream(seed: int, *names: str) -> np.random.Generator:
@@ -63,60 +80,86 @@ def stream(seed: int, *names: str) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), *keys]))
 
 
-def _count_at_least(q_desc: np.ndarray, levels: np.ndarray) -> np.ndarray:
-    """How many of the (descending) qualities are ≥ each level."""
-    return q_desc.size - np.searchsorted(q_desc[::-1], levels, side="left")
+def level_grid(lo: float, hi: float, log: bool) -> np.ndarray:
+    """The absolute grid's levels in [lo, hi]: multiples of the step (in log space for complexity)."""
+    if not (np.isfinite(lo) and np.isfinite(hi)) or hi < lo or (log and lo <= 0):
+        return np.empty(0)
+    step = STEP_LOG if log else STEP_ACCURACY
+    a, b = (np.log(lo), np.log(hi)) if log else (lo, hi)
+    k = np.arange(np.ceil(a / step - 1e-9), np.floor(b / step + 1e-9) + 1)
+    # rounded so that a level like 0.65 is the same double as an accuracy of 0.65 (k/N images often lands on it)
+    return np.exp(k * step) if log else np.round(k * step, 12)
 
 
-def level_grid(groups: dict[str, tuple[np.ndarray, np.ndarray]], max_levels: int) -> np.ndarray:
-    """Every block's front qualities, plus up to max_levels levels spread evenly by rank over all qualities."""
-    fronts = [q[pareto_mask(lat, q)] for q, lat in groups.values()]
-    every = np.unique(np.concatenate([q for q, _ in groups.values()]))
-    if every.size > max_levels:
-        every = every[np.unique(np.linspace(0, every.size - 1, max_levels).round().astype(int))]
-    return np.unique(np.concatenate([every, *fronts]))
+def best_of_m(q: np.ndarray, lat: np.ndarray, w: np.ndarray, levels: np.ndarray, m: int) -> np.ndarray:
+    """(b, n) qualities, latencies and multiplicities → (b, G) U-statistic of the best of m at each level.
+
+    Among the k copies reaching a level, a random m-subset's best is ≥ the i-th lowest latency with probability
+    C(Tᵢ, m)/C(k, m), Tᵢ the copies at rank ≥ i; so E[best] = Σᵢ (L₍ᵢ₎ − L₍ᵢ₋₁₎)·C(Tᵢ, m)/C(k, m).
+    """
+    order = np.argsort(lat, axis=1, kind="stable")
+    lat_s, q_s, w_s = (np.take_along_axis(np.asarray(a), order, 1) for a in (lat, q, w))
+    delta = np.diff(lat_s, axis=1, prepend=0).astype(np.float32)
+    # float32 halves the memory traffic; counts stay exact to 2^24 and the ratio to ~1e-7.
+    tail = np.where(q_s[:, None, :] >= levels[None, :, None], w_s[:, None, :].astype(np.float32), np.float32(0))
+    tail = np.cumsum(tail[..., ::-1], axis=-1)[..., ::-1]
+    falling = np.ones_like(tail)
+    for i in range(m):  # m! · C(T, m) as a falling factorial, 0 where T < m
+        falling *= np.maximum(tail - i, 0)
+    k = tail[..., 0].astype(np.float64)
+    total = np.prod([np.maximum(k - i, 0) for i in range(m)], axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = np.matmul(falling, delta[:, :, None])[..., 0] / total
+    return np.where(k >= m, value, np.nan)
 
 
-def block_front(block: str, q: np.ndarray, lat: np.ndarray, levels: np.ndarray) -> BlockFront:
-    """Point estimate of one block's front."""
-    order = np.argsort(-q, kind="stable")
-    q_desc, cummin = q[order], np.minimum.accumulate(lat[order])
-    fastest = np.flatnonzero(lat == lat.min())
-    front = BlockFront(block, q.size, np.empty(0), float(q[fastest].max()), float(q.max()), q_desc, cummin)
-    front.point = front.at(levels)
+def block_front(block: str, q: np.ndarray, lat: np.ndarray, levels: np.ndarray, m: int = M) -> BlockFront:
+    """Point estimate of one block's best-of-m curve on the levels up to its top."""
+    n = q.size
+    q_desc = np.sort(q)[::-1]
+    top = float(q_desc[REACH * m - 1]) if n >= REACH * m else np.nan
+    front = BlockFront(block, n, q, lat, float(q.min()), top, float(q.max()), np.full(levels.size, np.nan))
+    front.point = _evaluate(front, q[None], lat[None], np.ones((1, n)), levels, m)[0]
     return front
 
 
+def _evaluate(front: BlockFront, q, lat, w, levels: np.ndarray, m: int) -> np.ndarray:
+    """(b, G) curves; below the block's least accurate network every network reaches the level, so θ there is
+    the unconditional best of m (one column, broadcast); NaN above the top."""
+    out = np.full((q.shape[0], levels.size), np.nan)
+    if not np.isfinite(front.top):
+        return out
+    above = (levels >= front.lo) & (levels <= front.top)
+    below = levels < front.lo
+    values = best_of_m(q, lat, w, np.concatenate([[-np.inf], levels[above]]), m)
+    out[:, above] = values[:, 1:]
+    out[:, below] = values[:, :1]
+    return out
+
+
 def bootstrap_front(
-    front: BlockFront, noise: np.ndarray, levels: np.ndarray, n_boot: int, rng, acc_n: np.ndarray | None = None
-) -> None:
-    """Fill front.boot/boot_lo/boot_hi: networks resampled with replacement, medians drawn from their noise
-    (and, given acc_n evaluation sizes in q_desc order, accuracies redrawn from their binomial posterior)."""
-    n, n_q = noise.shape
-    k = _count_at_least(front.q_desc, levels)
-    reach, col = k > 0, np.maximum(k - 1, 0)
-    front.boot = np.empty((n_boot, levels.size))
-    front.boot_lo, front.boot_hi, front.boot_top = np.empty(n_boot), np.empty(n_boot), np.empty(n_boot)
-    step = max(1, _CHUNK // max(n, 1))
+    front: BlockFront, levels: np.ndarray, n_boot: int, rng: np.random.Generator, m: int = M
+) -> np.ndarray:
+    """(n_boot, G) replicates: networks resampled with replacement, medians (and accuracies) redrawn."""
+    n = front.q.size
+    out = np.full((n_boot, levels.size), np.nan)
+    if not front.estimable.any():
+        return out
+    step = max(1, _CHUNK // max(n * int((levels >= front.lo).sum() + 1), 1))
     for start in range(0, n_boot, step):
         b = min(step, n_boot - start)
-        present = np.zeros((b, n), dtype=bool)
-        present[np.arange(b)[:, None], rng.integers(0, n, (b, n))] = True
-        lat = noise[np.arange(n)[None, :], rng.integers(0, n_q, (b, n))]
-        lat[~present] = np.inf
-        rows = slice(start, start + b)
-        if acc_n is not None:
-            q_rep = accuracy_draws(front.q_desc, acc_n, rng, b)
-            front.boot[rows], front.boot_lo[rows], front.boot_hi[rows], front.boot_top[rows] = replicate_front(
-                q_rep, lat, present, levels
-            )
-            continue
-        running = np.minimum.accumulate(lat, axis=1)
-        front.boot[rows] = np.where(reach, running[:, col], np.inf)
-        first = np.argmax(present, axis=1)  # the most accurate network present
-        front.boot_hi[rows] = front.q_desc[first]
-        front.boot_top[rows] = lat[np.arange(b), first]
-        front.boot_lo[rows] = front.q_desc[np.argmin(lat, axis=1)]  # first minimum: highest quality among ties
+        pick = rng.integers(0, n, (b, n))
+        w = np.bincount((pick + n * np.arange(b)[:, None]).ravel(), minlength=b * n).reshape(b, n)
+        if front.noise is not None:
+            lat = front.noise[np.arange(n)[None, :], rng.integers(0, front.noise.shape[1], (b, n))]
+        else:
+            lat = np.broadcast_to(front.lat, (b, n))
+        if front.acc_n is not None:
+            q = accuracy_draws(front.q, front.acc_n, rng, b)
+        else:
+            q = np.broadcast_to(front.q, (b, n))
+        out[start : start + b] = _evaluate(front, q, lat, w.astype(float), levels, m)
+    return out
 
 
 def target_fronts(
@@ -125,9 +168,9 @@ def target_fronts(
     noise: np.ndarray | None = None,
     n_boot: int = 0,
     seed: int = 0,
-    max_levels: int = 256,
+    m: int = M,
 ) -> dict[str, TargetFronts]:
-    """Fronts per target and block (`group` column) of usable results that have a quality value.
+    """Best-of-m curves per target and block (`group` column) of usable results that have a quality value.
 
     noise: (rows of data, Q) median quantiles aligned with data's rows (positional); needed when n_boot > 0.
     """
@@ -139,12 +182,18 @@ def target_fronts(
         positions.setdefault(str(target), {})[str(block)] = rows
     out: dict[str, TargetFronts] = {}
     for target, blocks in positions.items():
-        levels = level_grid({b: (q_all[r], lat_all[r]) for b, r in blocks.items()}, max_levels)
-        tf = out[target] = TargetFronts(target, quality, levels, n_boot=n_boot if noise is not None else 0)
+        qualities = [q_all[r] for r in blocks.values()]
+        levels = level_grid(min(q.min() for q in qualities), max(q.max() for q in qualities), quality.log)
+        tf = out[target] = TargetFronts(target, quality, levels, n_boot=n_boot if noise is not None else 0, m=m)
+        tf.seed = seed
         for block, rows in blocks.items():
-            front = tf.blocks[block] = block_front(block, q_all[rows], lat_all[rows], levels)
+            rng = stream(seed, target, block)
+            if rows.size > CAP:
+                rows = np.sort(rng.choice(rows, CAP, replace=False))
+            front = tf.blocks[block] = block_front(block, q_all[rows], lat_all[rows], levels, m)
+            front.n = len(blocks[block])
             if tf.n_boot:
-                order = np.argsort(-q_all[rows], kind="stable")  # the same order as front.q_desc
-                acc_n = n_eval[rows[order]] if np.isfinite(n_eval[rows]).any() else None
-                bootstrap_front(front, noise[rows[order]], levels, n_boot, stream(seed, target, block), acc_n)
+                front.noise = noise[rows]
+                front.acc_n = n_eval[rows] if np.isfinite(n_eval[rows]).any() else None
+                front.boot = bootstrap_front(front, levels, n_boot, rng, m)
     return out

@@ -1,4 +1,4 @@
-"""Per-target figure: latency at equal quality — each block against the best, and every pair at mid-range."""
+"""Per-target figure: latency at equal quality — each block against the best, and every pair over its shared range."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from hwbench.report.plots import LABELS, empty_axes, log_axis, scale
 def speedup_figure(
     slowdown: pd.DataFrame, speedups: pd.DataFrame, target: str, quality: Quality, colors: dict[str, tuple]
 ) -> Figure:
-    """Left: each block's latency over the best block's at each quality level, with its bootstrap band.
-    Right: speedup of the row block over the column block at the middle of their common range."""
+    """Left: each block's best-of-m latency over the best block's at each quality level, with its bootstrap band.
+    Right: speedup of the row block over the column block, geometric mean over the levels both occupy."""
     fig, (left, right) = plt.subplots(
         1, 2, figsize=(12, 4.4), constrained_layout=True, gridspec_kw={"width_ratios": [1.25, 1]}
     )
@@ -42,7 +42,7 @@ def _slowdown_panel(ax: plt.Axes, part: pd.DataFrame, quality: Quality, colors: 
         log_axis(ax, "x", quality.column)
     ax.set_xlabel(LABELS.get(quality.column, quality.column))
     ax.set_ylabel("latency / best block's latency")
-    ax.set_title("each block vs the combined front (band: bootstrap CI)", fontsize=9)
+    ax.set_title("each block vs the best block's best-of-m (band: pointwise bootstrap CI)", fontsize=9)
     ax.grid(alpha=0.3, which="both", lw=0.5)
     ax.legend(fontsize=7)
 
@@ -68,22 +68,26 @@ def _matrix_panel(ax: plt.Axes, pairs: pd.DataFrame, quality: Quality) -> None:
     index = {b: i for i, b in enumerate(blocks)}
     value = np.full((len(blocks), len(blocks)), np.nan)
     text = np.full(value.shape, "", dtype=object)
+    bold = np.zeros(value.shape, dtype=bool)
     for _, r in pairs.iterrows():
         i, j = index[r["block_x"]], index[r["block_y"]]
         if not r["n_levels"]:
-            text[i, j] = text[j, i] = "no\noverlap"
+            text[i, j] = text[j, i] = "no shared\nrange"
             continue
-        value[i, j], value[j, i] = np.log2(r["speedup"]), -np.log2(r["speedup"])
-        ci = np.isfinite(r["ci_low"]) and np.isfinite(r["ci_high"])
-        text[i, j] = f"{r['speedup']:.2f}×" + (f"\n({r['ci_low']:.2f}–{r['ci_high']:.2f})" if ci else "")
-        text[j, i] = f"{1 / r['speedup']:.2f}×" + (f"\n({1 / r['ci_high']:.2f}–{1 / r['ci_low']:.2f})" if ci else "")
+        s, lo, hi = r["geomean_speedup"], r["geo_ci_low"], r["geo_ci_high"]
+        value[i, j], value[j, i] = np.log2(s), -np.log2(s)
+        ci = np.isfinite(lo) and np.isfinite(hi)
+        text[i, j] = f"{s:.2f}×" + (f"\n({lo:.2f}–{hi:.2f})" if ci else "\nno CI")
+        text[j, i] = f"{1 / s:.2f}×" + (f"\n({1 / hi:.2f}–{1 / lo:.2f})" if ci else "\nno CI")
+        faster = r.get("faster", "")
+        bold[i, j] = bold[j, i] = bool(faster)
     limit = max(np.nanmax(np.abs(value)) if np.isfinite(value).any() else 0, 0.25)
     image = ax.imshow(value, cmap="RdBu", norm=TwoSlopeNorm(0, -limit, limit))
     size = 8 if len(blocks) <= 5 else 6
     for (i, j), label in np.ndenumerate(text):
-        ax.text(j, i, label, ha="center", va="center", fontsize=size)
+        ax.text(j, i, label, ha="center", va="center", fontsize=size, fontweight="bold" if bold[i, j] else "normal")
     ax.set_xticks(range(len(blocks)), blocks, rotation=30, ha="right", fontsize=8)
     ax.set_yticks(range(len(blocks)), blocks, fontsize=8)
-    ax.set_title("speedup of row over column at mid common range", fontsize=9)
+    ax.set_title("row over column: geo-mean over the shared range (bold: faster after Holm)", fontsize=9)
     bar = plt.colorbar(image, ax=ax, shrink=0.8)
     bar.set_label("log2 speedup (blue: row faster)", fontsize=8)

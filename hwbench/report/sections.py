@@ -22,11 +22,13 @@ def target_section(analysis: Analysis, results: pd.DataFrame, target: str, figur
     t, q, lvl = analysis.tables, analysis.quality, _level(analysis)
     rec = t["recommendations"][t["recommendations"]["target"] == target]
     pairs = t["speedups"][t["speedups"]["target"] == target].copy()
+    pairs["geo"] = [with_ci(r.geomean_speedup, r.geo_ci_low, r.geo_ci_high) for r in pairs.itertuples()]
     pairs["at_mid"] = [with_ci(r.speedup, r.ci_low, r.ci_high) for r in pairs.itertuples()]
     pairs["max_x"] = [with_ci(r.max_speedup, r.max_ci_low, r.max_ci_high) for r in pairs.itertuples()]
     pairs["max_y"] = [with_ci(r.max_speedup_y, r.max_y_ci_low, r.max_y_ci_high) for r in pairs.itertuples()]
     pairs["range"] = [q.span(r.overlap_lo, r.overlap_hi) if r.n_levels else "no overlap" for r in pairs.itertuples()]
     gaps = t["gaps"][t["gaps"]["target"] == target].copy()
+    gaps["mean"] = [with_ci(r.mean_gap, r.mean_ci_low, r.mean_ci_high, pts) for r in gaps.itertuples()]
     gaps["max_x"] = [with_ci(r.max_gap, r.max_ci_low, r.max_ci_high, pts) for r in gaps.itertuples()]
     gaps["max_y"] = [with_ci(r.max_gap_y, r.max_y_ci_low, r.max_y_ci_high, pts) for r in gaps.itertuples()]
     errors = results[(results["target"] == target) & results["status"].str.endswith("error")]
@@ -43,9 +45,10 @@ def target_section(analysis: Analysis, results: pd.DataFrame, target: str, figur
                 "group": ("block", text),
                 "networks": ("networks", text),
                 "verdict": ("verdict", text),
-                "regret": ("regret", ratio),
-                "probability": ("P(cover)", num),
-                "share_range": ("front share", pct),
+                "cost": ("cost of dropping (geo-mean)", ratio),
+                "support": ("bootstrap support", num),
+                "support_se": ("± MC error", num),
+                "replicates": ("replicates", text),
                 "evidence": ("evidence", text),
             },
         ),
@@ -55,14 +58,19 @@ def target_section(analysis: Analysis, results: pd.DataFrame, target: str, figur
             {
                 "block_x": ("block x", text),
                 "block_y": ("block y", text),
-                "range": (f"common {q.unit} range", text),
+                "n_x": ("n x", text),
+                "n_y": ("n y", text),
+                "range": (f"shared {q.unit} range", text),
+                "geo": ("x over y, geo-mean over range (CI)", text),
+                "coverage": ("replicates covering", pct),
+                "p_holm": ("Holm p", num),
+                "faster": ("faster (Holm)", text),
                 "ref_level": (f"at {q.unit}", lvl),
-                "at_mid": ("x over y (CI)", text),
-                "max_x": ("max x over y (CI)", text),
+                "at_mid": ("x over y there (CI)", text),
+                "max_x": ("max x over y (sim. band)", text),
                 "max_level": ("at", lvl),
-                "max_y": ("max y over x (CI)", text),
+                "max_y": ("max y over x (sim. band)", text),
                 "max_level_y": ("at", lvl),
-                "geomean_speedup": ("geo-mean x over y", ratio),
             },
         ),
         "gaps": render(
@@ -72,10 +80,11 @@ def target_section(analysis: Analysis, results: pd.DataFrame, target: str, figur
                 "block_y": ("block y", text),
                 "latency_lo_ms": ("from ms", num),
                 "latency_hi_ms": ("to ms", num),
-                "mean_gap": ("mean gap x − y", pts),
-                "max_x": ("max x ahead (CI)", text),
+                "mean": ("mean gap x − y (CI)", text),
+                "coverage": ("replicates covering", pct),
+                "max_x": ("max x ahead (sim. band)", text),
                 "max_gap_ms": ("at ms", num),
-                "max_y": ("max y ahead (CI)", text),
+                "max_y": ("max y ahead (sim. band)", text),
                 "max_gap_y_ms": ("at ms", num),
             },
         )
@@ -266,6 +275,7 @@ def across_tables(analysis: Analysis) -> dict[str, str]:
                 "group": ("block", text),
                 "score": ("latency / best (geo-mean)", ratio),
                 "rank": ("rank", text),
+                "note": ("note", text),
                 "note": ("note", text),
             },
         ),

@@ -40,12 +40,12 @@ def _frame(eval_images: float) -> pd.DataFrame:
 
 
 def test_accuracy_noise_widens_the_bootstrap_of_the_front_top() -> None:
-    """Fewer evaluation images → a wider spread of the best accuracy a replicate reaches."""
+    """Fewer evaluation images → a wider spread of the replicates' best-of-m latency at high accuracy."""
     spreads = []
     for n in (np.nan, 100000, 200):
         data = _frame(n)
         noise = np.repeat(data["median_ms"].to_numpy()[:, None], 4, axis=1)
         front = target_fronts(data, ACCURACY, noise, n_boot=400, seed=0)["t"].blocks["a"]
-        spreads.append(np.std(front.boot_hi))
+        spreads.append(np.nanstd(np.log(front.boot[:, front.estimable]), axis=0).mean())
     assert spreads[0] == spreads[1] or abs(spreads[0] - spreads[1]) < 0.2 * spreads[0]
-    assert spreads[2] > 1.5 * spreads[0]
+    assert spreads[2] > 1.25 * spreads[0]  # measured 1.35× on best-of-m curves (stepfront)

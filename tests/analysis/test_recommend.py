@@ -1,98 +1,86 @@
-"""Which blocks to drop per target: coverage by the kept blocks, on hand-checked fronts with known answers."""
+"""Which blocks to drop per target: integrated costs on best-of-m curves, bootstrap support, small blocks."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from hwbench.analysis.data import ACCURACY
-from hwbench.analysis.recommend import dominance_table, recommend
+from hwbench.analysis.recommend import MIN_NETWORKS, Cover, dominance_table, recommend
 from hwbench.analysis.stepfront import target_fronts
 from tests.analysis.frames import make_frame
 
-X = [(0.6, 1.0), (0.7, 2.0), (0.8, 4.0)]
-Y = [(0.6, 2.0), (0.7, 3.0), (0.8, 8.0)]
-Z = [(0.65, 0.5), (0.8, 10.0)]
+
+def block(factor: float, lo: float = 0.6, hi: float = 0.79, n: int = 20, jitter: int = 0):
+    q = np.round(np.linspace(lo, hi, n), 4)
+    lat = np.exp(8 * (q - 0.6)) * factor
+    if jitter:
+        lat = lat * np.random.default_rng(jitter).lognormal(0, 0.1, n)
+    return list(zip(q, lat))
 
 
 def fronts(points: dict, n_boot: int = 0):
     frame = make_frame(points).assign(group=lambda f: f["block"])
-    noise = np.repeat(frame["median_ms"].to_numpy()[:, None], 4, axis=1)  # no measurement noise
-    return target_fronts(frame, ACCURACY, noise, n_boot)["t"]
+    noise = np.repeat(frame["median_ms"].to_numpy()[:, None], 2, axis=1)  # no measurement noise
+    return target_fronts(frame, ACCURACY, noise if n_boot else None, n_boot)["t"]
 
 
 def verdicts(tf, **kw) -> pd.DataFrame:
     return recommend(tf, pd.DataFrame(), sorted(tf.blocks), **kw).set_index("group")
 
 
-def test_pairwise_dominance_by_hand() -> None:
-    table = dominance_table(fronts({("t", "x"): X, ("t", "y"): Y, ("t", "z"): Z}), latency_tolerance=0.0)
-    # x beats y at 0.6, 0.7, 0.8 (1 < 2, 2 < 3, 4 < 8); z's 0.5 ms network keeps it; x is never beaten
+def test_cost_is_the_geometric_mean_ratio_over_the_dropped_blocks_range() -> None:
+    tf = fronts({("t", "x"): block(1.0), ("t", "y"): block(2.0)})
+    cover = Cover(tf, 0.02, None)
+    assert cover.cost("y", ["x"]) == pytest.approx(0.5) and cover.cost("x", ["y"]) == pytest.approx(2.0)
+    table = dominance_table(tf)
     assert table[["dominated", "by"]].values.tolist() == [["y", "x"]]
-    row = table.iloc[0]
-    assert (row["worst_ratio"], row["speedup_min"], row["speedup_max"]) == pytest.approx((2 / 3, 1.5, 2.0))
 
 
-def test_verdicts_and_regrets_by_hand() -> None:
-    v = verdicts(fronts({("t", "x"): X, ("t", "y"): Y, ("t", "z"): Z}))
-    assert v["verdict"].to_dict() == {"x": "keep", "y": "drop", "z": "keep"}
-    # without x, z is the only fast block left: at 0.7 it needs 10 ms where x needs 2
-    assert (v.loc["x", "regret"], v.loc["x", "regret_level"]) == (5.0, 0.7)
-    assert (v.loc["z", "regret"], v.loc["z", "regret_level"]) == (4.0, 0.65)
-    # z's 0.5 ms network (65%) is also the fastest way to 60%, so x and z together cover y
-    assert v.loc["y", "regret"] == pytest.approx(2 / 3) and v.loc["y", "covered_by"] == "x, z"
-    evidence = v.loc["y", "evidence"]
-    assert "x, z reach every top-1 level of its range (60.0–80.0% top-1) at most 0.67× its latency" in evidence
-
-
-def test_joint_cover_and_its_bootstrap_probability() -> None:
-    """c is beaten by a at low accuracy and by b at high accuracy, by neither alone."""
-    points = {("t", "a"): [(0.6, 1.0), (0.7, 10.0)], ("t", "b"): [(0.8, 3.0)], ("t", "c"): [(0.6, 2.0), (0.8, 4.0)]}
-    tf = fronts(points, n_boot=4000)
-    assert dominance_table(tf, latency_tolerance=0.0, quality_tolerance=0.0).empty
-    v = verdicts(tf, latency_tolerance=0.0, quality_tolerance=0.0)
-    assert v["verdict"].to_dict() == {"a": "keep", "b": "keep", "c": "keep (uncertain)"}
-    # It fails only when a replicate of a lacks its 1 ms network (1/4) while c keeps its 0.6 network (3/4).
-    assert v.loc["c", "probability"] == pytest.approx(1 - 0.25 * 0.75, abs=0.02)
-    assert v.loc["c", "regret"] == 0.75  # b's 3 ms against c's 4 ms at 0.8
-    v = verdicts(tf, latency_tolerance=0.0, quality_tolerance=0.0, confidence=0.75)
-    assert v.loc["c", "verdict"] == "drop" and v.loc["c", "covered_by"] == "a, b"
+def test_a_clearly_slower_block_is_dropped_with_support() -> None:
+    v = verdicts(fronts({("t", "x"): block(1.0, n=40, jitter=1), ("t", "y"): block(1.5, n=40, jitter=2)}, 300))
+    assert v["verdict"].to_dict() == {"x": "keep", "y": "drop"}
+    assert v.loc["y", "support"] >= 0.95 and v.loc["y", "support_se"] < 0.02 and v.loc["y", "replicates"] >= 300
+    assert "bootstrap support" in v.loc["y", "evidence"] and "not a probability" in v.loc["y", "evidence"]
+    assert v.loc["x", "evidence"].endswith("it stands in for y")
 
 
 def test_identical_blocks_are_never_both_dropped() -> None:
-    v = verdicts(fronts({("t", "a"): X, ("t", "b"): X}))  # point estimate: each covers the other exactly
-    assert sorted(v["verdict"]) == ["drop", "keep"]
-    assert "stands in for" in v.loc[v["verdict"] == "keep", "evidence"].iloc[0]
+    points = {("t", "a"): block(1.0), ("t", "b"): block(1.0)}
+    assert sorted(verdicts(fronts(points))["verdict"]) == ["drop", "keep"]  # no bootstrap: the point decides
+    # with it, either could go only if it were confidently within 2%: equal blocks of 20 networks are not
+    assert sorted(verdicts(fronts(points, 100))["verdict"]) == ["keep (uncertain)", "keep (uncertain)"]
 
 
-def test_latency_tolerance() -> None:
-    """y is 1% faster than x in a sliver around 0.75 and slower everywhere else."""
-    points = {("t", "x"): X, ("t", "y"): [(0.6, 2.0), (0.75, 3.96), (0.8, 8.0)]}
-    assert verdicts(fronts(points))["verdict"].to_dict() == {"x": "keep", "y": "drop"}
-    v = verdicts(fronts(points), latency_tolerance=0.0)
-    assert v["verdict"].to_dict() == {"x": "keep", "y": "keep"}
-    assert (v.loc["y", "regret"], v.loc["y", "regret_level"]) == (pytest.approx(4 / 3.96), 0.75)
+def test_a_block_reaching_higher_accuracy_is_kept() -> None:
+    """y is slower where both are, but only y's networks reach 85%."""
+    v = verdicts(fronts({("t", "x"): block(1.0), ("t", "y"): block(1.2, hi=0.89, n=30)}, 100))
+    assert v.loc["y", "verdict"] == "keep" and np.isinf(v.loc["y", "cost"])
+    assert "no other kept block reaches every level of its range" in v.loc["y", "evidence"]
 
 
-def test_quality_tolerance_at_the_top() -> None:
-    """y's best network is 0.2 points above x's: within the default 0.5-point tolerance x still covers it."""
-    points = {("t", "x"): [(0.6, 1.0), (0.798, 2.0)], ("t", "y"): [(0.6, 2.0), (0.8, 4.0)]}
-    assert verdicts(fronts(points)).loc["y", "verdict"] == "drop"
-    v = verdicts(fronts(points), quality_tolerance=0.001)
-    assert v.loc["y", "verdict"] == "keep" and v.loc["y", "regret"] == np.inf
+def test_a_block_below_the_others_is_the_cheapest_option_below_them() -> None:
+    """The issue-11 demo shape: one block at 87.5–95%, the others at 97.5–99%."""
+    low = block(0.5, lo=0.875, hi=0.95, n=20)
+    high = {("t", b): block(f, lo=0.975, hi=0.992, n=20) for b, f in (("a", 1.0), ("b", 1.1))}
+    v = verdicts(fronts({("t", "low"): low, **high}, 100))
+    assert v.loc["low", "verdict"] == "keep" and "the cheapest option below 97.5% top-1" in v.loc["low", "evidence"]
 
 
-def test_confident_drop_with_many_networks() -> None:
-    rng = np.random.default_rng(2)
-    q = np.sort(rng.uniform(0.5, 0.8, 150))
-    lat = np.exp(6 * (q - 0.5))
-    tf = fronts({("t", "fast"): list(zip(q, lat)), ("t", "slow"): list(zip(q, 2.5 * lat))}, n_boot=500)
-    v = verdicts(tf)
-    assert v.loc["slow", "verdict"] == "drop" and v.loc["slow", "probability"] >= 0.95
-    assert v.loc["slow", "regret"] == pytest.approx(0.4)
-    assert v.loc["fast", "verdict"] == "keep" and v.loc["fast", "evidence"].endswith("it stands in for slow")
+def test_small_blocks_get_no_verdict() -> None:
+    v = verdicts(fronts({("t", "x"): block(1.0), ("t", "y"): block(3.0, n=MIN_NETWORKS - 1)}, 100))
+    assert v.loc["y", "verdict"] == "no verdict" and f"fewer than {MIN_NETWORKS}" in v.loc["y", "evidence"]
+    assert v.loc["x", "verdict"] == "keep"
+
+
+def test_uncertain_when_support_is_short() -> None:
+    """y is 1% slower than x on average: within tolerance on the data, but far from certain with 12 networks."""
+    v = verdicts(fronts({("t", "x"): block(1.0, n=12, jitter=5), ("t", "y"): block(1.0, n=12, jitter=6)}, 200))
+    assert "keep (uncertain)" in set(v["verdict"]) or set(v["verdict"]) == {"keep"}
+    uncertain = v[v["verdict"] == "keep (uncertain)"]
+    assert (uncertain["support"] < 0.95).all() and (uncertain["replicates"] >= 200).all()
 
 
 def test_single_block_and_failed_block() -> None:
-    rec = recommend(fronts({("t", "x"): X}), pd.DataFrame(), ["x", "broken"]).set_index("group")
+    rec = recommend(fronts({("t", "x"): block(1.0)}), pd.DataFrame(), ["x", "broken"]).set_index("group")
     assert rec.loc["x", "verdict"] == "keep" and "only block" in rec.loc["x", "evidence"]
     assert rec.loc["broken", "verdict"] == "no data" and rec.loc["broken", "networks"] == 0

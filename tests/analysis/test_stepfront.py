@@ -1,64 +1,89 @@
-"""Fronts as step functions L(q) and their bootstrap replicates, on hand-checked points."""
+"""Best-of-m curves θ(a) and their bootstrap replicates, checked against brute force over every m-subset."""
+
+from itertools import combinations
 
 import numpy as np
 import pytest
 
 from hwbench.analysis.data import ACCURACY
-from hwbench.analysis.pareto import pareto_mask
-from hwbench.analysis.stepfront import block_front, bootstrap_front, level_grid, target_fronts
+from hwbench.analysis.stepfront import REACH, best_of_m, block_front, bootstrap_front, level_grid, target_fronts
 from tests.analysis.frames import make_frame
 
 
-def test_step_function_by_hand() -> None:
-    q = np.array([0.6, 0.7, 0.8, 0.65])
-    lat = np.array([1.0, 2.0, 4.0, 3.0])  # (0.65, 3 ms) is beaten by (0.7, 2 ms)
-    front = block_front("x", q, lat, np.array([0.5, 0.6, 0.62, 0.7, 0.75, 0.8, 0.9]))
-    # lowest latency among networks with quality ≥ level; inf above the best
-    assert front.point.tolist() == [1.0, 1.0, 2.0, 2.0, 4.0, 4.0, np.inf]
-    assert (front.lo, front.hi, front.n) == (0.6, 0.8, 4)
+def brute(q: np.ndarray, lat: np.ndarray, level: float, m: int) -> float:
+    """Mean over every m-subset of the networks reaching the level of its lowest latency."""
+    reach = lat[q >= level]
+    return float(np.mean([min(c) for c in combinations(reach, m)])) if reach.size >= m else np.nan
 
 
-def test_lo_prefers_the_best_of_tied_fastest() -> None:
-    front = block_front("x", np.array([0.5, 0.7]), np.array([1.0, 1.0]), np.array([0.5, 0.7]))
-    assert front.lo == 0.7
-
-
-def test_grid_holds_every_front_point_even_when_thinned() -> None:
-    rng = np.random.default_rng(1)
-    q, lat = rng.uniform(0, 1, 5000), rng.uniform(1, 10, 5000)
-    grid = level_grid({"a": (q, lat)}, max_levels=16)
-    front_q = q[pareto_mask(lat, q)]
-    assert set(front_q) <= set(grid) and grid.size <= 16 + front_q.size
-    # so the step function on the grid equals the exact one at every grid level
-    front = block_front("a", q, lat, grid)
-    exact = np.array([lat[q >= level].min() for level in grid])
-    assert np.array_equal(front.point, exact)
-
-
-def test_bootstrap_without_noise_never_beats_the_point_front() -> None:
+def test_u_statistic_equals_brute_force_with_and_without_repeats() -> None:
     rng = np.random.default_rng(0)
-    q = rng.uniform(0.5, 0.8, 40)
-    lat = np.exp(5 * (q - 0.5)) * rng.uniform(1, 1.3, 40)
-    levels = np.unique(q)
+    q, lat = rng.uniform(0.5, 0.9, 11), rng.uniform(1, 10, 11)
+    levels = np.array([0.5, 0.6, 0.7, 0.8, 0.95])
+    got = best_of_m(q[None], lat[None], np.ones((1, 11)), levels, 3)[0]
+    want = [brute(q, lat, a, 3) for a in levels]
+    assert np.allclose(got, want, equal_nan=True, rtol=1e-6)
+    w = rng.integers(0, 3, 11)  # a bootstrap replicate: networks repeated or absent
+    got = best_of_m(q[None], lat[None], w[None].astype(float), levels, 2)[0]
+    want = [brute(np.repeat(q, w), np.repeat(lat, w), a, 2) for a in levels]
+    assert np.allclose(got, want, equal_nan=True, rtol=1e-6)
+
+
+def test_grid_is_absolute() -> None:
+    assert np.allclose(level_grid(0.601, 0.62, False), [0.605, 0.61, 0.615, 0.62])
+    assert np.allclose(level_grid(0.6, 0.6, False), [0.6])  # a level exactly on the grid is kept
+    macs = level_grid(1e8, 2e8, True)
+    assert np.allclose(np.log(macs) / 0.05, np.round(np.log(macs) / 0.05)) and macs.min() >= 1e8
+    assert level_grid(0.7, 0.6, False).size == 0
+
+
+def test_block_range_and_unconditional_floor() -> None:
+    q = np.linspace(0.6, 0.79, 20)
+    lat = np.exp(8 * (q - 0.6))
+    levels = level_grid(0.55, 0.8, False)
     front = block_front("x", q, lat, levels)
-    order = np.argsort(-q, kind="stable")
-    noise = np.repeat(lat[order][:, None], 8, axis=1)  # zero measurement noise
-    bootstrap_front(front, noise, levels, 300, np.random.default_rng(0))
-    # a replicate holds a subset of the networks: its front is never below the full front
-    assert np.all(front.boot >= front.point[None, :])
-    assert np.all(front.boot_hi <= front.hi) and np.isin(front.boot_hi, q).all()
-    # the latency of each replicate's most accurate network is that network's own latency
-    assert set(np.round(front.boot_top, 12)) <= set(np.round(lat, 12))
-    assert (front.boot[:, -1] == np.inf).mean() == pytest.approx(1 - np.mean(front.boot_hi == front.hi))
+    assert front.top == pytest.approx(q[-REACH * 3])  # reached by 9 networks
+    assert np.isnan(front.point[levels > front.top + 1e-12]).all()
+    below = levels < 0.6 - 1e-12  # every network reaches these: the unconditional best of 3
+    assert np.allclose(front.point[below], brute(q, lat, 0.0, 3))
+    assert front.occupied(levels).sum() == np.sum((levels >= 0.6 - 1e-12) & (levels <= front.top + 1e-12))
+    assert np.all(np.diff(front.point[front.estimable]) >= 0)  # latency rising with accuracy: θ rises too
+    small = block_front("s", q[:8], lat[:8], levels)
+    assert not small.estimable.any()  # fewer than REACH·m networks: no curve
 
 
-def test_target_fronts_are_reproducible_and_independent_of_other_blocks() -> None:
-    points = {("t", "a"): [(0.6, 1.0), (0.7, 2.0), (0.8, 4.0)], ("t", "b"): [(0.65, 1.5), (0.75, 2.5)]}
-    frame = make_frame(points).assign(group=lambda f: f["block"])
-    noise = np.repeat(frame["median_ms"].to_numpy()[:, None], 4, axis=1)
-    one = target_fronts(frame, ACCURACY, noise, n_boot=50, seed=3)["t"]
-    two = target_fronts(frame, ACCURACY, noise, n_boot=50, seed=3)["t"]
-    assert np.array_equal(one.blocks["a"].boot, two.blocks["a"].boot)
-    alone = frame[frame["block"] == "a"].reset_index(drop=True)
-    solo = target_fronts(alone, ACCURACY, noise[:3], n_boot=50, seed=3)["t"]
-    assert np.array_equal(solo.blocks["a"].boot_hi, one.blocks["a"].boot_hi)
+def test_bootstrap_without_noise_brackets_the_point_and_is_reproducible() -> None:
+    rng = np.random.default_rng(1)
+    q = rng.uniform(0.6, 0.8, 40)
+    lat = np.exp(8 * (q - 0.6)) * rng.lognormal(0, 0.1, 40)
+    levels = level_grid(0.6, 0.8, False)
+    front = block_front("x", q, lat, levels)
+    one = bootstrap_front(front, levels, 300, np.random.default_rng(0))
+    two = bootstrap_front(front, levels, 300, np.random.default_rng(0))
+    assert np.array_equal(one, two, equal_nan=True)
+    est = front.estimable
+    assert np.isnan(one[:, ~est]).all() and np.isfinite(one[:, est]).mean() > 0.97
+    low, high = np.nanquantile(one[:, est], [0.025, 0.975], axis=0)
+    assert np.all((low <= front.point[est]) & (front.point[est] <= high))
+
+
+def test_target_fronts_streams_do_not_depend_on_other_blocks() -> None:
+    rng = np.random.default_rng(2)
+    pts = {("t", b): list(zip(rng.uniform(0.6, 0.8, 15), rng.uniform(1, 5, 15))) for b in ("a", "b")}
+    frame = make_frame(pts).assign(group=lambda f: f["block"])
+    noise = frame["median_ms"].to_numpy()[:, None] * np.array([0.99, 1.0, 1.01])
+    both = target_fronts(frame, ACCURACY, noise, n_boot=50, seed=3)["t"]
+    alone = frame["block"] == "a"
+    solo = target_fronts(frame[alone].reset_index(drop=True), ACCURACY, noise[alone.to_numpy()], 50, 3)["t"]
+    a, s = both.blocks["a"], solo.blocks["a"]
+    shared = np.isin(both.levels.round(9), solo.levels.round(9))
+    assert np.array_equal(a.boot[:, shared], s.boot, equal_nan=True)
+
+
+def test_accuracy_redraws_widen_nothing_when_evaluation_sizes_are_unknown() -> None:
+    frame = make_frame({("t", "a"): [(0.6 + 0.01 * i, 1.0 + i) for i in range(12)]}).assign(group="a")
+    noise = np.repeat(frame["median_ms"].to_numpy()[:, None], 2, axis=1)
+    plain = target_fronts(frame, ACCURACY, noise, n_boot=40, seed=0)["t"].blocks["a"]
+    sized = target_fronts(frame.assign(eval_images=100), ACCURACY, noise, n_boot=40, seed=0)["t"].blocks["a"]
+    assert plain.acc_n is None and sized.acc_n is not None
+    assert not np.array_equal(plain.boot, sized.boot, equal_nan=True)  # accuracies redrawn per replicate
