@@ -148,7 +148,7 @@ class Handler(GuardedHandler):
                     artifact_route(name)
             else:
                 self._fail(404, f"no such endpoint: {self.command} {path[:100]}", True)
-        except (TimeoutError, ConnectionError):
+        except (TimeoutError, socket.timeout, ConnectionError):  # noqa: UP041 (apart from TimeoutError on 3.9)
             self.close_connection = True  # the peer stalled or went away mid-request
         except Exception as exc:  # a bug must not take the agent down: report it and keep serving
             self.log_message("internal error: %s: %s", type(exc).__name__, exc)
