@@ -276,7 +276,6 @@ def across_tables(analysis: Analysis) -> dict[str, str]:
                 "score": ("latency / best (geo-mean)", ratio),
                 "rank": ("rank", text),
                 "note": ("note", text),
-                "note": ("note", text),
             },
         ),
     }
