@@ -17,7 +17,8 @@ SELECT r.sweep, sa.space, sa.sample_index, r.arch_id, a.family, a.block, a.macs,
        e.export_seconds, e.parity_ok, e.max_abs_err, e.artifact_hash,
        m.status AS measure_status, m.error AS measure_error, m.median_ms, m.mean_ms, m.std_ms, m.cov,
        m.min_ms, m.p10_ms, m.p90_ms, m.p99_ms, m.ci_low_ms, m.ci_high_ms, m.rel_ci, m.n_runs, m.converged,
-       m.device_seconds, m.finished_at AS measured_at, m.prov_id,
+       m.device_seconds, m.finished_at AS measured_at, m.prov_id, m.disturbed, m.disturbed_reason, m.rounds,
+       m.n_eff, m.foreign_share, m.canary_drift,
        e.info_json AS export_info, m.info_json AS measure_info
 FROM sweep_archs sa
 CROSS JOIN runs r ON r.sweep = sa.sweep AND r.arch_id = sa.arch_id
@@ -58,6 +59,10 @@ def results_frame(store: Store, sweeps: list[str]) -> pd.DataFrame:
     Artifact columns (delegation, fully-integer, int8 fidelity, ...) are described in
     hwbench.analysis.artifact_info.
     ViT columns (`token_form`, `token_macs`, `speedup_vs_dense`, ...) are described in hwbench.analysis.tokens.
+    Measurement-trust columns (docs/measurement.md): `disturbed` (1: still disturbed after re-measuring, 0: clean,
+    NaN: measured before rounds existed or not measured), `disturbed_reason`, `rounds`, `n_eff` (effective
+    independent runs), `foreign_share` (largest share of the measured cores other processes took in a round) and
+    `canary_drift` (largest canary slow-down against the target's baseline).
     """
     store.require_sweeps(sweeps)
     marks = ",".join("?" for _ in sweeps)

@@ -26,11 +26,17 @@ TAU_MULTIPLE = 2.0
 
 
 def t_quantile(p: float, df: float) -> float:
-    """Student-t quantile (Hill's Cornish-Fisher expansion: within 0.5% of the exact value for df >= 3)."""
+    """Student-t quantile: exact for 1 and 2 df, Hill's Cornish-Fisher expansion from 3 (within 0.2%), and
+    interpolated in 1/df between (Welch–Satterthwaite df are fractional)."""
     z = NormalDist().inv_cdf(p)
     if df > 1e6:
         return z
     v = max(df, 1.0)
+    if v < 3:
+        lo, hi = math.floor(v), math.floor(v) + 1
+        a, b = _t_small(p, lo), _t_small(p, hi) if hi < 3 else t_quantile(p, 3.0)
+        w = (1 / lo - 1 / v) / (1 / lo - 1 / hi)
+        return a + w * (b - a)
     return (
         z
         + (z**3 + z) / (4 * v)
@@ -38,6 +44,13 @@ def t_quantile(p: float, df: float) -> float:
         + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * v**3)
         + (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / (92160 * v**4)
     )
+
+
+def _t_small(p: float, df: int) -> float:
+    """Exact t quantiles for 1 and 2 degrees of freedom."""
+    if df == 1:
+        return math.tan(math.pi * (p - 0.5))
+    return (2 * p - 1) / math.sqrt(2 * p * (1 - p))
 
 
 def lag1_rank_autocorrelation(x: np.ndarray) -> float:

@@ -1,17 +1,19 @@
 """Stage 3: measure every artifact on every target, in a shuffled order, one at a time, never beside exports.
 
-Local targets run in a worker process here; agent targets are measured on their board (pipeline.remote).
+Each network is measured in rounds (pipeline.rounds): round 2 of a target's networks after round 1 of all of them,
+disturbed rounds re-measured once the machine is quiet. Local targets run in a worker process here; agent targets
+are measured on their board (pipeline.remote) with the same rounds and the same disturbance rules.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 from hwbench.config.target import Target
 from hwbench.export.artifacts import ArtifactStore
-from hwbench.measure.provenance import conditions, git_commit, machine_id, versions
+from hwbench.measure.provenance import git_commit, machine_id, versions
+from hwbench.measure.rounds import ROUNDS
 from hwbench.pipeline import Plan
 from hwbench.pipeline.export import calibration_for, key_for
 from hwbench.pipeline.sample import SweepArch
@@ -44,6 +46,12 @@ RESULT_COLUMNS = (
     "samples",
     "started_at",
     "finished_at",
+    "rounds",
+    "n_eff",
+    "disturbed",
+    "disturbed_reason",
+    "foreign_share",
+    "canary_drift",
 )
 
 
@@ -78,11 +86,9 @@ def measure_stage(plan: Plan, archs: list[SweepArch], store: Store, ui: Progress
     """Measure what the store lacks, target by target; each result is stored and linked as it arrives."""
     req = plan.request
     artifacts = ArtifactStore(req.artifact_dir)
-    load = conditions()["loadavg_1m"]
-    local = any(t.transport == "local" for t in plan.targets)
-    if local and load is not None and load > 0.5 * (os.cpu_count() or 1):
-        ui.note(f"warning: the machine is busy (1-min load {load:.1f}); timings may be disturbed")
-    measured = 0
+    # No load-average warning: it lags (it fired on every sweep, after the export phase). Each timed window is
+    # judged on its own (foreign CPU on the measured cores, canary) and re-measured or flagged `disturbed`.
+    measured = disturbed = 0
     for target in plan.targets:
         board = None
         if target.transport == "agent":
@@ -93,7 +99,8 @@ def measure_stage(plan: Plan, archs: list[SweepArch], store: Store, ui: Progress
                 _link_missing(plan, archs, store, target)
                 continue
         fp, identity = target_fingerprint(target, board.facts if board else None)
-        settings = target.measurement.settings()
+        # The rounds are part of the protocol, so a measurement made before them is not taken for one made in them.
+        settings = {**target.measurement.settings(), "rounds": ROUNDS}
         todo = _pending(plan, archs, store, artifacts, target, fp, settings)
         # A seeded shuffle interleaves blocks, so slow drift of the machine does not favour one block.
         order = space_rng(f"measure:{target.name}", req.seed).permutation(len(todo)) if todo else []
@@ -110,7 +117,13 @@ def measure_stage(plan: Plan, archs: list[SweepArch], store: Store, ui: Progress
         else:
             measured += len(todo)
             _measure_target(plan, store, target, fp, identity, todo, ui)
+        disturbed += _count_disturbed(store, todo)
     plan.counts["measurements"] = measured
+    if disturbed:
+        ui.note(
+            f"{disturbed} measurement(s) stayed disturbed after re-measuring (another process used the measured "
+            "cores, or the canary drifted); they are stored with disturbed = 1 and the reason"
+        )
 
 
 def _pending(
@@ -221,6 +234,47 @@ def store_result(
     return ok
 
 
+class Block:
+    """What the round driver needs to store a target's final records."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        store: Store,
+        target: Target,
+        fp: str,
+        identity: dict[str, Any],
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.plan, self.store, self.target, self.fp, self.identity, self.extra = (
+            plan,
+            store,
+            target,
+            fp,
+            identity,
+            extra,
+        )
+        self.failed = 0
+
+    def store_final(self, i: int, keys: tuple[str, str, str, str], result: dict[str, Any], tag: Any) -> None:
+        """Store a network's final record (pooled rounds, or the error that ended it)."""
+        self.failed += not store_result(
+            self.plan, self.store, self.target, self.fp, self.identity, i, keys, result, self.extra
+        )
+
+
+def _count_disturbed(store: Store, todo: list[dict[str, Any]]) -> int:
+    keys = [job["_keys"][0] for job in todo]
+    found = 0
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        marks = ",".join("?" for _ in chunk)
+        found += store.query(
+            f"SELECT COUNT(*) FROM measurements WHERE disturbed=1 AND measure_key IN ({marks})", tuple(chunk)
+        )[0][0]
+    return found
+
+
 def _measure_target(
     plan: Plan,
     store: Store,
@@ -230,15 +284,27 @@ def _measure_target(
     todo: list[dict[str, Any]],
     ui: Progress,
 ) -> None:
-    """Run the jobs of one target in one worker process, strictly one at a time."""
+    """Run the round jobs of one target in one worker process, strictly one at a time."""
+    from hwbench.pipeline.rounds import RoundDriver
     from hwbench.runners.local import measure_artifact
     from hwbench.workers import run_jobs
 
-    jobs = [(i, {k: v for k, v in job.items() if k != "_keys"}) for i, job in enumerate(todo)]
-    failed = 0
-    with ui.task(f"measuring {target.name}", len(todo)) as bar:
-        for i, result in run_jobs(measure_artifact, jobs, workers=1, timeout=measure_timeout, threads=target.threads):
-            failed += not store_result(plan, store, target, fp, identity, i, todo[i]["_keys"], result)
-            bar.advance()
-    if failed:
-        ui.note(f"{target.name}: {failed} of {len(todo)} measurements failed; they are recorded")
+    block = Block(plan, store, target, fp, identity)
+    driver = RoundDriver(block, todo, plan.request.seed)
+    jobs = driver.jobs()
+    with ui.task(f"measuring {target.name} ({driver.rounds} rounds)", len(todo) * driver.rounds) as bar:
+        for tag, result in run_jobs(
+            measure_artifact,
+            jobs,
+            workers=1,
+            timeout=measure_timeout,
+            threads=target.threads,
+            followups=driver.followups,
+        ):
+            retried = len(driver.retry)
+            driver.handle(tag, result)
+            if len(driver.retry) == retried:  # a re-measure does not advance the bar
+                bar.advance(1 if result.get("status") == "ok" else driver.rounds - tag[1])
+        driver.finish()
+    if block.failed:
+        ui.note(f"{target.name}: {block.failed} of {len(todo)} measurements failed; they are recorded")

@@ -67,11 +67,13 @@ def measure_artifact(job: dict[str, Any]) -> dict[str, Any]:
             if protocol.quiet_wait_seconds > 0:  # a re-measure: first let the disturbance pass (bounded)
                 quiet = wait_for_quiet(cores, FOREIGN_SHARE_LIMIT, protocol.quiet_wait_seconds)
             before = conditions()
-            canary_before = run_canary()
+            # The window watched for interference spans both canaries: at least ~50 ms, so the 10 ms jiffies of
+            # /proc/stat still resolve it when the timed runs themselves take a few milliseconds.
             snap = snapshot(cores)
+            canary_before = run_canary()
             timing = run_protocol(fn, protocol)
-            interference = delta(snap, snapshot(cores), cores)
             canary_after = run_canary()
+            interference = delta(snap, snapshot(cores), cores)
             per_image = _per_image(session, job, protocol) if job.get("inputs_path") else None
             after = conditions()
             info = session.info()

@@ -64,6 +64,24 @@ MIGRATIONS: list[str] = [
         acc_key TEXT NOT NULL REFERENCES accuracies(acc_key), PRIMARY KEY (sweep, arch_id, acc_key)
     );
     """,
+    # 3: measurement you can trust: rounds, interference, disturbed flag (docs/measurement.md). A round's row is
+    # kept until its network's final measurement is written from all rounds, so an interrupted sweep resumes
+    # mid-round without measuring a finished round twice.
+    """
+    ALTER TABLE measurements ADD COLUMN disturbed INTEGER;
+    ALTER TABLE measurements ADD COLUMN disturbed_reason TEXT;
+    ALTER TABLE measurements ADD COLUMN rounds INTEGER;
+    ALTER TABLE measurements ADD COLUMN n_eff REAL;
+    ALTER TABLE measurements ADD COLUMN foreign_share REAL;
+    ALTER TABLE measurements ADD COLUMN canary_drift REAL;
+    CREATE TABLE measurement_rounds (
+        measure_key TEXT NOT NULL, round INTEGER NOT NULL, attempts INTEGER NOT NULL, status TEXT NOT NULL,
+        error TEXT, disturbed INTEGER, disturbed_reason TEXT, median_ms REAL, ci_low_ms REAL, ci_high_ms REAL,
+        n_runs INTEGER, n_eff REAL, converged INTEGER, stop_reason TEXT, warmup_runs INTEGER,
+        device_seconds REAL, foreign_share REAL, canary_drift REAL, samples BLOB, result_json TEXT,
+        started_at TEXT, finished_at TEXT, PRIMARY KEY (measure_key, round)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

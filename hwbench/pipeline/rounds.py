@@ -1,0 +1,261 @@
+"""One target's measurement block in rounds: schedule, judge disturbance, re-measure, pool, store (local and agent).
+
+Round r of every pending network runs before round r+1 of any, each round in its own seeded order. A round judged
+disturbed (hwbench.measure.disturbance) is measured again at once, after a bounded wait for the measured cores to
+be quiet, at most MAX_RETRIES times; the least disturbed attempt is kept, flagged when still disturbed. A round is
+stored as it arrives (table measurement_rounds), so an interrupted sweep resumes mid-round; the final records are
+pooled at the end of the block, when the block's between-round variance can be estimated from every network.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from hwbench.measure.disturbance import CanaryBaseline, reasons, severity
+from hwbench.measure.rounds import ROUNDS, between_variance, pool, round_protocol
+from hwbench.measure.stats import summarize
+from hwbench.space.sampling import space_rng
+from hwbench.store.rounds import drop_rounds, get_rounds, put_round
+
+MAX_RETRIES = 2
+QUIET_WAIT_S = 10.0  # how long a re-measure waits for the measured cores to be quiet before it runs anyway
+_ROUND_COLUMNS = (
+    "median_ms",
+    "ci_low_ms",
+    "ci_high_ms",
+    "n_runs",
+    "n_eff",
+    "converged",
+    "stop_reason",
+    "warmup_runs",
+    "device_seconds",
+)
+
+
+class RoundDriver:
+    """Turns a target's pending networks into round jobs and their results into stored records."""
+
+    def __init__(
+        self,
+        ctx: Any,
+        todo: list[dict[str, Any]],
+        seed: int,
+        *,
+        rounds: int = ROUNDS,
+        retries: int = MAX_RETRIES,
+        quiet_wait_s: float | None = None,
+    ) -> None:
+        self.ctx, self.todo, self.seed = ctx, todo, seed
+        self.rounds, self.retries = rounds, retries
+        self.quiet_wait_s = QUIET_WAIT_S if quiet_wait_s is None else quiet_wait_s
+        self.baseline = CanaryBaseline()
+        self.failed: set[int] = set()
+        self.kept: dict[int, dict[int, dict[str, Any]]] = {}
+        for i, item in enumerate(todo):
+            stored = get_rounds(ctx.store, item["_keys"][0])
+            self.kept[i] = {r: _from_row(row) for r, row in stored.items() if row["status"] == "ok" and r < rounds}
+            for found in self.kept[i].values():
+                self.baseline.observe(found["result"].get("info", {}).get("canary"))
+        self.attempts: dict[tuple[int, int], list[dict[str, Any]]] = {}
+        self.outstanding = 0
+        self.next_round = 0
+        self.retry: list[tuple[tuple[int, int, int], dict[str, Any]]] = []
+
+    # -- scheduling -----------------------------------------------------------------------------------
+    def job(self, i: int, r: int, attempt: int) -> dict[str, Any]:
+        """The measurement job of network i, round r (a re-measure first waits for quiet)."""
+        item = self.todo[i]
+        protocol = round_protocol(item["protocol"], self.rounds)
+        if attempt > 0:
+            protocol["quiet_wait_seconds"] = self.quiet_wait_s
+        job = {k: v for k, v in item.items() if k not in ("_keys", "protocol")}
+        if r > 0:  # per-image latency is measured once, in the first round
+            job.pop("inputs_path", None)
+            job.pop("inputs_source", None)
+        return {**job, "protocol": protocol}
+
+    def jobs(self) -> list[tuple[tuple[int, int, int], dict[str, Any]]]:
+        """The next round's jobs (empty when every round is done), in that round's seeded order."""
+        while self.next_round < self.rounds:
+            r = self.next_round
+            self.next_round += 1
+            pending = [i for i in range(len(self.todo)) if i not in self.failed and r not in self.kept[i]]
+            if not pending:
+                continue
+            if r > 0:  # a new order each round, so no network is always measured right after the same one
+                pending = [pending[k] for k in space_rng(f"round:{r}", self.seed).permutation(len(pending))]
+            self.outstanding += len(pending)
+            return [((i, r, 0), self.job(i, r, 0)) for i in pending]
+        return []
+
+    def followups(self, tag: Any, result: dict[str, Any]) -> list[tuple[tuple[int, int, int], dict[str, Any]]]:
+        """What runs next after a result was handled: its re-measure, or the next round once this one is done."""
+        if self.retry:
+            found, self.retry = self.retry, []
+            self.outstanding += len(found)
+            return found
+        return self.jobs() if self.outstanding == 0 else []
+
+    # -- results --------------------------------------------------------------------------------------
+    def handle(self, tag: tuple[int, int, int], result: dict[str, Any]) -> bool:
+        """Judge and store one round's result; return False for a failed measurement."""
+        i, r, attempt = tag
+        self.outstanding -= 1
+        if result.get("status") != "ok":
+            self.failed.add(i)
+            self.ctx.store_final(i, self.todo[i]["_keys"], result, tag)
+            drop_rounds(self.ctx.store, self.todo[i]["_keys"][0])
+            return False
+        info = result.get("info") or {}
+        drift = self.baseline.observe(info.get("canary"))
+        why = reasons(info, drift)
+        tries = self.attempts.setdefault((i, r), [])
+        tries.append({"result": result, "reasons": why, "severity": severity(info, drift), "drift": drift})
+        if why and attempt < self.retries:
+            self.retry = [((i, r, attempt + 1), self.job(i, r, attempt + 1))]
+            return True
+        best = min(tries, key=lambda t: (bool(t["reasons"]), t["severity"]))
+        best["attempts"] = len(tries)
+        best["history"] = [
+            {"reasons": t["reasons"], "device_seconds": t["result"].get("device_seconds")} for t in tries
+        ]
+        self.kept[i][r] = best
+        put_round(self.ctx.store, _round_row(self.todo[i]["_keys"][0], r, best))
+        return True
+
+    def finish(self) -> int:
+        """Pool and store every network whose rounds are all in; return how many were stored."""
+        complete = [i for i in self.kept if i not in self.failed and len(self.kept[i]) == self.rounds]
+        for i in self.kept:  # judge the canary again against the block's final baseline (fastest canary of all)
+            for found in self.kept[i].values():
+                info = found["result"].get("info") or {}
+                found["drift"] = self.baseline.observe(info.get("canary"))
+                found["reasons"] = reasons(info, found["drift"])
+        clean = [
+            [_summary(f) for f in self.kept[i].values()]
+            for i in complete
+            if not any(f["reasons"] for f in self.kept[i].values())
+        ]
+        rel_var, df = between_variance(clean)
+        for i in complete:
+            confidence = self.todo[i]["protocol"].get("confidence", 0.95)
+            final = _final([self.kept[i][r] for r in range(self.rounds)], rel_var, df, confidence)
+            self.ctx.store_final(i, self.todo[i]["_keys"], final, None)
+            drop_rounds(self.ctx.store, self.todo[i]["_keys"][0])
+        return len(complete)
+
+
+def _summary(found: dict[str, Any]) -> dict[str, Any]:
+    res = found["result"]
+    return {k: res.get(k) for k in ("median_ms", "ci_low_ms", "ci_high_ms", "batches", "n_runs")}
+
+
+def _round_row(mkey: str, r: int, found: dict[str, Any]) -> dict[str, Any]:
+    res = found["result"]
+    body = {k: v for k, v in res.items() if k != "samples"}
+    body["_judged"] = {"reasons": found["reasons"], "attempts": found["attempts"], "history": found["history"]}
+    return {
+        "measure_key": mkey,
+        "round": r,
+        "attempts": found["attempts"],
+        "status": "ok",
+        "disturbed": int(bool(found["reasons"])),
+        "disturbed_reason": "; ".join(found["reasons"]) or None,
+        **{k: res.get(k) for k in _ROUND_COLUMNS},
+        "converged": int(bool(res.get("converged"))),
+        "foreign_share": ((res.get("info") or {}).get("interference") or {}).get("foreign_share"),
+        "canary_drift": found["drift"],
+        "samples": res.get("samples"),
+        "result_json": json.dumps(body, default=str),
+        "started_at": res.get("started_at"),
+        "finished_at": res.get("finished_at"),
+    }
+
+
+def _from_row(row: Any) -> dict[str, Any]:
+    body = json.loads(row["result_json"])
+    judged = body.pop("_judged", {})
+    body["samples"] = row["samples"]
+    return {
+        "result": body,
+        "reasons": judged.get("reasons", []),
+        "attempts": judged.get("attempts", 1),
+        "history": judged.get("history", []),
+        "severity": 0.0,
+        "drift": row["canary_drift"],
+    }
+
+
+def _final(kept: list[dict[str, Any]], rel_var: float, df: int, confidence: float) -> dict[str, Any]:
+    """The network's stored record from its kept rounds."""
+    results = [k["result"] for k in kept]
+    pooled = pool([_summary(k) for k in kept], confidence, rel_var, df)
+    samples = np.concatenate([np.frombuffer(r["samples"], dtype="<f4") for r in results if r.get("samples")])
+    stats = summarize(samples.astype(np.float64) * 1e6, confidence) if samples.size else {}
+    median = pooled["median_ms"]
+    why = sorted({f"round {n + 1}: {w}" for n, k in enumerate(kept) for w in k["reasons"]})
+    drifts = [k["drift"] for k in kept if k["drift"] is not None]
+    shares = [((r.get("info") or {}).get("interference") or {}).get("foreign_share") for r in results]
+    reasons_stop = sorted({r.get("stop_reason") for r in results})
+    info = {
+        **(results[0].get("info") or {}),
+        "rounds": [_round_info(k) for k in kept],
+        "pooling": {**pooled, "between_rel_var": rel_var, "between_df": df},
+    }
+    from hwbench.runners.local import thin
+
+    return {
+        "status": "ok",
+        **{k: stats.get(k) for k in ("mean_ms", "std_ms", "cov", "p10_ms", "p90_ms", "p99_ms")},
+        "median_ms": median,
+        "min_ms": min(r["min_ms"] for r in results),
+        "ci_low_ms": pooled["ci_low_ms"],
+        "ci_high_ms": pooled["ci_high_ms"],
+        "rel_ci": (pooled["ci_high_ms"] - pooled["ci_low_ms"]) / 2 / median if median > 0 else None,
+        "n_runs": sum(r["n_runs"] for r in results),
+        "n_eff": round(sum(r.get("n_eff") or 0.0 for r in results), 1),
+        "converged": all(r.get("converged") for r in results),
+        "stop_reason": "+".join(s for s in reasons_stop if s),
+        "warmup_runs": sum(r.get("warmup_runs") or 0 for r in results),
+        "device_seconds": sum(sum(h.get("device_seconds") or 0.0 for h in k["history"]) for k in kept),
+        "samples": thin(samples.astype(np.float64)),
+        "rounds": len(kept),
+        "disturbed": int(bool(why)),
+        "disturbed_reason": "; ".join(why) or None,
+        "foreign_share": max((s for s in shares if s is not None), default=None),
+        "canary_drift": round(max(drifts), 4) if drifts else None,
+        "info": info,
+        "provenance": results[-1].get("provenance"),
+        "started_at": results[0].get("started_at"),
+        "finished_at": results[-1].get("finished_at"),
+    }
+
+
+def _round_info(found: dict[str, Any]) -> dict[str, Any]:
+    res = found["result"]
+    info = res.get("info") or {}
+    return {
+        **{
+            k: res.get(k)
+            for k in (
+                "median_ms",
+                "ci_low_ms",
+                "ci_high_ms",
+                "n_runs",
+                "n_eff",
+                "batches",
+                "trend",
+                "stop_reason",
+                "started_at",
+            )
+        },
+        "attempts": found["attempts"],
+        "disturbed": found["reasons"],
+        "interference": info.get("interference"),
+        "canary": info.get("canary"),
+        "canary_drift": found["drift"],
+        "history": found["history"],
+    }
