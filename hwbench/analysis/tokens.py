@@ -4,6 +4,8 @@ with its dense counterpart (the same backbone with the plain block) measured on 
 from __future__ import annotations
 
 import json
+import math
+import statistics
 
 import pandas as pd
 
@@ -21,6 +23,8 @@ TOKEN_COLUMNS = [
     "image_median_ms",
     "image_p90_ms",
     "images_timed",
+    "image_noise_ms",
+    "image_sd_ms",
     "dense_arch_id",
     "dense_median_ms",
     "speedup_vs_dense",
@@ -35,7 +39,10 @@ def add_token_columns(frame: pd.DataFrame, store: Store) -> pd.DataFrame:
     prepared on, whose source is `token_inputs` (a dataset, or "random (seeded)"); `tokens_min`/`_max`: the
     fewest and most tokens the token blocks process (summed over blocks) on one of those images.
     `image_p10_ms`/`image_median_ms`/`image_p90_ms`: for artifacts whose cost follows the image (`dynamic`),
-    percentiles over `images_timed` images of each image's median batch-1 latency.
+    percentiles over `images_timed` images of each image's median batch-1 latency. Those medians mix two things:
+    `image_noise_ms`, the measurement noise of one image's median (1.2533·s/√rounds, s the typical spread of an
+    image's timings across rounds), and `image_sd_ms`, the image-to-image standard deviation with that noise
+    removed (√max(0, var(medians) − noise²)); both NaN for measurements stored before rounds were summarised.
     `speedup_vs_dense`: the dense counterpart's median over this network's (its per-image median when it was
     timed image by image), when the same sweeps measured it on the same target (sweep the `vit` space with the
     same seed: ViT spaces sharing a macro draw the same backbones). `slower_than_dense`: that speedup is below 1.
@@ -55,6 +62,9 @@ def add_token_columns(frame: pd.DataFrame, store: Store) -> pd.DataFrame:
     for column in ("p10_ms", "median_ms", "p90_ms"):
         frame.loc[vit, f"image_{column}"] = [timed.get(k, {}).get(column) for k in frame.loc[vit, "measure_key"]]
     frame.loc[vit, "images_timed"] = [timed.get(k, {}).get("count") for k in frame.loc[vit, "measure_key"]]
+    split = [separate_image_variation(timed.get(k, {})) for k in frame.loc[vit, "measure_key"]]
+    frame.loc[vit, "image_noise_ms"] = [noise for noise, _ in split]
+    frame.loc[vit, "image_sd_ms"] = [sd for _, sd in split]
     dense_ids = _dense_ids(store, frame.loc[vit, "arch_id"].unique().tolist())
     frame.loc[vit, "dense_arch_id"] = frame.loc[vit, "arch_id"].map(dense_ids)
     ok = frame[(frame["status"] == "ok") & vit]
@@ -69,6 +79,17 @@ def add_token_columns(frame: pd.DataFrame, store: Store) -> pd.DataFrame:
             frame.at[i, "speedup_vs_dense"] = ms / own
             frame.at[i, "slower_than_dense"] = bool(ms < own)
     return frame
+
+
+def separate_image_variation(per_image: dict) -> tuple[float | None, float | None]:
+    """(measurement-noise sd of one image's median, image-to-image sd without that noise) from a per-image
+    summary; (None, None) when it lacks the per-round spread or has fewer than two images."""
+    medians, spread, rounds = per_image.get("image_median_ms"), per_image.get("round_sd_ms"), per_image.get("rounds")
+    if not medians or len(medians) < 2 or spread is None or not rounds:
+        return None, None
+    noise = 1.2533 * float(spread) / math.sqrt(int(rounds))  # sd of a median of `rounds` timings
+    total = statistics.variance(float(m) for m in medians)
+    return noise, math.sqrt(max(0.0, total - noise * noise))
 
 
 def _export_infos(store: Store, keys: list[str]) -> dict[str, dict]:

@@ -65,5 +65,8 @@ def time_per_input(
         "min_ms": float(per_image.min()),
         "max_ms": float(per_image.max()),
         "image_median_ms": [round(float(v), 4) for v in per_image],
+        # Typical spread of one image's timings across rounds: lets the analysis separate measurement noise
+        # from image-to-image variation in the per-image medians (hwbench.analysis.tokens).
+        "round_sd_ms": float(np.median(np.std(samples[:done], axis=0, ddof=1))) if done >= 2 else None,
         "seconds": (clock() - begin) / 1e9,
     }

@@ -160,6 +160,8 @@ def token_comparison(results: pd.DataFrame, target: str) -> dict[str, Any]:
             "image_median_ms": ("per-image median ms", num),
             "image_p10_ms": ("p10", num),
             "image_p90_ms": ("p90", num),
+            "image_sd_ms": ("image-to-image sd", num),
+            "image_noise_ms": ("noise of one image's median", num),
             "dense_median_ms": ("dense ms", num),
             "speedup_vs_dense": ("speedup", ratio),
         },
