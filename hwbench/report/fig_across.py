@@ -28,7 +28,17 @@ def _correlation_panel(ax: plt.Axes, table: pd.DataFrame) -> None:
         return
     y = np.arange(len(table))
     for offset, proxy, color in ((-0.2, "macs", "#1f77b4"), (0.2, "params", "#ff7f0e")):
-        ax.barh(y + offset, table[f"spearman_{proxy}"].fillna(0), height=0.38, color=color, label=proxy)
+        rho = table[f"spearman_{proxy}"].fillna(0).to_numpy()
+        ax.barh(y + offset, rho, height=0.38, color=color, label=f"{proxy} (pooled, with CI)")
+        if f"{proxy}_ci_low" in table:
+            low, high = table[f"{proxy}_ci_low"].to_numpy(float), table[f"{proxy}_ci_high"].to_numpy(float)
+            ok = np.isfinite(low) & np.isfinite(high)
+            err = np.array([rho - low, high - rho])[:, ok]
+            ax.errorbar(rho[ok], (y + offset)[ok], xerr=np.clip(err, 0, None), fmt="none", ecolor="#333", lw=0.8)
+        if f"within_{proxy}" in table:
+            ax.plot(
+                table[f"within_{proxy}"], y + offset, "D", color="w", mec=color, ms=4, label=f"{proxy} within blocks"
+            )
     ax.set_yticks(y, table["target"], fontsize=8)
     ax.set_xlim(-1, 1)
     ax.axvline(0, color="#333", lw=0.8)
