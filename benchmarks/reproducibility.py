@@ -11,7 +11,6 @@ counts the artifacts whose bytes are identical, and those whose canonical conten
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import shutil
@@ -24,13 +23,18 @@ from typing import Any
 
 from common import ROOT, sample_specs, save, table
 
-FORMATS = [("onnx", "fp32"), ("torch", "fp32"), ("tflite", "fp32"), ("tflite", "int8")]
 
+def available() -> list[tuple[str, str]]:
+    """Every registered export format and precision whose converters are installed here."""
+    from hwbench.export import exporter_names, get_exporter
+    from hwbench.measure.provenance import versions
 
-def available(formats: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The formats whose converters are installed here."""
-    have_tflite = all(importlib.util.find_spec(m) for m in ("litert_torch", "ai_edge_litert", "ai_edge_quantizer"))
-    return [f for f in formats if f[0] != "tflite" or have_tflite]
+    return [
+        (name, precision)
+        for name in exporter_names()
+        for precision in get_exporter(name).precisions
+        if all(versions(get_exporter(name).distributions).values())
+    ]
 
 
 def jobs_for(specs: list[tuple[str, Any]], formats: list[tuple[str, str]], artifacts: Path) -> list[dict[str, Any]]:
@@ -39,7 +43,7 @@ def jobs_for(specs: list[tuple[str, Any]], formats: list[tuple[str, str]], artif
 
     jobs = []
     for fmt, precision in formats:
-        options = get_exporter(fmt).options().model_dump() if precision == "fp32" else {"recipe": "full_int8"}
+        options = get_exporter(fmt).options().model_dump() if precision == "fp32" else {}  # int8: default recipe
         for label, spec in specs:
             jobs.append(
                 {
@@ -87,7 +91,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smoke run: one network, ONNX and .pt2")
     args = parser.parse_args()
     specs = sample_specs(args.per_space)
-    formats = available(FORMATS)
+    formats = available()
     if args.quick:
         specs, formats = specs[:1], [f for f in formats if f[0] != "tflite"]
     base = Path(tempfile.mkdtemp(prefix="hwbench-repro-"))

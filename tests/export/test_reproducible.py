@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -12,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from hwbench.export import get_exporter
+from hwbench.export import exporter_names, get_exporter
+from hwbench.measure.provenance import versions
 from tests.conftest import ROOT
 from tests.export.test_exporters import tiny_spec
 
@@ -20,13 +20,21 @@ pytestmark = [pytest.mark.export, pytest.mark.slow]
 
 
 def _formats() -> list[tuple[str, str]]:
-    """Every export format (and precision) CI can run here."""
-    formats = [("onnx", "fp32"), ("torch", "fp32")]
-    if importlib.util.find_spec("litert_torch") and importlib.util.find_spec("ai_edge_litert"):
-        formats.append(("tflite", "fp32"))
-        if importlib.util.find_spec("ai_edge_quantizer"):
-            formats.append(("tflite", "int8"))
-    return formats
+    """Every registered export format and precision whose converters are installed (formats added later too)."""
+    return [
+        (name, precision)
+        for name in exporter_names()
+        for precision in get_exporter(name).precisions
+        if all(versions(get_exporter(name).distributions).values())
+    ]
+
+
+def _options(fmt: str, precision: str) -> dict:
+    """The format's default options; calibrated exports read few samples (identity, not quality, is checked)."""
+    fields = get_exporter(fmt).options.model_fields
+    if precision == "fp32":
+        return get_exporter(fmt).options().model_dump()
+    return {k: 4 for k in ("calibration_samples", "fidelity_samples") if k in fields}
 
 
 def _checkout(base: Path, depth: str) -> Path:
@@ -39,15 +47,13 @@ def _checkout(base: Path, depth: str) -> Path:
 def _start(root: Path, work: Path, tag: str) -> subprocess.Popen:
     jobs = []
     for fmt, precision in _formats():
-        exporter = get_exporter(fmt)
-        options = exporter.options().model_dump() if precision == "fp32" else {"calibration_samples": 4}
         jobs.append(
             {
                 "label": f"{fmt}-{precision}",
                 "spec_json": tiny_spec("mbconv").canonical_json,
                 "format": fmt,
                 "precision": precision,
-                "options": options,
+                "options": _options(fmt, precision),
                 "artifact_dir": str(work / "artifacts"),
             }
         )
