@@ -23,7 +23,7 @@ DEFAULT_WIDTH = 80
 
 @dataclass(frozen=True)
 class Column:
-    """A display column: header, priority (1 is kept longest when the table must shrink) and its cell text."""
+    """A display column: header, priority (0 is kept longest when the table must shrink) and its cell text."""
 
     header: str
     priority: int
@@ -44,10 +44,10 @@ def flags(r: dict[str, Any]) -> str:
     """Marks a reader must not miss: a disturbed measurement, one that stopped before its precision goal."""
     marks = []
     if r.get("disturbed") is True or r.get("disturbed") == 1:
-        marks.append("disturbed")
+        marks.append("dist.")
     if r.get("status") == "ok" and not _missing(r.get("converged")) and not bool(r.get("converged")):
-        marks.append("not converged")
-    return ", ".join(marks)
+        marks.append("not conv.")
+    return " ".join(marks)
 
 
 def _artifact(r: dict[str, Any]) -> str:
@@ -64,7 +64,7 @@ COLUMNS: dict[str, Column] = {
     "space": Column("space", 1, lambda r: str(r["space"]), ("space",)),
     "arch_id": Column("arch_id", 3, lambda r: str(r["arch_id"]), ("arch_id",)),
     "target": Column("target", 1, lambda r: str(r["target"]), ("target",)),
-    "status": Column("status", 2, lambda r: str(r["status"]), ("status",)),
+    "status": Column("status", 3, lambda r: str(r["status"]), ("status",)),
     "macs": Column("MACs", 3, lambda r: _range(r["macs"], r["macs"], 1e6, "M"), ("macs",)),
     "params": Column("params", 4, lambda r: f"{r['params'] / 1e6:.2f}M", ("params",)),
     "median_ms": Column("median ms", 1, lambda r: _num(r["median_ms"]), ("median_ms",)),
@@ -72,7 +72,7 @@ COLUMNS: dict[str, Column] = {
     "cov": Column("CoV", 2, _cov, ("cov",)),
     "runs": Column("runs", 4, lambda r: _num(r["n_runs"], 0), ("n_runs",)),
     "top1": Column("top-1", 1, lambda r: _pct(r.get("top1")), ("top1",)),
-    "flags": Column("flags", 1, flags, ("converged", "disturbed")),
+    "flags": Column("flags", 0, flags, ("converged", "disturbed")),
     "artifact": Column("artifact", 5, _artifact, ()),
     "error": Column("error", 2, _error, ("error",)),
 }
@@ -167,13 +167,23 @@ def show(
     _print_table([headers[k] for k in shown], rows, width)
     hidden = [k for k in cells if k not in shown]
     if hidden:
-        typer.echo(f"({len(hidden)} columns hidden to fit {width} columns: {', '.join(hidden)}; --columns or --format)")
+        _note(
+            f"({len(hidden)} columns hidden to fit {width} columns: {', '.join(hidden)}; --columns or --format)", width
+        )
     if any(cells.get("flags", [])):
-        typer.echo(
-            "flags: disturbed = other processes or a drifting canary disturbed the measurement (docs/measurement.md); "
-            "not converged = stopped at its run/time cap before the ±1% goal"
+        _note(
+            "flags: dist. = other processes or a drifting canary disturbed the measurement and a re-measurement could "
+            "not clear it (docs/measurement.md); not conv. = stopped at its run/time cap before its precision goal",
+            width,
         )
     _show_token_comparison(frame, width)
+
+
+def _note(text: str, width: int) -> None:
+    """A footnote wrapped to the table's width."""
+    import textwrap
+
+    typer.echo(textwrap.fill(text, width=max(width, 20)))
 
 
 def _plain(value: Any) -> str:
@@ -233,4 +243,4 @@ def _show_token_comparison(frame: Any, width: int) -> None:
     _print_table([*header, "speedup", ""], rows, width)
     sources = sorted({str(s) for s in reduced["token_inputs"].dropna()})
     if sources:
-        typer.echo(f"MACs and token ranges over the images each network was prepared on: {'; '.join(sources)}")
+        _note(f"MACs and token ranges over the images each network was prepared on: {'; '.join(sources)}", width)
