@@ -8,8 +8,8 @@ Phases, each against a fresh `hwbench-agent` process with its default limits (al
 3. malformed authenticated requests (huge or non-ASCII Content-Length, JSON nested 50k-100k deep, numbers like
    10**400, threads beyond the board's cores, ...): how many got a 5xx, and how many were accepted.
 4. the log after requests with control characters and a token in the URL: raw control characters, tokens.
-5. side effects: files created under $HOME, $TMPDIR and the working directory (all empty folders) by hellos
-   and one measurement, outside the cache directory.
+5. side effects: entries created in $HOME, $TMPDIR and the working directory (empty folders, watched with
+   inotify, so files created and deleted again count) by 5 hellos and one measurement.
 6. whether `--host ::1` (IPv6) starts.
 
 `python benchmarks/agent_abuse.py [--before REV] [--seconds 36]`: with --before, the same run against the agent
@@ -173,7 +173,15 @@ def job(**changes: object) -> bytes:
         "runner": "onnxruntime",
         "threads": 1,
         "options": {},
-        "protocol": {"warmup_runs": 1, "min_runs": 1, "max_runs": 5, "max_seconds": 1.0},
+        "protocol": {
+            "warmup_runs": 1,
+            "warmup_seconds": 0.0,
+            "min_runs": 1,
+            "min_seconds": 0.0,
+            "max_runs": 5,
+            "max_seconds": 1.0,
+            "rel_ci": 0.05,
+        },
         "seed": 0,
     }
     for key, value in changes.items():
@@ -253,8 +261,14 @@ def tiny_onnx(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def side_effects(agent: Agent, hellos: int = 5) -> dict:
-    """Files outside the cache after hellos and one measurement (HOME, TMPDIR, cwd start empty)."""
+def side_effects(source: Path, tmp: Path, hellos: int = 5) -> dict:
+    """Entries created outside the cache (in HOME, TMPDIR, cwd: empty, watched) by hellos and a measurement."""
+    from tests.agent.watch import Watch
+
+    for d in ("home", "tmp", "cwd"):
+        (tmp / d).mkdir(parents=True)
+    watch = Watch(*(tmp / d for d in ("home", "tmp", "cwd")))
+    agent = Agent(source, tmp)
     model = agent.tmp / "model.onnx"
     digest = tiny_onnx(model)
     for _ in range(hellos):
@@ -264,7 +278,8 @@ def side_effects(agent: Agent, hellos: int = 5) -> dict:
     stored = exchange(agent.port, put.encode() + b"Connection: close\r\n\r\n" + body)
     measured = exchange(agent.port, measure_request(job(artifact=f"{digest}.onnx")), 120)
     agent.stop()
-    found = [str(p.relative_to(agent.tmp)) for d in ("home", "tmp", "cwd") for p in (agent.tmp / d).rglob("*")]
+    found = sorted({str(Path(p).relative_to(tmp)) for p in watch.created()})
+    watch.close()
     return {"upload": stored, "measure": measured, "files_outside_cache": len(found), "examples": found[:6]}
 
 
@@ -300,7 +315,7 @@ def run(source: Path, seconds: float) -> dict:
         agent = Agent(source, root / "abuse")
         out["malformed"], out["log"] = malformed(agent), log_abuse(agent)
         agent.stop()
-        out["side_effects"] = side_effects(Agent(source, root / "files"))
+        out["side_effects"] = side_effects(source, root / "files")
         out.update(ipv6(source, root / "v6"))
     return out
 
