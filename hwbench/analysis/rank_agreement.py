@@ -45,17 +45,20 @@ def common_networks(data: pd.DataFrame, quality: str) -> pd.DataFrame:
     return pd.concat([info, lat], axis=1).sort_values(["group", quality], ascending=[True, False])
 
 
-def _fronts(q_desc: np.ndarray, lat: np.ndarray, picks: np.ndarray, levels: np.ndarray):
-    """Per replicate (rows of picks, indices into the block's networks): L at each level, and the quality of
-    the fastest network present (the low end of the front)."""
+def _fronts(q_desc: np.ndarray, lats: dict[str, np.ndarray], picks: np.ndarray, levels: np.ndarray):
+    """Per replicate (rows of picks, indices into the block's networks, sorted by quality descending) and per
+    target: L at each level and the quality of the fastest network picked; and the best quality picked."""
     b, n = picks.shape
     present = np.zeros((b, n), dtype=bool)
-    present[np.arange(b)[:, None], picks] = True
-    masked = np.where(present, lat[None, :], np.inf)
-    running = np.minimum.accumulate(masked, axis=1)
+    present[np.arange(b)[:, None], picks] = True  # one presence mask, shared by every target
     k = q_desc.size - np.searchsorted(q_desc[::-1], levels, side="left")
-    front = np.where(k > 0, running[:, np.maximum(k - 1, 0)], np.inf)
-    return front, q_desc[np.argmin(masked, axis=1)], q_desc[np.argmax(present, axis=1)]
+    out = {}
+    for target, lat in lats.items():
+        masked = np.where(present, lat[None, :], np.inf)
+        front = np.minimum.accumulate(masked, axis=1)[:, np.maximum(k - 1, 0)]
+        front[:, k == 0] = np.inf
+        out[target] = (front, q_desc[np.argmin(masked, axis=1)])
+    return out, q_desc[picks.min(axis=1)]
 
 
 def _scores(fronts: np.ndarray, lows: np.ndarray, highs: np.ndarray, levels: np.ndarray) -> np.ndarray:
@@ -83,8 +86,8 @@ def rank_agreement(data: pd.DataFrame, quality: str, n_boot: int, seed: int = 0,
     nets = nets[nets["group"].isin(blocks)]
     qualities = nets[quality].to_numpy(dtype=float)
     levels = np.unique(np.quantile(qualities, np.linspace(0, 1, LEVELS)))
-    point = {t: _replicate_scores(nets, blocks, quality, t, levels, None, 0) for t in targets}
-    boot = {t: _replicate_scores(nets, blocks, quality, t, levels, n_boot, seed) for t in targets} if n_boot else {}
+    point = _replicate_scores(nets, blocks, quality, targets, levels, None, 0)
+    boot = _replicate_scores(nets, blocks, quality, targets, levels, n_boot, seed) if n_boot else {}
     rows = []
     alpha = 1 - confidence
     for ta, tb in combinations(targets, 2):
@@ -125,20 +128,30 @@ def tau_b(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _replicate_scores(
-    nets: pd.DataFrame, blocks: list[str], quality: str, target: str, levels: np.ndarray, n_boot: int | None, seed: int
-) -> np.ndarray:
-    """(replicates, blocks) scores on one target; n_boot None: the point estimate (one 'replicate', all networks).
-    The resample of a block depends only on (seed, block), so every target scores the same resample."""
-    fronts, lows, highs = [], [], []
+    nets: pd.DataFrame,
+    blocks: list[str],
+    quality: str,
+    targets: list[str],
+    levels: np.ndarray,
+    n_boot: int | None,
+    seed: int,
+) -> dict[str, np.ndarray]:
+    """Per target, (replicates, blocks) scores; n_boot None: the point estimate (one 'replicate', all networks).
+    Each block is resampled once per replicate and that resample is scored on every target."""
+    fronts: dict[str, list] = {t: [] for t in targets}
+    lows: dict[str, list] = {t: [] for t in targets}
+    highs = []
     for block in blocks:
         part = nets[nets["group"] == block]
         q_desc = part[quality].to_numpy(dtype=float)  # nets is sorted by quality, descending, within a block
-        lat = part[target].to_numpy(dtype=float)
+        lats = {t: part[t].to_numpy(dtype=float) for t in targets}
         n = q_desc.size
         picks = np.arange(n)[None, :] if n_boot is None else stream(seed, block).integers(0, n, (n_boot, n))
         step = max(1, _CHUNK // n)
-        chunks = [_fronts(q_desc, lat, picks[s : s + step], levels) for s in range(0, len(picks), step)]
-        fronts.append(np.concatenate([c[0] for c in chunks]))
-        lows.append(np.concatenate([c[1] for c in chunks]))
-        highs.append(np.concatenate([c[2] for c in chunks]))
-    return _scores(np.array(fronts), np.array(lows), np.array(highs), levels)
+        chunks = [_fronts(q_desc, lats, picks[s : s + step], levels) for s in range(0, len(picks), step)]
+        highs.append(np.concatenate([hi for _, hi in chunks]))
+        for t in targets:
+            fronts[t].append(np.concatenate([c[t][0] for c, _ in chunks]))
+            lows[t].append(np.concatenate([c[t][1] for c, _ in chunks]))
+    top = np.array(highs)
+    return {t: _scores(np.array(fronts[t]), np.array(lows[t]), top, levels) for t in targets}
