@@ -133,6 +133,9 @@ class Handler(GuardedHandler):
         if not self.server.slots.authenticated(self.connection):
             self.close_connection = True  # evicted while its head was read: it lost its slot
             return
+        if self.headers.get("Expect", "").lower() == "100-continue" and self.request_version != "HTTP/1.0":
+            self.send_response_only(100)  # only now: a peer without the token is never invited to send a body
+            self.end_headers()
         path, query = self.path.partition("?")[::2]
         try:
             if query or "?" in self.path:

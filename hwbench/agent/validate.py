@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from typing import Any
 
 from hwbench.agent.wire import EXTENSIONS, parse_artifact_name
@@ -92,7 +93,22 @@ def _options(options: Any, runner: Any) -> dict[str, Any]:
             raise JobError(f"options.{key}: expected a number, a boolean or a short string")
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
             raise JobError(f"options.{key}: number out of range")
+        allowed = _choices(runner.options, key)
+        # Same type as well as equal: 1 == True, but 1 is not a boolean.
+        if allowed is not None and not any(type(value) is type(a) and value == a for a in allowed):
+            raise JobError(f"options.{key}: expected one of {', '.join(map(repr, allowed))}, got {value!r}")
     return options
+
+
+def _choices(options_class: type, key: str) -> tuple | None:
+    """The values a Literal (or bool) option takes, or None when its annotation says less."""
+    try:
+        hint = typing.get_type_hints(options_class)[key]
+    except Exception:  # e.g. `str | None` cannot be evaluated on Python 3.9: no check beyond the scalar one
+        return None
+    if hint is bool:
+        return (True, False)
+    return typing.get_args(hint) if typing.get_origin(hint) is typing.Literal else None
 
 
 def _number(data: dict[str, Any], key: str, kind: type, lo: float, hi: float, prefix: str = "") -> Any:

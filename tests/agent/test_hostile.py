@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 import select
 import socket
 import sys
@@ -98,8 +99,7 @@ def test_a_header_flood_without_a_token_costs_no_memory(agent: Agent) -> None:
     request = b"GET /v1/hello HTTP/1.1\r\n" + b"".join(b"X-%d: " % i + b"a" * 62000 + b"\r\n" for i in range(100))
     replies: list[bytes] = []
     threads = [
-        threading.Thread(target=lambda: replies.append(flood(agent, request + b"\r\n")))
-        for _ in range(ATTACKERS)
+        threading.Thread(target=lambda: replies.append(flood(agent, request + b"\r\n"))) for _ in range(ATTACKERS)
     ]
     for t in threads:
         t.start()
@@ -143,6 +143,56 @@ def test_malformed_authenticated_requests_get_a_4xx_with_a_reason(agent: Agent, 
     reason = json.loads(body)["error"]
     assert reason and "\n" not in reason and len(reason) < 300
     assert agent.alive() and "Traceback" not in agent.log()
+
+
+FUZZ_VALUES = [10**400, -(10**400), 1e308, float("nan"), float("inf"), "", "x" * 5000, "\x00\x1b[2K", [], {}, None]
+FUZZ_VALUES += [True, -1, 0, 2**63, [[[[[]]]]], {"a": {"b": {"c": {}}}}, "../../etc/passwd", 1.5]
+
+
+def fuzzed_request(rng: random.Random) -> bytes:
+    """A valid measure request with one or two fields replaced, removed or added (seeded)."""
+    data = json.loads(measure_body())
+    for _ in range(rng.randint(1, 2)):
+        protocol = data.get("protocol")
+        target = protocol if isinstance(protocol, dict) and rng.random() < 0.4 else data
+        key = rng.choice([*target, "extra"])
+        if rng.random() < 0.2:
+            target.pop(key, None)
+        else:
+            target[key] = rng.choice(FUZZ_VALUES)
+    body = json.dumps(data).encode()
+    roll = rng.random()
+    length = None if roll < 0.8 else rng.choice(["+5", " 7", "-0", "0x10", "1e3", "9" * 30, "\u00b9", ""])
+    return measure_request(body, length)
+
+
+@pytest.mark.remote
+def test_seeded_fuzz_of_authenticated_requests_never_gets_a_5xx(agent: Agent) -> None:
+    rng = random.Random(18)
+    statuses = set()
+    for i in range(300):
+        request = fuzzed_request(rng)
+        reply = send_raw(agent, request, 20)
+        status = reply[9:12]
+        assert status.startswith(b"4"), (i, request[:300], reply[:300])
+        statuses.add(status)
+    assert b"400" in statuses and agent.alive() and "Traceback" not in agent.log()
+
+
+@pytest.mark.remote
+def test_expect_100_continue_is_answered_only_with_the_token(agent: Agent) -> None:
+    head = "PUT /v1/artifacts/" + "a" * 64 + ".onnx HTTP/1.1\r\nContent-Length: 10\r\nExpect: 100-continue\r\n"
+    with socket.create_connection(("127.0.0.1", agent.port), timeout=5) as s:
+        s.sendall((head + "\r\n").encode())
+        assert s.recv(100).startswith(b"HTTP/1.1 401")
+    with socket.create_connection(("127.0.0.1", agent.port), timeout=5) as s:
+        s.sendall((head + AUTH + "\r\n").encode())
+        assert s.recv(100).startswith(b"HTTP/1.1 100")
+        s.sendall(b"0123456789")
+        reply = b""
+        while chunk := s.recv(1000):
+            reply += chunk
+        assert reply.startswith(b"HTTP/1.1 400") and b"hash mismatch" in reply
 
 
 @pytest.mark.remote
