@@ -4,7 +4,7 @@ A(t) is read off a block's best-of-m curve θ (hwbench.analysis.stepfront): the 
 occupy with θ(a) ≤ t (its lowest occupied level when none is). Latency budgets lie on a fixed absolute grid
 (every 5% from 1 ms), restricted to the latencies both blocks' curves span, so a pair's figures never depend on
 other blocks. The mean gap over the budgets (each budget an equal slice of log latency) has a percentile
-interval; the largest gap each way, picked after looking, has a simultaneous (sup-t) band. A replicate whose
+interval; the largest gap each way is descriptive (picked after looking; no interval). A replicate whose
 curve is undefined at a level of the block's range is non-covering (counted, never silently dropped).
 """
 
@@ -15,7 +15,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from hwbench.analysis.inference import MIN_COVERAGE, covered_interval, interval, supt_band
+from hwbench.analysis.inference import MIN_COVERAGE, covered_interval, interval
 from hwbench.analysis.stepfront import TargetFronts
 
 BUDGET_STEP = 0.05  # log-latency step of the budget grid
@@ -32,12 +32,8 @@ GAP_COLUMNS = [
     "coverage",
     "max_gap",
     "max_gap_ms",
-    "max_ci_low",
-    "max_ci_high",
     "max_gap_y",
     "max_gap_y_ms",
-    "max_y_ci_low",
-    "max_y_ci_high",
 ]
 CURVE_COLUMNS = ["target", "block_x", "block_y", "latency_ms", "gap", "ci_low", "ci_high", "coverage"]
 
@@ -85,7 +81,6 @@ def gap_tables(tf: TargetFronts, confidence: float = 0.95) -> tuple[pd.DataFrame
         else:
             boot = np.full((0, budgets.size), np.nan)
         low, high, coverage = covered_interval(boot, confidence)
-        band_low, band_high = supt_band(gap, boot, confidence, log=False)
         part = {"latency_ms": budgets, "gap": gap, "ci_low": low, "ci_high": high, "coverage": coverage}
         curves.append(pd.DataFrame({"target": tf.target, "block_x": bx, "block_y": by, **part}))
         mean_boot = boot.mean(axis=1) if boot.shape[0] else np.empty(0)
@@ -99,12 +94,8 @@ def gap_tables(tf: TargetFronts, confidence: float = 0.95) -> tuple[pd.DataFrame
             coverage=cov,
             max_gap=gap[i],
             max_gap_ms=budgets[i],
-            max_ci_low=band_low[i],
-            max_ci_high=band_high[i],
             max_gap_y=-gap[j],
             max_gap_y_ms=budgets[j],
-            max_y_ci_low=-band_high[j],
-            max_y_ci_high=-band_low[j],
         )
         if mean_boot.size and cov >= MIN_COVERAGE:
             m_low, m_high = interval(mean_boot[np.isfinite(mean_boot)][:, None], confidence)

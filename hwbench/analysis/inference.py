@@ -1,4 +1,4 @@
-"""Bootstrap inference shared by the pair analyses: percentile intervals with coverage, sup-t bands, p-values, Holm.
+"""Bootstrap inference shared by the pair analyses: percentile intervals with coverage, p-values, Holm, MC error.
 
 A replicate is "non-covering" where its value is undefined (NaN: a block's replicate has fewer than m networks at
 a level). Dropping those replicates silently conditions the interval on a subset; instead the share of covering
@@ -48,24 +48,6 @@ def covered_interval(values: np.ndarray, confidence: float) -> tuple[np.ndarray,
     low, high = interval(np.where(np.isfinite(values), values, np.nan), confidence)
     ok = coverage >= MIN_COVERAGE
     return np.where(ok, low, np.nan), np.where(ok, high, np.nan), coverage
-
-
-def supt_band(
-    point: np.ndarray, boot: np.ndarray, confidence: float, log: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
-    """Simultaneous band over levels: point ± c·sd (on the log scale for ratios), c the confidence quantile of
-    the largest standardised deviation of a replicate; only replicates defined at every level take part."""
-    f, inv = (np.log, np.exp) if log else (np.asarray, np.asarray)
-    log_point = f(point)
-    full = f(boot[np.all(np.isfinite(boot), axis=1)])
-    nan = np.full(point.shape, np.nan)
-    if full.shape[0] < 2 or full.shape[0] < MIN_COVERAGE * boot.shape[0]:
-        return nan, nan.copy()
-    sd = full.std(axis=0, ddof=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        z = np.where(sd > 0, np.abs(full - log_point) / sd, 0.0).max(axis=1)
-    c = float(np.quantile(z, confidence))
-    return inv(log_point - c * sd), inv(log_point + c * sd)
 
 
 def boot_p_value(boot: np.ndarray, estimate: float, null: float = 0.0) -> float:

@@ -1,4 +1,4 @@
-"""Bootstrap helpers: intervals with coverage, sup-t bands, p-values, Holm, Monte Carlo error."""
+"""Bootstrap helpers: intervals with coverage, p-values, Holm, Monte Carlo error."""
 
 import numpy as np
 import pytest
@@ -10,7 +10,6 @@ from hwbench.analysis.inference import (
     holm,
     interval,
     support_error,
-    supt_band,
 )
 
 
@@ -32,19 +31,6 @@ def test_covered_interval_refuses_below_the_coverage_threshold() -> None:
     low, high, coverage = covered_interval(values, 0.95)
     assert np.isfinite(low[0]) and np.isnan(low[1]) and np.isnan(high[1])
     assert coverage[0] == 1.0 and coverage[1] < MIN_COVERAGE
-
-
-def test_supt_band_is_wider_than_pointwise_and_simultaneous() -> None:
-    rng = np.random.default_rng(2)
-    point = np.ones(20)
-    boot = np.exp(rng.normal(0, 0.1, (2000, 20)))  # 20 independent levels
-    low, high = supt_band(point, boot, 0.95)
-    p_low, p_high = interval(boot, 0.95)
-    assert np.all(low < p_low) and np.all(high > p_high)
-    inside = np.all((boot >= low) & (boot <= high), axis=1)
-    assert inside.mean() == pytest.approx(0.95, abs=0.015)
-    lin_low, lin_high = supt_band(np.zeros(20), np.log(boot), 0.95, log=False)
-    assert np.allclose(lin_low, np.log(low)) and np.allclose(lin_high, np.log(high))
 
 
 def test_boot_p_value() -> None:
