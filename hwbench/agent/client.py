@@ -51,7 +51,7 @@ class AgentClient:
         sleep: Callable[[float], Any] = time.sleep,
     ) -> None:
         self.host, self.port = host, port
-        self.address = f"{host}:{port}"
+        self.address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"  # IPv6 literals in brackets
         self._headers = authorization(token)
         self.connect_timeout_s = connect_timeout_s
         self.retries, self.backoff_s, self.backoff_max_s = retries, backoff_s, backoff_max_s

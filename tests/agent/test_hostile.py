@@ -51,8 +51,9 @@ def measure_body(**changes: object) -> bytes:
 
 @pytest.mark.remote
 def test_slow_requests_neither_hold_a_connection_nor_lock_out_the_token(agent: Agent) -> None:
-    """16 tokenless peers trickle a byte at a time: each is cut at the request deadline (2 s here), and
-    an authenticated request is served at once, within the stated bound of one request timeout."""
+    """16 tokenless peers trickle a byte at a time: each is cut at the request deadline (2 s here), and an
+    authenticated request is served on its first try within 5 s (stated bound; it takes milliseconds on an idle
+    machine, while the old agent refused it for as long as the peers kept trickling)."""
     stop = threading.Event()
     lifetimes: list[float] = []
 
@@ -79,7 +80,7 @@ def test_slow_requests_neither_hold_a_connection_nor_lock_out_the_token(agent: A
         for _ in range(5):
             t0 = time.monotonic()
             hello = client.hello()  # no retries: one refused connection would raise
-            assert time.monotonic() - t0 < 2.0
+            assert time.monotonic() - t0 < 5.0
             client.close()
         assert hello["connections"]["unauthenticated"] <= 16 - 4
         for t in threads:
@@ -273,6 +274,7 @@ def test_the_agent_listens_on_ipv6(tmp_path: Path) -> None:
     agent = Agent(tmp_path / "a", host="::1").start()
     try:
         assert "listening on [::1]:" in agent.log()
-        assert agent.client().hello()["protocol"] == 1
+        client = agent.client()
+        assert client.hello()["protocol"] == 1 and client.address == f"[::1]:{agent.port}"
     finally:
         agent.kill()
