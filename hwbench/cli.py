@@ -22,9 +22,13 @@ DEFAULT_STORE = Path("results/hwbench.sqlite")
 # The built-in demo: every CNN block space on the local CPU targets.
 DEFAULT_SPACES = ["mbconv", "mbconv_se", "fused_mbconv", "resnet_bottleneck", "convnext"]
 DEFAULT_TARGETS = ["cpu-onnxruntime-1t", "cpu-onnxruntime-2t", "cpu-torch-1t"]
-# The built-in offline dataset (ships inside scikit-learn) and the short schedule the demo trains on.
+# The built-in offline dataset (ships inside scikit-learn) and the schedule the demo trains on. With 3 networks per
+# space and 5 epochs (`demo` schedule), `make demo` fits 10 minutes on a busy 2-core machine, installs included
+# (a slow day measured 13.4 min with 4 networks and 8 epochs: installs 4, training 6.5, the rest 2.9; this cuts
+# training to ~3.0 and the rest to ~2.2). See README "Quick start".
 DEFAULT_DATASET = "digits"
-DEFAULT_SCHEDULE = "short"
+DEFAULT_SCHEDULE = "demo"
+DEFAULT_N = 3
 
 
 @app.command()
@@ -33,7 +37,7 @@ def sweep(
         list[str] | None, typer.Option("--space", "-s", help="Design space file or name (repeat).")
     ] = None,
     target: Annotated[list[str] | None, typer.Option("--target", "-t", help="Target file or name (repeat).")] = None,
-    n: Annotated[int, typer.Option("--n", min=1, help="Networks per space.")] = 4,
+    n: Annotated[int, typer.Option("--n", min=1, help="Networks per space.")] = DEFAULT_N,
     seed: Annotated[int, typer.Option(help="Sampling seed: same seed, same architectures.")] = 0,
     name: Annotated[str, typer.Option("--name", help="Sweep name (re-use it to resume).")] = "demo",
     store: StoreOpt = DEFAULT_STORE,
@@ -329,9 +333,8 @@ def _print_table(headers: list[str], rows: list[tuple], width: int | None = None
     Console(width=width).print(table)
 
 
-# Accuracy commands (import-accuracy, datasets, schedules) and `show` live in their own modules, registered on `app`.
-from hwbench import cli_accuracy, cli_show  # noqa: E402, F401
-from hwbench import cli_compare  # noqa: E402, F401  (compare-sweeps)
+# Accuracy commands (import-accuracy, datasets, schedules), `show` and `compare-sweeps` live in their own modules.
+from hwbench import cli_accuracy, cli_compare, cli_show  # noqa: E402, F401  (cli_compare: compare-sweeps)
 
 
 class Interrupted(Exception):

@@ -115,11 +115,11 @@ def check_resolution(archs: list[SweepArch], tp: TrainingPlan) -> None:
 
     resolution = tp.schedule.spec.resolution
     for arch in archs:
-        model = build_model(arch.spec, seed=0, device="meta")
         x = torch.empty(2, arch.spec.arch.in_channels, resolution, resolution, device="meta")  # type: ignore[attr-defined]
         try:
-            model(x)
-        except RuntimeError as exc:
+            # The network actually trained: at the schedule's resolution (a ViT's positions and tokens follow it).
+            build_model(at_resolution(arch.spec, resolution), seed=0, device="meta")(x)
+        except (RuntimeError, ValueError) as exc:
             raise ConfigError(
                 tp.schedule.source,
                 "resolution",
