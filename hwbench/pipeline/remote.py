@@ -72,6 +72,40 @@ def _failure(message: str, transport: bool, started: str) -> dict[str, Any]:
     }
 
 
+def _measure_one(
+    client: AgentClient, target: Target, item: dict[str, Any], job: dict[str, Any]
+) -> tuple[dict[str, Any], str | None]:
+    """One round job on the board: (result, why the target must stop or None)."""
+    assert target.agent is not None
+    # Per-image timing is local-only: the agent receives the artifact alone (docs/measurement.md).
+    job = {k: v for k, v in job.items() if k not in ("path", "inputs_path", "inputs_source")}
+    path, digest = item["path"], item["_keys"][2]
+    started, t0 = now(), time.monotonic()
+    stop = None
+    try:
+        reply = client.measure(
+            job, path, digest, Path(path).suffix, job_timeout(job["protocol"]), target.agent.queue_timeout_s
+        )
+        result = reply["result"]
+        result["queue_seconds"] = reply.get("queue_seconds")
+        if result.get("status") == "ok":
+            result["info"] = {
+                **(result.get("info") or {}),
+                "agent_seconds": reply.get("agent_seconds"),
+                "round_trip_seconds": time.monotonic() - t0,
+                **({"per_image": {"skipped": PER_IMAGE_SKIPPED}} if "inputs_path" in item else {}),
+            }
+    except (AgentUnreachable, AgentAuthError) as exc:
+        result, stop = _failure(str(exc), True, started), str(exc)
+    except AgentError as exc:
+        transport = exc.status in _TRANSPORT_STATUSES
+        result = _failure(f"{client.address}: {exc}", transport, started)
+        stop = str(exc) if transport else None
+    except OSError as exc:  # the local artifact could not be read for upload
+        result = _failure(f"cannot upload {path}: {exc}", False, started)
+    return result, stop
+
+
 def measure_remote(
     plan: Plan,
     store: Store,
@@ -82,9 +116,7 @@ def measure_remote(
     board: Board,
     ui: Progress,
 ) -> int:
-    """Measure each pending network on the board in order; stop the target (not the sweep) if the board goes."""
-    from hwbench.pipeline.measure import store_result
-
+    """Measure the pending networks on the board in rounds; stop the target (not the sweep) if the board goes."""
     client, facts = board.client, board.facts
     assert target.agent is not None
     extra = {
@@ -96,44 +128,32 @@ def measure_remote(
             "delegates": facts.get("delegates"),
         }
     }
-    stored = failed = 0
-    with ui.task(f"measuring {target.name} @ {client.address}", len(todo)) as bar:
-        for i, item in enumerate(todo):
-            # Per-image timing is local-only: the agent receives the artifact alone (docs/measurement.md).
-            job = {k: v for k, v in item.items() if k not in ("_keys", "path", "inputs_path", "inputs_source")}
-            path, digest = item["path"], item["_keys"][2]
-            started, t0 = now(), time.monotonic()
-            stop = None
-            try:
-                reply = client.measure(
-                    job, path, digest, Path(path).suffix, job_timeout(job["protocol"]), target.agent.queue_timeout_s
-                )
-                result = reply["result"]
-                result["queue_seconds"] = reply.get("queue_seconds")
-                if result.get("status") == "ok":
-                    result["info"] = {
-                        **(result.get("info") or {}),
-                        "agent_seconds": reply.get("agent_seconds"),
-                        "round_trip_seconds": time.monotonic() - t0,
-                        **({"per_image": {"skipped": PER_IMAGE_SKIPPED}} if "inputs_path" in item else {}),
-                    }
-            except (AgentUnreachable, AgentAuthError) as exc:
-                result, stop = _failure(str(exc), True, started), str(exc)
-            except AgentError as exc:
-                transport = exc.status in _TRANSPORT_STATUSES
-                result = _failure(f"{client.address}: {exc}", transport, started)
-                stop = str(exc) if transport else None
-            except OSError as exc:  # the local artifact could not be read for upload
-                result = _failure(f"cannot upload {path}: {exc}", False, started)
-            failed += not store_result(plan, store, target, fp, identity, i, item["_keys"], result, extra)
-            stored += 1
-            bar.advance()
+    from hwbench.pipeline.measure import Block
+    from hwbench.pipeline.rounds import RoundDriver
+
+    block = Block(plan, store, target, fp, identity, extra)
+    driver = RoundDriver(block, todo, plan.request.seed)
+    queue = driver.jobs()
+    stored = 0
+    with ui.task(f"measuring {target.name} @ {client.address} ({driver.rounds} rounds)", len(todo)) as bar:
+        while queue:
+            tag, job = queue.pop(0)
+            item = todo[tag[0]]
+            result, stop = _measure_one(client, target, item, job)
+            retried = len(driver.retry)
+            driver.handle(tag, result)
+            if result.get("status") != "ok" or (tag[1] == driver.rounds - 1 and len(driver.retry) == retried):
+                stored += 1
+                bar.advance()
             if stop:
                 ui.note(
-                    f"{target.name}: {stop}; that network is recorded as a failure and {len(todo) - i - 1} stay "
-                    "pending; re-run the sweep when the board is back to finish (nothing is measured twice)"
+                    f"{target.name}: {stop}; that network is recorded as a failure and the unfinished ones stay "
+                    "pending; re-run the sweep when the board is back to finish (finished rounds are kept)"
                 )
                 break
+            queue[:0] = driver.followups(tag, result)
+    driver.finish()
+    failed = block.failed
     client.close()
     if client.uploaded:
         size = sum(u[1] for u in client.uploaded) / 1e6

@@ -107,7 +107,8 @@ class RoundDriver:
         if result.get("status") != "ok":
             self.failed.add(i)
             self.ctx.store_final(i, self.todo[i]["_keys"], result, tag)
-            drop_rounds(self.ctx.store, self.todo[i]["_keys"][0])
+            if not (result.get("info") or {}).get("transport_error"):  # a board that went away keeps its rounds
+                drop_rounds(self.ctx.store, self.todo[i]["_keys"][0])
             return False
         info = result.get("info") or {}
         drift = self.baseline.observe(info.get("canary"))
