@@ -41,6 +41,8 @@ def sample_space(space: DesignSpace, n: int, seed: int) -> list[Sample]:
 
     if n < 1:
         raise ConfigError(None, "--n", f"must be at least 1, got {n}")
+    if not 0 <= int(seed) < 2**63:  # numpy seeds are non-negative
+        raise ConfigError(None, "--seed", f"must be an integer from 0 to 2^63-1, got {seed}")
     if space.fixed is not None:
         return [Sample(0, space.fixed, complexity(space.fixed).as_dict())]
     stream = get_family(space.family).stream

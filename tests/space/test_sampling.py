@@ -55,3 +55,13 @@ def test_space_too_small_for_n(tiny_spaces: dict[str, Path]) -> None:
     """Asking for more distinct networks than the space holds ends with an error, not a loop."""
     with pytest.raises(ConfigError, match="duplicate"):
         sample_space(load_space(tiny_spaces["mbconv"]), 500, seed=0)
+
+
+def test_negative_seed_is_a_config_error() -> None:
+    from hwbench.errors import ConfigError
+    from hwbench.space.design_space import load_space
+    from tests.conftest import ROOT
+
+    space = load_space(ROOT / "design_spaces" / "mbconv.yaml")
+    with pytest.raises(ConfigError, match=r"--seed: must be an integer from 0 to 2\^63-1, got -5"):
+        space.sample(2, -5)
