@@ -140,6 +140,9 @@ class GuardedHandler(BaseHTTPRequestHandler):
         length = int(raw)
         if length > limit:
             self._fail(413, f"body of {length} bytes is over this agent's limit of {limit} bytes", True)
+            # Discard (a bounded part of) the body: closing on unread bytes resets the connection, and the
+            # client, still sending, would see a broken pipe instead of this answer.
+            self._drain(min(length, 4 << 20), 2.0)
             return None
         self._set_deadline(self.server.request_timeout_s + length / MIN_BODY_RATE)
         return length
