@@ -120,9 +120,8 @@ class RoundDriver:
             return True
         best = min(tries, key=lambda t: (bool(t["reasons"]), t["severity"]))
         best["attempts"] = len(tries)
-        best["history"] = [
-            {"reasons": t["reasons"], "device_seconds": t["result"].get("device_seconds")} for t in tries
-        ]
+        stamps = ("device_seconds", "started_at", "finished_at")
+        best["history"] = [{k: t["result"].get(k) for k in stamps} | {"reasons": t["reasons"]} for t in tries]
         self.kept[i][r] = best
         put_round(self.ctx.store, _round_row(self.todo[i]["_keys"][0], r, best))
         return True
