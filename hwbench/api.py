@@ -140,7 +140,7 @@ def results(sweep: str | list[str], store: str | Path = "results/hwbench.sqlite"
 def analyse(sweep: str | list[str], store: str | Path = "results/hwbench.sqlite", **options: Any) -> Any:
     """Every analysis of the report for one or more sweeps: an Analysis with `.tables` (DataFrames by name).
 
-    options: n_boot, confidence, cov_threshold, seed, max_levels, edf_bins, group, proxy (see docs/report.md).
+    options: n_boot, confidence, cov_threshold, seed, front_m, edf_bins, group, proxy (see docs/report.md).
     """
     from hwbench.analysis.analyse import analyse as _analyse
     from hwbench.analysis.analyse import make_options
