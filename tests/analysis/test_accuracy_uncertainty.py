@@ -56,3 +56,26 @@ def test_accuracy_basis_states_images_resolution_and_one_image_in_points() -> No
     assert basis["one_image_points"] == pytest.approx(0.2786, abs=1e-4)
     ci = with_accuracy_ci(frame)
     assert ci["top1_ci_low"].iloc[0] < 0.9 < ci["top1_ci_high"].iloc[0] and np.isnan(ci["top1_ci_low"].iloc[2])
+
+
+def test_results_frame_reads_the_evaluation_size_and_resolution_from_the_record(tmp_path) -> None:
+    from hwbench.analysis.table import results_frame
+    from hwbench.store import Store
+    from tests.report.fill import fill
+
+    store = Store(tmp_path / "s.sqlite")
+    fill(
+        store,
+        "s",
+        [
+            {"block": "a", "index": i, "target": "t", "macs": 1e8, "params": 1e6, "ms": 1.0, "top1": 0.9}
+            for i in range(2)
+        ],
+    )
+    with store.transaction():
+        store.db.execute(
+            "UPDATE accuracies SET info_json = ? WHERE arch_id LIKE '%0%'", ('{"val_images": 359, "resolution": 32}',)
+        )
+    frame = results_frame(store, ["s"]).sort_values("eval_images")
+    assert frame["eval_images"].tolist()[0] == 359 and frame["eval_resolution"].tolist()[0] == 32
+    assert frame["eval_images"].isna().sum() == 1  # a record that does not say: unknown, no interval
