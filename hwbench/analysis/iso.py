@@ -43,6 +43,10 @@ PAIR_COLUMNS = [
     "n_x",
     "n_y",
     "m",
+    "lo_x",
+    "top_x",
+    "lo_y",
+    "top_y",
     "overlap_lo",
     "overlap_hi",
     "n_levels",
@@ -103,6 +107,7 @@ def _summary(tf, bx, by, mask, speedup, boot, ci, confidence) -> dict:
     levels = tf.levels[mask]
     row = dict.fromkeys(PAIR_COLUMNS, np.nan)
     row.update(target=tf.target, block_x=bx, block_y=by, n_x=x.n, n_y=y.n, m=tf.m, n_levels=int(levels.size))
+    row.update(lo_x=x.lo, top_x=x.top, lo_y=y.lo, top_y=y.top)
     row["n_note"] = _n_note(x.n, y.n)
     if not levels.size:
         return row
@@ -173,9 +178,15 @@ def speedup_sentence(row: pd.Series, quality: Quality, target: str, alpha: float
     x, y = row["block_x"], row["block_y"]
     m = int(row["m"]) if np.isfinite(row["m"]) else 0
     if not row["n_levels"]:
+        small = [
+            f"{b} has {int(row[f'n_{k}'])} network(s)" for b, k in ((x, "x"), (y, "y")) if np.isnan(row[f"top_{k}"])
+        ]
+        if small:
+            return f"{x} vs {y} on {target}: not compared, {' and '.join(small)} (a best-of-{m} curve needs {3 * m})."
         return (
-            f"{x} and {y} share no {quality.label} level that both estimate on {target} (each needs "
-            f"{3 * m} networks at or above it): not compared."
+            f"{x} ({quality.span(row['lo_x'], row['top_x'])}) and {y} ({quality.span(row['lo_y'], row['top_y'])}) "
+            f"share no {quality.label} level on {target}: not compared (a block's range runs from its least "
+            f"accurate network to the level {3 * m} of its networks reach)."
         )
     span = quality.span(row["overlap_lo"], row["overlap_hi"])
     if not np.isfinite(row["geo_ci_low"]):

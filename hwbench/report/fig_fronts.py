@@ -8,13 +8,18 @@ from matplotlib.figure import Figure
 
 from hwbench.analysis.data import Quality
 from hwbench.analysis.pareto import front_points
+from hwbench.analysis.stepfront import TargetFronts
 from hwbench.report.plots import LABELS, empty_axes, log_axis, scale, thin
 
 
-def fronts_figure(data: pd.DataFrame, target: str, quality: Quality, colors: dict[str, tuple]) -> Figure:
+def fronts_figure(
+    data: pd.DataFrame, target: str, quality: Quality, colors: dict[str, tuple], tf: TargetFronts | None = None
+) -> Figure:
     """Accuracy vs latency, MACs and params; without accuracy, MACs and params (capacity) vs latency.
 
     A front is a step line: at each cost, the best quality any network of the block reaches at or below it.
+    Given the target's best-of-m curves (tf), the latency panel also draws them (dashed): the curves every
+    comparison of the report uses, over the levels each block's networks occupy.
     """
     part = data[data["target"] == target]
     panels = (
@@ -44,6 +49,8 @@ def fronts_figure(data: pd.DataFrame, target: str, quality: Quality, colors: dic
             c, q = front_points(group[cost].to_numpy(dtype=float), group[qual].to_numpy(dtype=float))
             ax.step(scale(cost, c), scale(qual, q), where="post", color=colors[block], lw=1.6)
             ax.plot(scale(cost, c), scale(qual, q), "o", ms=5, mfc="none", mec=colors[block], mew=1.2)
+            if tf is not None and cost == "median_ms" and qual == quality.column and block in tf.blocks:
+                _best_of_m(ax, tf, block, qual, colors[block])
         log_axis(ax, "x", cost)
         if not quality.is_accuracy:
             log_axis(ax, "y", qual)
@@ -53,6 +60,16 @@ def fronts_figure(data: pd.DataFrame, target: str, quality: Quality, colors: dic
     handles = [h for ax in axes for h in ax.get_legend_handles_labels()[0]][: part["group"].nunique()]
     if handles:
         axes[0].legend(handles=handles, fontsize=7, loc="lower right")
+    if tf is not None:
+        axes[0].set_title(f"dashed: best of {tf.m} networks at ≥ each level", fontsize=8)
     what = "accuracy" if quality.is_accuracy else "capacity proxy (no accuracy in the store)"
     fig.suptitle(f"{target}: per-block Pareto fronts, {what}", fontsize=11)
     return fig
+
+
+def _best_of_m(ax, tf: TargetFronts, block: str, qual: str, color: tuple) -> None:
+    """θ(a) of one block, as latency against level, over the levels its networks occupy."""
+    front = tf.blocks[block]
+    mask = front.occupied(tf.levels)
+    if mask.any():
+        ax.plot(scale("median_ms", front.point[mask]), scale(qual, tf.levels[mask]), "--", color=color, lw=1.2)

@@ -46,7 +46,8 @@ def render_report(analysis: Analysis, outdir: Path) -> Path:
     usable = results[(results["status"] == "ok") & (results["median_ms"] > 0)]
     targets: list[dict[str, Any]] = []
     for target in analysis.targets:
-        figures = [save(fronts_figure(usable, target, analysis.quality, colors), f"fronts_{slug(target)}", outdir)]
+        fig = fronts_figure(usable, target, analysis.quality, colors, analysis.fronts.get(target))
+        figures = [save(fig, f"fronts_{slug(target)}", outdir)]
         if target in analysis.fronts:
             fig = speedup_figure(t["slowdown"], t["speedups"], target, analysis.quality, colors)
             figures.append(save(fig, f"speedup_{slug(target)}", outdir))

@@ -56,9 +56,14 @@ def test_no_shared_levels_and_too_few_networks() -> None:
     _, summary = pair_tables(fronts({("t", "x"): low, ("t", "y"): high}))
     row = summary.iloc[0]
     assert row["n_levels"] == 0 and np.isnan(row["geomean_speedup"])
-    assert "share no top-1 accuracy level" in speedup_sentence(row, ACCURACY, "t")
+    assert speedup_sentence(row, ACCURACY, "t").startswith(
+        "x (50.0–52.7% top-1) and y (70.0–72.7% top-1) share no top-1 accuracy level on t: not compared"
+    )
     _, summary = pair_tables(fronts({("t", "x"): block(1.0)[:5], ("t", "y"): block(1.0)}))
     assert summary.iloc[0]["n_levels"] == 0  # 5 networks cannot estimate a best of 3 with margin
+    assert "not compared, x has 5 network(s) (a best-of-3 curve needs 9)" in speedup_sentence(
+        summary.iloc[0], ACCURACY, "t"
+    )
 
 
 def test_sentence_says_faster_only_when_significant_and_the_interval_excludes_1() -> None:
