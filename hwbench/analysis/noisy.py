@@ -64,9 +64,12 @@ def noisy_results(data: pd.DataFrame, cov_threshold: float = 0.10) -> pd.DataFra
     disturbed = disturbed_mask(data)
     marked = data.assign(robust_cov=spread, disturbed=disturbed.astype(int))
     flagged = marked[(spread > cov_threshold) | unconverged | disturbed].copy()
+    why = data["disturbed_reason"] if "disturbed_reason" in data else pd.Series(None, index=data.index, dtype=object)
     flagged["reason"] = [
-        _reason(s, u, d, cov_threshold)
-        for s, u, d in zip(spread[flagged.index], unconverged[flagged.index], disturbed[flagged.index])
+        _reason(s, u, d, cov_threshold, w)
+        for s, u, d, w in zip(
+            spread[flagged.index], unconverged[flagged.index], disturbed[flagged.index], why[flagged.index]
+        )
     ]
     flagged = flagged.sort_values("robust_cov", ascending=False, na_position="last")
     return flagged.reindex(columns=NOISY_COLUMNS).reset_index(drop=True)
@@ -111,8 +114,9 @@ def disturbed_banner(frame: pd.DataFrame) -> str:
     )
 
 
-def _reason(spread: float, unconverged: bool, disturbed: bool, threshold: float) -> str:
+def _reason(spread: float, unconverged: bool, disturbed: bool, threshold: float, why: object = None) -> str:
     parts = [f"robust CoV {100 * spread:.1f}% > {100 * threshold:.0f}%"] if spread > threshold else []
     parts += ["CI of the median not within target"] if unconverged else []
-    parts += ["disturbed during measurement"] if disturbed else []
+    detail = f" ({why})" if isinstance(why, str) and why else ""
+    parts += [f"disturbed during measurement{detail}"] if disturbed else []
     return "; ".join(parts)

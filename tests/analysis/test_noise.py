@@ -35,6 +35,8 @@ def test_noisy_by_robust_spread_convergence_and_disturbance() -> None:
     assert flagged["arch_id"].tolist() == ["a2", "a1", "a3", "a4"]
     assert flagged.iloc[0]["reason"] == "robust CoV 30.0% > 10%" and "CI of the median" in flagged.iloc[2]["reason"]
     assert flagged.iloc[3]["reason"] == "disturbed during measurement"
+    data["disturbed_reason"] = [None] * 4 + ["foreign CPU 35%"]
+    assert noisy_results(data, 0.10).iloc[3]["reason"] == "disturbed during measurement (foreign CPU 35%)"
     summary = noise_summary(data, flagged).iloc[0]
     assert (summary["noisy"], summary["not_converged"], summary["disturbed"]) == (4, 1, 1)
     assert noisy_results(data, cov_threshold=0.5)["arch_id"].tolist() == ["a3", "a4"]
