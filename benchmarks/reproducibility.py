@@ -6,6 +6,8 @@ counts the artifacts whose bytes are identical, and those whose canonical conten
 
     python benchmarks/reproducibility.py            # one network per demo space + MobileNetV2, every format
     python benchmarks/reproducibility.py --quick    # smoke run: one network, ONNX and .pt2 only
+    python benchmarks/reproducibility.py --demo     # the demo sweep (latency only) from each checkout, back to
+                                                    # back, then `hwbench compare-sweeps` (2 x 20 networks x 3 targets)
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -89,7 +92,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-space", type=int, default=1, help="networks per demo design space")
     parser.add_argument("--quick", action="store_true", help="smoke run: one network, ONNX and .pt2")
+    parser.add_argument("--demo", action="store_true", help="two demo sweeps from two checkouts, then compare")
+    parser.add_argument("--sweep-args", default="", help='with --demo: extra sweep options, e.g. "--n 1" (smoke)')
     args = parser.parse_args()
+    if args.demo:
+        demo_sweeps(shlex.split(args.sweep_args))
+        return
     specs = sample_specs(args.per_space)
     formats = available()
     if args.quick:
@@ -134,6 +142,54 @@ def main() -> None:
     for r in rows:
         text += "".join(f"\n{r['format']} failed: {str(e)[:200]}" for e in r["errors"])
     save("reproducibility", text, {"rows": rows, "total": total, "seconds": seconds, "quick": args.quick})
+
+
+def demo_sweeps(extra: list[str]) -> None:
+    """`hwbench sweep --no-train --no-report` (the demo's networks and targets) from two checkouts at different
+    paths, one after the other, then `hwbench compare-sweeps` between their stores."""
+    base = Path(tempfile.mkdtemp(prefix="hwbench-repro-demo-"))
+    try:
+        roots = [base / "a", base / "elsewhere" / "deeper" / "second-clone"]
+        seconds = []
+        for root, tag in zip(roots, ("a", "bb")):
+            for folder in ("hwbench", "design_spaces", "targets"):
+                shutil.copytree(ROOT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
+            (root / "home").mkdir()
+            env = {**os.environ, "PYTHONPATH": str(root), "HOME": str(root / "home"), "USER": f"user-{tag}"}
+            start_time = time.perf_counter()
+            cmd = [sys.executable, "-m", "hwbench", "sweep", "--no-train", "--no-report", *extra]
+            subprocess.run(cmd, cwd=root, env=env, check=True, stdout=subprocess.DEVNULL)
+            seconds.append(time.perf_counter() - start_time)
+        out = base / "compare.json"
+        stores = [
+            "--store",
+            str(roots[0] / "results/hwbench.sqlite"),
+            "--store-b",
+            str(roots[1] / "results/hwbench.sqlite"),
+        ]
+        cmd = [
+            sys.executable,
+            "-m",
+            "hwbench",
+            "compare-sweeps",
+            "demo",
+            "demo",
+            *stores,
+            "--summary-only",
+            "--json",
+            str(out),
+        ]
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "160"}
+        shown = subprocess.run(cmd, cwd=base, env=env, check=True, capture_output=True, text=True).stdout
+        doc = json.loads(out.read_text())
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    text = (
+        shown.rsplit("→", 1)[0].rstrip() + f"\n\nsweeps took {seconds[0]:.0f} s and {seconds[1]:.0f} s (latency only)"
+    )
+    save(
+        "reproducibility_demo", text, {"summary": doc["summary"], "setup": doc["setup_differences"], "seconds": seconds}
+    )
 
 
 if __name__ == "__main__":
