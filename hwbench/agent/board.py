@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from hwbench.agent.wire import EXTENSIONS
+from hwbench.measure.interference import PROC_STAT, measurement_cores
 from hwbench.measure.provenance import conditions, machine_info, versions
 
 
@@ -69,6 +70,8 @@ def board_facts() -> dict[str, Any]:
         "runtimes": runtimes(),
         "delegates": delegates(),
         "conditions": conditions(),
+        # Whether this board can say what else ran during a measurement (docs/measurement.md: interference).
+        "interference": {"proc_stat": PROC_STAT.is_file(), "measurement_cores_1t": list(measurement_cores(1))},
     }
 
 
