@@ -123,7 +123,8 @@ def finding_2(old, trials, boot):
                 "case": f"F2 y 5% slower, {n} vs {n}",
                 "before_median_regret": float(np.median(old_regrets)) if old_regrets else np.nan,
                 "before_drop_rate": float(np.mean(old_drops)) if old_drops else np.nan,
-                "after_median_cost": float(np.median(costs)),
+                "after_median_cost": float(np.median(np.array(costs)[np.isfinite(costs)])),
+                "after_y_above_x": float(np.mean(np.isinf(costs))),  # y's range tops x's: kept, not compared
                 "after_drop_rate": float(np.mean(drops)),
             }
         )
