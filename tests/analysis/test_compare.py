@@ -64,3 +64,25 @@ def test_spearman_matches_scipy_with_ties() -> None:
         assert spearman(x, y) == pytest.approx(spearmanr(x, y).statistic)
     assert np.isnan(spearman(np.array([1.0, 2.0]), np.array([1.0, 2.0])))
     assert np.isnan(spearman(np.ones(4), np.arange(4.0)))
+
+
+def _simulated(true_ms: np.ndarray, scale: float, rng: np.random.Generator) -> pd.DataFrame:
+    """A sweep's medians: the true latency times `scale`, with 1% measurement noise and a ±3% interval."""
+    measured = true_ms * scale * (1 + rng.normal(0, 0.01, size=len(true_ms)))
+    frame = _frame(list(measured), [f"h{i}" for i in range(len(true_ms))])
+    frame["ci_low_ms"], frame["ci_high_ms"] = measured * 0.97, measured * 1.03
+    return frame
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_summary_recovers_a_known_slowdown(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    true_ms = np.exp(rng.uniform(np.log(1), np.log(50), size=30))
+    same = summarise(pair_sweeps(_simulated(true_ms, 1.0, rng), _simulated(true_ms, 1.0, rng))).iloc[0]
+    slower = summarise(pair_sweeps(_simulated(true_ms, 1.0, rng), _simulated(true_ms, 1.10, rng))).iloc[0]
+    assert abs(same["median_ratio"] - 1.0) < 0.01 and same["median_abs_delta"] < 0.02
+    assert same["b_in_a"] >= 27  # 1.4% noise on the difference against a 3% interval: nearly all inside
+    assert abs(slower["median_ratio"] - 1.10) < 0.01 and abs(slower["median_abs_delta"] - 0.10) < 0.01
+    assert slower["b_in_a"] == 0  # a 10% shift is far outside a 3% interval
+    assert same["spearman"] > 0.99 and slower["spearman"] > 0.99  # a uniform slowdown keeps the ranking
+    assert same["identical"] == slower["identical"] == 30
