@@ -38,6 +38,8 @@ class ExporterDef:
     `inspect(path) -> dict` lists its operators; `parity(path, model, x, options, context) -> dict` compares outputs.
     The functions run in export worker processes (torch is imported there, never in the runners).
     `context` holds the precision, the calibration source and, for a derived export, `base_path`.
+    `export` must write canonical bytes: the same for the same network, options and converter versions on any
+    checkout, user, host or day (no paths, stack traces or times; see hwbench.export.canonical, docs/export.md).
     """
 
     format: str
