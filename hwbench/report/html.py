@@ -15,6 +15,7 @@ from hwbench.report.fig_across import across_figure
 from hwbench.report.fig_dist import edf_figure
 from hwbench.report.fig_fronts import fronts_figure
 from hwbench.report.fig_iso import speedup_figure
+from hwbench.report.header import report_header
 from hwbench.report.plots import block_colors, save
 
 
@@ -70,7 +71,7 @@ def render_report(analysis: Analysis, outdir: Path) -> Path:
         counts=results["status"].value_counts().to_dict(),
         n_archs=results["arch_id"].nunique(),
         summary=sections.summary_matrix(analysis),
-        header=sections.header(analysis),
+        header=report_header(analysis),
         targets=targets,
         edf_figure=overall[0] if overall else None,
         edf_table=sections.edf_table(analysis),

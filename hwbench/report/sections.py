@@ -205,26 +205,6 @@ def edf_table(analysis: Analysis) -> str:
     )
 
 
-def header(analysis: Analysis) -> dict[str, Any]:
-    """What the report's header states besides the sweeps: the accuracy basis and the disturbed-results banner."""
-    from hwbench.analysis.noisy import disturbed_banner
-
-    basis = analysis.tables.get("accuracy_basis", pd.DataFrame())
-    lines = []
-    for r in basis.itertuples():
-        images = f"{r.eval_images:,} evaluation images" if pd.notna(r.eval_images) else "an unrecorded number of images"
-        res = f" at {r.resolution}×{r.resolution} px" if pd.notna(r.resolution) else " (resolution not recorded)"
-        resolve = (
-            f": one image is {r.one_image_points:.2f} accuracy points, so smaller accuracy differences are not resolved"
-            if pd.notna(r.eval_images)
-            else ": no binomial interval can be given"
-        )
-        lines.append(
-            f"Accuracy of {r.networks} network(s) on {r.dataset} ({r.schedule} schedule){res}, {images}{resolve}."
-        )
-    return {"accuracy_basis": lines, "disturbed": disturbed_banner(analysis.tables["results"])}
-
-
 def across_tables(analysis: Analysis) -> dict[str, str]:
     """Correlation of complexity with latency (pooled and within blocks), and agreement of block rankings."""
     t = analysis.tables

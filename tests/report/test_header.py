@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from hwbench.analysis.analyse import Options, analyse_frame
-from hwbench.report import sections
+from hwbench.report.header import report_header
 from hwbench.report.html import render_report
 from tests.analysis.frames import make_frame
 
@@ -20,7 +20,7 @@ def _frame(disturbed: bool):
 
 def test_header_states_the_accuracy_basis_and_the_disturbed_results(tmp_path: Path) -> None:
     analysis = analyse_frame(_frame(True), options=Options(n_boot=20))
-    head = sections.header(analysis)
+    head = report_header(analysis)
     assert head["accuracy_basis"] == [
         "Accuracy of 10 network(s) on d (s schedule) at 32×32 px, 359 evaluation images: one image is 0.28 accuracy "
         "points, so smaller accuracy differences are not resolved."
@@ -35,5 +35,5 @@ def test_header_states_the_accuracy_basis_and_the_disturbed_results(tmp_path: Pa
 
 def test_no_banner_when_nothing_is_disturbed(tmp_path: Path) -> None:
     analysis = analyse_frame(_frame(False), options=Options(n_boot=20))
-    assert sections.header(analysis)["disturbed"] == ""
+    assert report_header(analysis)["disturbed"] == ""
     assert 'id="disturbed"' not in render_report(analysis, tmp_path / "out").read_text()
