@@ -227,11 +227,18 @@ def _final(kept: list[dict[str, Any]], rel_var: float, df: int, confidence: floa
         "disturbed_reason": "; ".join(why) or None,
         "foreign_share": max((s for s in shares if s is not None), default=None),
         "canary_drift": round(max(drifts), 4) if drifts else None,
+        "queue_seconds": _queue_seconds(results),
         "info": info,
         "provenance": results[-1].get("provenance"),
         "started_at": results[0].get("started_at"),
         "finished_at": results[-1].get("finished_at"),
     }
+
+
+def _queue_seconds(results: list[dict[str, Any]]) -> float | None:
+    """Time the rounds waited behind other jobs on a board (None for local targets)."""
+    waits = [r["queue_seconds"] for r in results if r.get("queue_seconds") is not None]
+    return sum(waits) if waits else None
 
 
 def _round_info(found: dict[str, Any]) -> dict[str, Any]:
