@@ -239,7 +239,7 @@ def report(
     confidence: Annotated[
         float, typer.Option(min=0.5, max=0.999, help="Interval level; also the dominance probability to drop.")
     ] = 0.95,
-    cov_threshold: Annotated[float, typer.Option(min=0.0, help="Flag results with a larger robust CoV (p10-p90 spread) as noisy.")] = 0.10,
+    cov_threshold: Annotated[float, typer.Option(min=0.0, help="Flag a larger robust CoV as noisy.")] = 0.10,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
     group: Annotated[str, typer.Option(help="Compare by this column: block or space.")] = "block",
 ) -> None:
