@@ -148,8 +148,9 @@ def slowdown_curves(tf: TargetFronts, confidence: float = 0.95) -> pd.DataFrame:
         return pd.DataFrame(columns=SLOWDOWN_COLUMNS)
     with warnings.catch_warnings():  # levels no block estimates stay NaN
         warnings.simplefilter("ignore", RuntimeWarning)
-        best = np.nanmin(np.array([tf.blocks[b].point for b in blocks]), axis=0)
-        boot_best = np.nanmin(np.array([tf.blocks[b].boot for b in blocks]), axis=0) if tf.n_boot else None
+        best = np.nanmin(np.array([tf.blocks[b].compared for b in blocks]), axis=0)
+        boots = [np.where(tf.blocks[b].estimable, tf.blocks[b].boot, np.nan) for b in blocks] if tf.n_boot else []
+        boot_best = np.nanmin(np.array(boots), axis=0) if tf.n_boot else None
     frames = []
     for block in blocks:
         f = tf.blocks[block]

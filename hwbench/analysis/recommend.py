@@ -4,8 +4,9 @@ The cost of dropping block Y while keeping the set S is an integrated criterion 
 (hwbench.analysis.stepfront): the geometric mean, over the levels Y's networks occupy, of min over S of θ_S(a)
 divided by θ_Y(a). A supremum of noisy ratios (the old "regret") is biased upward and never lets a block 5%
 slower go; a mean over levels is a smooth functional with a valid bootstrap. cost ≤ 1 means S is at least as
-fast on average; Y may go when cost ≤ 1 + latency tolerance (default 2%). A kept block whose own networks stop
-just below a level still reaches it within the quality tolerance (0.5 points, or 5% of complexity); below its
+fast on average; Y may go when cost ≤ 1 + latency tolerance (default 2%). A kept block covers every level at
+least m of its networks reach (beyond its own compared range: a few networks there still cover, and replicates
+lacking them count against the drop), and the quality tolerance above (0.5 points, or 5% of complexity); below its
 least accurate network every network of it reaches a level, so it covers lower levels with its overall best-of-m.
 
 Blocks are dropped one at a time, the cheapest first, while every block dropped so far stays within tolerance in
@@ -52,15 +53,16 @@ class Cover:
         self.extended = False
 
     def _reach(self, member: str, curves: np.ndarray) -> np.ndarray:
-        """A member's curves (b, G) extended flat from its top level up to the quality tolerance above it."""
+        """A member's curves (b, G) as a cover: wherever ≥ m of its networks reach a level (beyond its top too,
+        where replicates that lack them count against a drop), extended flat up to the quality tolerance above."""
         front, levels = self.tf.blocks[member], self.tf.levels
-        est = np.flatnonzero(front.estimable)
-        if not est.size:
+        defined = np.flatnonzero(np.isfinite(front.point))
+        if not defined.size:
             return np.full(curves.shape, np.inf)
-        top = est[-1]
-        near = (levels > levels[top]) & (levels <= self.tf.quality.reach(front.top, self.qtol))
-        out = np.where(near[None, :], curves[:, top : top + 1], curves)
-        return np.where(np.isnan(out) & ~front.estimable[None, :] & ~near[None, :], np.inf, out)
+        last = defined[-1]
+        near = (levels > levels[last]) & (levels <= self.tf.quality.reach(levels[last], self.qtol))
+        out = np.where(near[None, :], curves[:, last : last + 1], curves)
+        return np.where(np.isnan(out) & ~np.isfinite(front.point)[None, :] & ~near[None, :], np.inf, out)
 
     def _cost(self, y: str, members: list[str], boot: bool) -> np.ndarray:
         """(b,) geometric-mean cost of Y's occupied levels; inf where no member reaches a level; NaN where a
@@ -68,7 +70,11 @@ class Cover:
         front = self.tf.blocks[y]
         mask = front.occupied(self.tf.levels)
         pick = (lambda b: self.boots[b]) if boot else (lambda b: self.tf.blocks[b].point[None, :])
-        cover = np.min([self._reach(m, pick(m))[:, mask] for m in members], axis=0)
+        curves = np.array([self._reach(m, pick(m))[:, mask] for m in members])
+        # A member undefined in a replicate (fewer than m of its networks there) is left out of the minimum: the
+        # others' best is an upper bound on the cover, so that never favours a drop; all undefined stays NaN.
+        defined = ~np.isnan(curves)
+        cover = np.where(defined.any(axis=0), np.min(np.where(defined, curves, np.inf), axis=0), np.nan)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.exp(np.mean(np.log(cover / pick(y)[:, mask]), axis=1))
 

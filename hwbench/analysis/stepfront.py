@@ -45,7 +45,8 @@ class BlockFront:
     lo: float  # least accurate network: the low end of the block's range
     top: float  # highest quality reached by REACH·m networks (nan when fewer): the top of its range
     hi: float  # best quality
-    point: np.ndarray  # (G,) θ at each level; NaN above top
+    point: np.ndarray  # (G,) θ at each level with ≥ m networks (beyond top too: a kept block covers with it)
+    core: np.ndarray | None = None  # (G,) levels up to top: where the block is compared
     boot: np.ndarray | None = None  # (B, G); NaN where a replicate has fewer than m networks at the level
     noise: np.ndarray | None = None  # (networks, Q) median quantiles, for more replicates on demand
     acc_n: np.ndarray | None = None  # evaluation images per network (NaN unknown), for accuracy redraws
@@ -54,7 +55,12 @@ class BlockFront:
     def estimable(self) -> np.ndarray:
         """Levels at which the block has a point estimate: up to its top (below its least accurate network every
         network reaches the level, so θ there is its unconditional best of m)."""
-        return np.isfinite(self.point)
+        return np.isfinite(self.point) & (self.core if self.core is not None else True)
+
+    @property
+    def compared(self) -> np.ndarray:
+        """The point curve where estimable, NaN elsewhere."""
+        return np.where(self.estimable, self.point, np.nan)
 
     def occupied(self, levels: np.ndarray) -> np.ndarray:
         """Estimable levels its networks occupy: from its least accurate network to its top."""
@@ -114,22 +120,24 @@ def best_of_m(q: np.ndarray, lat: np.ndarray, w: np.ndarray, levels: np.ndarray,
 
 
 def block_front(block: str, q: np.ndarray, lat: np.ndarray, levels: np.ndarray, m: int = M) -> BlockFront:
-    """Point estimate of one block's best-of-m curve on the levels up to its top."""
+    """Point estimate of one block's best-of-m curve on the levels (compared up to its top)."""
     n = q.size
     q_desc = np.sort(q)[::-1]
     top = float(q_desc[REACH * m - 1]) if n >= REACH * m else np.nan
     front = BlockFront(block, n, q, lat, float(q.min()), top, float(q.max()), np.full(levels.size, np.nan))
+    front.core = levels <= top if np.isfinite(top) else np.zeros(levels.size, bool)
     front.point = _evaluate(front, q[None], lat[None], np.ones((1, n)), levels, m)[0]
     return front
 
 
 def _evaluate(front: BlockFront, q, lat, w, levels: np.ndarray, m: int) -> np.ndarray:
     """(b, G) curves; below the block's least accurate network every network reaches the level, so θ there is
-    the unconditional best of m (one column, broadcast); NaN above the top."""
+    the unconditional best of m (one column, broadcast); NaN where fewer than m networks reach a level. Above the
+    top the values only serve the keep/drop cover, where non-covering replicates count against a drop."""
     out = np.full((q.shape[0], levels.size), np.nan)
     if not np.isfinite(front.top):
         return out
-    above = (levels >= front.lo) & (levels <= front.top)
+    above = (levels >= front.lo) & (levels <= front.hi)
     below = levels < front.lo
     values = best_of_m(q, lat, w, np.concatenate([[-np.inf], levels[above]]), m)
     out[:, above] = values[:, 1:]

@@ -40,8 +40,9 @@ def test_a_block_below_the_others_accuracy_is_not_ranked_above_them() -> None:
     points.update({("t", b): curve(f, 0.975, 0.992) for b, f in (("mbconv", 1.0), ("convnext", 1.3))})
     scores = block_scores(fronts(points)["t"]).set_index("group")
     assert scores.loc["mbconv", "rank"] == 1 and scores.loc["convnext", "rank"] == 2
-    assert np.isnan(scores.loc["resnet", "rank"]) and "below the levels the ranked blocks share" in (
-        scores.loc["resnet", "note"]
+    assert (
+        np.isnan(scores.loc["resnet", "rank"])
+        and "below the levels the ranked blocks share" in (scores.loc["resnet", "note"])
     )
 
 
