@@ -22,6 +22,11 @@ from hwbench.store.rounds import drop_rounds, get_rounds, put_round
 
 MAX_RETRIES = 2
 QUIET_WAIT_S = 10.0  # how long a re-measure waits for the measured cores to be quiet before it runs anyway
+# Re-measuring is bounded per block too, so a machine that stays busy cannot stretch a sweep without limit: after
+# this much time spent on re-measures (waits included), or after this many re-measures in a row that found the
+# machine still disturbed, disturbed rounds are flagged without another try.
+RETRY_BUDGET_S = 60.0
+BUSY_STREAK = 3
 _ROUND_COLUMNS = (
     "median_ms",
     "ci_low_ms",
@@ -63,6 +68,8 @@ class RoundDriver:
         self.outstanding = 0
         self.next_round = 0
         self.retry: list[tuple[tuple[int, int, int], dict[str, Any]]] = []
+        self.retry_seconds = 0.0  # spent on re-measures in this block, waits included
+        self.busy_streak = 0  # re-measures in a row that were still disturbed
 
     # -- scheduling -----------------------------------------------------------------------------------
     def job(self, i: int, r: int, attempt: int) -> dict[str, Any]:
@@ -115,7 +122,14 @@ class RoundDriver:
         why = reasons(info, drift)
         tries = self.attempts.setdefault((i, r), [])
         tries.append({"result": result, "reasons": why, "severity": severity(info, drift), "drift": drift})
-        if why and attempt < self.retries:
+        if attempt == 0 and not why:
+            self.busy_streak = 0  # the machine is quiet again: re-measures are worth trying
+        if attempt > 0:
+            self.retry_seconds += (result.get("device_seconds") or 0.0) + (info.get("quiet_wait") or {}).get(
+                "waited_s", 0.0
+            )
+            self.busy_streak = self.busy_streak + 1 if why else 0
+        if why and attempt < self.retries and self._may_retry():
             self.retry = [((i, r, attempt + 1), self.job(i, r, attempt + 1))]
             return True
         best = min(tries, key=lambda t: (bool(t["reasons"]), t["severity"]))
@@ -125,6 +139,10 @@ class RoundDriver:
         self.kept[i][r] = best
         put_round(self.ctx.store, _round_row(self.todo[i]["_keys"][0], r, best))
         return True
+
+    def _may_retry(self) -> bool:
+        """Whether this block may still re-measure (bounded time; not while the machine stays busy)."""
+        return self.retry_seconds < RETRY_BUDGET_S and self.busy_streak < BUSY_STREAK
 
     def finish(self) -> int:
         """Pool and store every network whose rounds are all in; return how many were stored."""
