@@ -79,3 +79,15 @@ def test_results_frame_reads_the_evaluation_size_and_resolution_from_the_record(
     frame = results_frame(store, ["s"]).sort_values("eval_images")
     assert frame["eval_images"].tolist()[0] == 359 and frame["eval_resolution"].tolist()[0] == 32
     assert frame["eval_images"].isna().sum() == 1  # a record that does not say: unknown, no interval
+
+
+@pytest.mark.parametrize(("k", "n"), [(3, 359), (9, 359), (10, 359), (50, 359), (180, 359), (344, 359), (9950, 10000)])
+def test_draws_follow_the_jeffreys_posterior_on_both_paths(k: int, n: int) -> None:
+    """Skew-corrected normal where k + ½ and n − k + ½ are ≥ 10, the Beta itself below: quantiles within 0.05 sd."""
+    from scipy import stats
+
+    a, b = k + 0.5, n - k + 0.5
+    sd = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+    draws = accuracy_draws(np.array([k / n]), np.array([n]), np.random.default_rng(k), 100000)[:, 0]
+    probs = [0.005, 0.025, 0.5, 0.975, 0.995]
+    assert np.quantile(draws, probs) == pytest.approx(stats.beta.ppf(probs, a, b), abs=0.05 * sd)
