@@ -237,7 +237,7 @@ def report(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Report directory.")] = None,
     bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap replicates (0: no intervals).")] = 1000,
     confidence: Annotated[
-        float, typer.Option(min=0.5, max=0.999, help="Interval level; also the dominance probability to drop.")
+        float, typer.Option(min=0.5, max=0.999, help="Interval level; also the bootstrap support a drop needs.")
     ] = 0.95,
     cov_threshold: Annotated[float, typer.Option(min=0.0, help="Flag a larger robust CoV as noisy.")] = 0.10,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,

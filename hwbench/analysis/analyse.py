@@ -22,7 +22,7 @@ class Options:
     """Knobs of the analysis (the report's CLI options map onto these)."""
 
     n_boot: int = 1000  # bootstrap replicates (0: no confidence intervals)
-    confidence: float = 0.95  # of intervals, and the dominance probability needed to advise dropping a block
+    confidence: float = 0.95  # of intervals, the bootstrap support a drop needs; 1 - it: Holm level of "faster"
     cov_threshold: float = 0.10  # a result with a larger robust CoV (p10–p90 spread) is flagged noisy
     seed: int = 0  # of the bootstrap streams
     front_m: int = 3  # networks per best-of-m draw: fronts compare the expected best of m (docs/statistics.md)
