@@ -1,4 +1,4 @@
-"""Per target and block: how many networks, how many measured or failed, and their latency range."""
+"""Per target and block: how many networks, how many measured, failed or disturbed, and their latency range."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ OVERVIEW_COLUMNS = [
     "failed",
     "pending",
     "with_accuracy",
+    "disturbed",
     "median_ms_min",
     "median_ms_median",
     "median_ms_max",
@@ -31,10 +32,12 @@ def block_overview(frame: pd.DataFrame, data: pd.DataFrame) -> pd.DataFrame:
         .groupby(["target", "group"], sort=True)
         .agg(networks=("arch_id", "nunique"), failed=("failed", "sum"), pending=("pending", "sum"))
     )
-    ok = data.assign(ms_per_gmac=data["median_ms"] / (data["macs"] / 1e9))
+    disturbed = pd.to_numeric(data["disturbed"], errors="coerce").fillna(0) if "disturbed" in data else 0
+    ok = data.assign(ms_per_gmac=data["median_ms"] / (data["macs"] / 1e9), disturbed=disturbed)
     lat = ok.groupby(["target", "group"], sort=True).agg(
         measured=("arch_id", "nunique"),
         with_accuracy=("top1", "count") if "top1" in ok else ("arch_id", "size"),
+        disturbed=("disturbed", "sum"),
         median_ms_min=("median_ms", "min"),
         median_ms_median=("median_ms", "median"),
         median_ms_max=("median_ms", "max"),
@@ -43,5 +46,6 @@ def block_overview(frame: pd.DataFrame, data: pd.DataFrame) -> pd.DataFrame:
     if "top1" not in ok:
         lat["with_accuracy"] = 0
     table = counts.join(lat, how="left").reset_index()
-    table[["measured", "with_accuracy"]] = table[["measured", "with_accuracy"]].fillna(0).astype(int)
+    counts = ["measured", "with_accuracy", "disturbed"]
+    table[counts] = table[counts].fillna(0).astype(int)
     return table.reindex(columns=OVERVIEW_COLUMNS)

@@ -110,6 +110,7 @@ def target_section(analysis: Analysis, results: pd.DataFrame, target: str, figur
                 "failed": ("failed", text),
                 "pending": ("pending", text),
                 "with_accuracy": ("with accuracy", text),
+                "disturbed": ("disturbed", text),
                 "median_ms_min": ("fastest ms", num),
                 "median_ms_median": ("median ms", num),
                 "median_ms_max": ("slowest ms", num),

@@ -26,6 +26,8 @@ def test_header_states_the_accuracy_basis_and_the_disturbed_results(tmp_path: Pa
         "points, so smaller accuracy differences are not resolved."
     ]
     assert head["disturbed"].startswith("3 of 20 measured results were disturbed")
+    overview = analysis.tables["overview"].set_index(["target", "group"])["disturbed"]
+    assert overview.sum() == 3 and overview[("x", "a")] == 3  # counted per block in "Networks per block"
     html = render_report(analysis, tmp_path / "out").read_text()
     assert html.index('id="disturbed"') < html.index('id="summary"')  # the banner is at the top
     assert "359 evaluation images" in html
