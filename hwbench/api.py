@@ -18,8 +18,15 @@ from hwbench.store import Store
 
 
 def load_space(path_or_name: str | Path) -> DesignSpace:
-    """A design space from a file or a name in design_spaces/ (e.g. "mbconv")."""
-    return _load_space(resolve(path_or_name, "design_spaces", "space"))
+    """A design space from a file or a name in design_spaces/ (e.g. "mbconv", "mobilenet_v2")."""
+    from hwbench.space.locate import space_paths
+
+    paths = space_paths(path_or_name, "space")
+    if len(paths) != 1:
+        from hwbench.errors import ConfigError
+
+        raise ConfigError(str(path_or_name), "space", f"a directory of {len(paths)} spaces; give one file or name")
+    return _load_space(paths[0])
 
 
 def load_target(path_or_name: str | Path) -> Target:

@@ -156,6 +156,9 @@ def test_space_by_fixed_short_name_and_directory(made: Path) -> None:
     assert space_paths("fixed/deit_tiny")[0].name == "deit_tiny.yaml"
     found = {p.name for p in space_paths(made / "design_spaces")}
     assert found == {"tiny_mbconv.yaml"}  # macros/ excluded
+    import hwbench as hb
+
+    assert hb.load_space("mobilenet_v2").fixed is not None  # the Python API resolves the same names
 
 
 def test_sweep_targets_records_each_target_and_its_file(made: Path) -> None:
