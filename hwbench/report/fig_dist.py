@@ -51,7 +51,8 @@ def edf_figure(curves: pd.DataFrame, summary: pd.DataFrame, colors: dict[str, tu
         ax.grid(alpha=0.3, lw=0.5)
         ax.legend(fontsize=6.5, loc="lower right")
     fig.suptitle(
-        "distribution view: F(e) = share of networks with error below e (shaded: simultaneous DKW band at the report confidence)",
+        "distribution view: F(e) = share of networks with error below e"
+        " (shaded: simultaneous DKW band at the report confidence)",
         fontsize=10,
     )
     return fig
