@@ -1,5 +1,6 @@
 """A real sweep process killed with SIGKILL (and one stopped with Ctrl-C) resumes without duplicates."""
 
+import json
 import os
 import signal
 import sqlite3
@@ -52,6 +53,18 @@ def measured(db: Path) -> dict[str, str]:
         return {}
 
 
+def rounds(db: Path) -> dict[tuple[str, int], str]:
+    """Finished rounds of networks not yet final: (measure key, round) -> started_at."""
+    if not db.exists():
+        return {}
+    try:
+        with sqlite3.connect(db) as con:
+            rows = con.execute("SELECT measure_key, round, started_at FROM measurement_rounds").fetchall()
+    except sqlite3.OperationalError:
+        return {}
+    return {(k, r): t for k, r, t in rows}
+
+
 def wait_for(predicate, timeout: float = 240) -> None:
     end = time.time() + timeout
     while time.time() < end:
@@ -67,19 +80,24 @@ def test_kill_9_then_resume(tmp_path: Path, tiny_spaces: dict) -> None:
     spaces = [tiny_spaces["mbconv"], tiny_spaces["resnet_bottleneck"]]
     db = tmp_path / "s.sqlite"
     proc = start(tmp_path, spaces, tmp_path / "targets" / "t-ort.yaml")
-    wait_for(lambda: len(measured(db)) >= 2)
+    # Networks are measured in rounds; the final records come at the end of the block: kill mid-round 1.
+    wait_for(lambda: len(rounds(db)) >= 2)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     before = measured(db)
-    assert 2 <= len(before) < 6
+    kept = rounds(db)
+    assert 2 <= len(kept) < 6 and not before
 
     proc = start(tmp_path, spaces, tmp_path / "targets" / "t-ort.yaml")
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     after = measured(db)
     assert len(after) == 6
-    assert {k: after[k] for k in before} == before  # nothing measured twice
     with sqlite3.connect(db) as con:
+        info = dict(con.execute("SELECT measure_key, info_json FROM measurements").fetchall())
+        for (key, r), started in kept.items():  # the rounds finished before the kill were not measured again
+            assert json.loads(info[key])["rounds"][r]["started_at"] == started
+        assert con.execute("SELECT COUNT(*) FROM measurement_rounds").fetchone()[0] == 0
         runs = con.execute(
             "SELECT COUNT(*), COUNT(DISTINCT arch_id || target), COUNT(measure_key) FROM runs"
         ).fetchone()
@@ -92,11 +110,12 @@ def test_ctrl_c_stops_cleanly(tmp_path: Path, tiny_spaces: dict) -> None:
     (tmp_path / "targets" / "t-ort.yaml").write_text(target.split("measurement:")[0] + SLOW)
     db = tmp_path / "s.sqlite"
     proc = start(tmp_path, [tiny_spaces["convnext"]], tmp_path / "targets" / "t-ort.yaml")
-    wait_for(lambda: len(measured(db)) >= 1)
+    wait_for(lambda: len(rounds(db)) >= 1)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert "re-run the same command to resume" in err and "Traceback" not in err
     with sqlite3.connect(db) as con:
         statuses = {r[0] for r in con.execute("SELECT status FROM measurements")}
+        statuses |= {r[0] for r in con.execute("SELECT status FROM measurement_rounds")}
     assert statuses == {"ok"}  # an interrupted measurement is not stored as a failure
