@@ -257,7 +257,9 @@ def report(
 
 @app.command()
 def build(
-    spec: Annotated[Path, typer.Argument(help="Architecture file (arch: mapping) or design space (first sample).")],
+    spec: Annotated[
+        str, typer.Argument(help="Architecture or design space: a file or a name (a space's first sample).")
+    ],
     seed: Annotated[int, typer.Option(help="Seed when SPEC is a design space.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the canonical spec and counts as JSON.")] = False,
 ) -> None:
@@ -266,8 +268,10 @@ def build(
 
     from hwbench.models.complexity import complexity
     from hwbench.space.design_space import load_space
+    from hwbench.space.locate import space_paths
 
-    space = load_space(spec)
+    by_path = Path(spec).is_file() or spec.endswith((".yaml", ".yml"))  # a missing file: "file not found"
+    space = load_space(spec if by_path else space_paths(spec, "SPEC")[0])
     arch = space.fixed or space.sample(1, seed)[0].spec
     cx = complexity(arch)
     if as_json:
