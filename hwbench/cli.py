@@ -369,7 +369,8 @@ def main() -> None:
             print(f"error: {line}", file=sys.stderr)
         sys.exit(2)
     except UsageError as exc:
-        print(f"error: {exc.format_message()} (see `hwbench {_command_name(exc)}--help`)", file=sys.stderr)
+        if exc.format_message():  # empty: no arguments at all, and the help was printed
+            print(f"error: {exc.format_message()} (see `hwbench {_command_name(exc)}--help`)", file=sys.stderr)
         sys.exit(2)
     except (Interrupted, KeyboardInterrupt, typer.Abort):
         print("\ninterrupted: everything finished so far is stored; re-run the same command to resume", file=sys.stderr)
