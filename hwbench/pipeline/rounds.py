@@ -274,6 +274,9 @@ def _round_info(found: dict[str, Any]) -> dict[str, Any]:
                 "batches",
                 "trend",
                 "stop_reason",
+                "confidence_achieved",
+                "long_enough",
+                "trend_significant",
                 "started_at",
             )
         },
