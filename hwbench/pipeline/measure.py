@@ -149,7 +149,9 @@ def _pending(
         # Timed image by image: the images are part of what was measured.
         mkey = measure_key(export["artifact_hash"], fp, {**settings, "inputs": inputs[1]} if inputs else settings)
         row = store.get_measurement(mkey)
-        if row is not None and (row["status"] == "ok" or not (req.retry_errors or _transport_error(row))):
+        # A result stored as disturbed counts as done, like an error, unless the sweep retries errors.
+        redo = req.retry_errors and (row is not None and (row["status"] != "ok" or bool(row["disturbed"])))
+        if row is not None and not redo and (row["status"] == "ok" or not _transport_error(row)):
             store.link_run(req.name, arch.spec.arch_id, target.name, ekey, mkey)
             continue
         todo.append(
