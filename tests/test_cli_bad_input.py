@@ -86,7 +86,11 @@ CASES = {
             r"t2.yaml: runner: unknown runner 'onnxrt' \(did you mean 'onnxruntime'\?\)",
         ],
     ),
-    "infeasible window (inline macro)": ([], INLINE_INFEASIBLE, [r"bad.yaml: constraints: found 0 of 4 networks"]),
+    "infeasible window (inline macro)": (
+        ["--n", "2"],
+        INLINE_INFEASIBLE,
+        [r"bad.yaml: constraints: found 0 of 2 networks"],
+    ),
     "space changed under the sweep's name": ([], CHANGED_SPACE, [r"space 'tiny_mbconv' changed since sweep 's'"]),
 }
 
