@@ -141,14 +141,16 @@ class HogWhenMeasuring(threading.Thread):
 
 
 def hogged_rounds(rows: list[dict[str, Any]], start: float, end: float) -> tuple[int, int]:
-    """(attempts timed while the hog ran, of those judged disturbed), from each round's attempt history."""
+    """(attempts that ran at least half their time beside the hog, of those judged disturbed), from the rounds'
+    attempt histories."""
     inside = flagged = 0
     for row in rows:
         for rnd in json.loads(row["info_json"])["rounds"]:
             for attempt in rnd["history"]:
                 t0 = datetime.fromisoformat(attempt["started_at"]).timestamp()
                 t1 = datetime.fromisoformat(attempt["finished_at"]).timestamp()
-                if t0 >= start and t1 <= end:  # wholly inside the hog's life
+                overlap = min(t1, end) - max(t0, start)
+                if overlap >= 0.5 * max(t1 - t0, 1e-9):  # at least half of the attempt ran beside the hog
                     inside += 1
                     flagged += bool(attempt["reasons"])
     return inside, flagged
@@ -231,7 +233,7 @@ def main() -> None:
 
     # (b) a hog on the measured core, from the first stored round on, for about 40% of a sweep's measurement time.
     measure_s = sum(r["device_seconds"] for r in idle1) + 0.15 * 2 * len(idle1)
-    hog_s = max(3.0, 0.4 * measure_s)
+    hog_s = max(8.0, 0.4 * measure_s)
     core = measurement_cores(1)[0]
     hog = HogWhenMeasuring(store, core, hog_s)
     hog.start()
@@ -240,7 +242,7 @@ def main() -> None:
     finally:
         hog.stop()
     hog_start = hog.started_at or 0.0
-    inside, flagged = hogged_rounds(hogged, hog_start + 0.5, hog_start + hog_s)
+    inside, flagged = hogged_rounds(hogged, hog_start + 0.3, hog_start + hog_s)
     d_hog = rel_deltas(hogged, idle1)
     still = sum(int(r["disturbed"] or 0) for r in hogged)
 
