@@ -25,7 +25,7 @@ QUIET_WAIT_S = 10.0  # how long a re-measure waits for the measured cores to be 
 # Re-measuring is bounded per block too, so a machine that stays busy cannot stretch a sweep without limit: after
 # this much time spent on re-measures (waits included), or after this many re-measures in a row that found the
 # machine still disturbed, disturbed rounds are flagged without another try.
-RETRY_BUDGET_S = 60.0
+RETRY_BUDGET_S = 30.0
 BUSY_STREAK = 3
 _ROUND_COLUMNS = (
     "median_ms",
