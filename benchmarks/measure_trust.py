@@ -147,7 +147,8 @@ def hogged_rounds(rows: list[dict[str, Any]], start: float, end: float) -> tuple
     for row in rows:
         for rnd in json.loads(row["info_json"])["rounds"]:
             for attempt in rnd["history"]:
-                t0 = datetime.fromisoformat(attempt["started_at"]).timestamp()
+                # The timed window starts after the re-measure's wait for quiet.
+                t0 = datetime.fromisoformat(attempt["started_at"]).timestamp() + attempt.get("quiet_waited_s", 0.0)
                 t1 = datetime.fromisoformat(attempt["finished_at"]).timestamp()
                 overlap = min(t1, end) - max(t0, start)
                 if overlap >= 0.5 * max(t1 - t0, 1e-9):  # at least half of the attempt ran beside the hog

@@ -70,13 +70,14 @@ class RoundDriver:
         self.retry: list[tuple[tuple[int, int, int], dict[str, Any]]] = []
         self.retry_seconds = 0.0  # spent on re-measures in this block, waits included
         self.busy_streak = 0  # re-measures in a row that were still disturbed
+        self.recovery: list[tuple[int, int]] | None = None  # rounds still disturbed after all rounds ran
 
     # -- scheduling -----------------------------------------------------------------------------------
     def job(self, i: int, r: int, attempt: int) -> dict[str, Any]:
         """The measurement job of network i, round r (a re-measure first waits for quiet)."""
         item = self.todo[i]
         protocol = round_protocol(item["protocol"], self.rounds)
-        if attempt > 0:
+        if attempt != 0:  # a re-measure (attempt > 0) or the recovery pass (attempt -1)
             protocol["quiet_wait_seconds"] = self.quiet_wait_s
         job = {k: v for k, v in item.items() if k not in ("_keys", "protocol")}
         if r > 0:  # per-image latency is measured once, in the first round
@@ -96,6 +97,18 @@ class RoundDriver:
                 pending = [pending[k] for k in space_rng(f"round:{r}", self.seed).permutation(len(pending))]
             self.outstanding += len(pending)
             return [((i, r, 0), self.job(i, r, 0)) for i in pending]
+        if self.recovery is None:
+            # Recovery pass: a disturbance longer than the re-measures' waits left rounds flagged; now that every
+            # round ran, measure those once more (each after a wait for quiet), within the block's budget.
+            self.recovery = [
+                (i, r) for i in self.kept if i not in self.failed for r, f in self.kept[i].items() if f["reasons"]
+            ]
+            self.busy_streak = 0
+        if self.recovery and self._may_retry():
+            i, r = self.recovery.pop(0)
+            self.outstanding += 1
+            return [((i, r, -1), self.job(i, r, -1))]
+        self.recovery = []
         return []
 
     def followups(self, tag: Any, result: dict[str, Any]) -> list[tuple[tuple[int, int, int], dict[str, Any]]]:
@@ -121,21 +134,23 @@ class RoundDriver:
         drift = self.baseline.observe(info.get("canary"))
         why = reasons(info, drift)
         tries = self.attempts.setdefault((i, r), [])
+        if not tries and r in self.kept[i]:  # a recovery attempt for a round kept by an earlier run
+            tries.append({**self.kept[i][r], "previous": True})
         tries.append({"result": result, "reasons": why, "severity": severity(info, drift), "drift": drift})
         if attempt == 0 and not why:
             self.busy_streak = 0  # the machine is quiet again: re-measures are worth trying
-        if attempt > 0:
+        if attempt != 0:
             self.retry_seconds += (result.get("device_seconds") or 0.0) + (info.get("quiet_wait") or {}).get(
                 "waited_s", 0.0
             )
             self.busy_streak = self.busy_streak + 1 if why else 0
-        if why and attempt < self.retries and self._may_retry():
+        if why and 0 < attempt + 1 <= self.retries and self._may_retry():
             self.retry = [((i, r, attempt + 1), self.job(i, r, attempt + 1))]
             return True
         best = min(tries, key=lambda t: (bool(t["reasons"]), t["severity"]))
-        best["attempts"] = len(tries)
-        stamps = ("device_seconds", "started_at", "finished_at")
-        best["history"] = [{k: t["result"].get(k) for k in stamps} | {"reasons": t["reasons"]} for t in tries]
+        history = [h for t in tries if t.get("previous") for h in t.get("history", [])]
+        history += [_attempt(t) for t in tries if not t.get("previous")]
+        best = {**best, "attempts": len(history), "history": history}
         self.kept[i][r] = best
         put_round(self.ctx.store, _round_row(self.todo[i]["_keys"][0], r, best))
         return True
@@ -164,6 +179,14 @@ class RoundDriver:
             self.ctx.store_final(i, self.todo[i]["_keys"], final, None)
             drop_rounds(self.ctx.store, self.todo[i]["_keys"][0])
         return len(complete)
+
+
+def _attempt(tried: dict[str, Any]) -> dict[str, Any]:
+    """One attempt as the round's history keeps it: when, how long, what it waited for, why it was disturbed."""
+    res = tried["result"]
+    waited = ((res.get("info") or {}).get("quiet_wait") or {}).get("waited_s", 0.0)
+    stamps = {k: res.get(k) for k in ("device_seconds", "started_at", "finished_at")}
+    return {**stamps, "quiet_waited_s": waited, "reasons": tried["reasons"]}
 
 
 def _summary(found: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from hwbench.analysis.table import results_frame
 from hwbench.measure.disturbance import FOREIGN_SHARE_LIMIT
 from hwbench.measure.interference import measurement_cores, quiet_share
 from hwbench.pipeline import SweepRequest, run_sweep
-from hwbench.pipeline.rounds import BUSY_STREAK
+from hwbench.pipeline.rounds import BUSY_STREAK, MAX_RETRIES
 from hwbench.store import Store
 from tests.conftest import write_target
 
@@ -72,9 +72,10 @@ def test_hog_on_the_measured_core_is_detected_and_flagged(tmp_path: Path, tiny_s
             attempts.append(r["attempts"])
             assert r["interference"]["foreign_share"] > 0.25  # the hog takes about half of the core
     # The first disturbed round gets MAX_RETRIES re-measures (each after a bounded wait); once BUSY_STREAK
-    # re-measures in a row found the machine still busy, the block stops re-measuring and flags.
-    assert attempts[0] == 3 or max(attempts) == 3
-    assert BUSY_STREAK <= sum(a - 1 for a in attempts) <= 2 * BUSY_STREAK
+    # re-measures in a row found the machine still busy, the block stops re-measuring; the recovery pass after
+    # the last round tries again, and stops after BUSY_STREAK more: the hog is still there, the rounds are flagged.
+    assert max(attempts) >= 1 + MAX_RETRIES
+    assert 2 * BUSY_STREAK <= sum(a - 1 for a in attempts) <= len(attempts) * (1 + MAX_RETRIES)
 
 
 def test_hog_that_ends_is_waited_out_and_re_measured(tmp_path: Path, tiny_spaces: dict, monkeypatch) -> None:

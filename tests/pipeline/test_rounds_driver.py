@@ -101,18 +101,23 @@ def test_disturbed_round_is_re_measured_after_a_wait_then_flagged(tmp_path: Path
         i, r, attempt = tag
         if i == 0 and r == 0 and attempt == 0:
             return result(2.0, rng, foreign=0.5, canary=8.0)  # a hog: recovers on the re-measure
-        if i == 1:
-            return result(1.8, rng, foreign=0.5, canary=8.0)  # a hog that never leaves network 1
+        if i == 1 and (r, attempt) != (0, -1):
+            # A hog that outlasts network 1's re-measures; gone for the recovery pass of its first round only.
+            return result(1.8, rng, foreign=0.5, canary=8.0)
         return result(1.0, rng)
 
     ran = run(RoundDriver(ctx, todo(3), seed=2, quiet_wait_s=3.0), outcome)
     retried = [(t, j) for t, j in ran if t[2] > 0]
     assert all(j["protocol"]["quiet_wait_seconds"] == 3.0 for _, j in retried)
     assert ctx.finals[0]["disturbed"] == 0 and abs(ctx.finals[0]["median_ms"] - 1.0) < 0.02
-    assert ctx.finals[1]["disturbed"] == 1 and "foreign CPU 50%" in ctx.finals[1]["disturbed_reason"]
+    reason = ctx.finals[1]["disturbed_reason"]
+    assert ctx.finals[1]["disturbed"] == 1 and "round 2: foreign CPU 50%" in reason and "round 1" not in reason
     assert ctx.finals[2]["disturbed"] == 0
-    attempts = [r["attempts"] for r in ctx.finals[1]["info"]["rounds"]]
-    assert max(attempts) == 1 + MAX_RETRIES and sum(attempts) <= 2 * (1 + MAX_RETRIES)
+    first, second = ctx.finals[1]["info"]["rounds"]
+    assert first["disturbed"] == [] and abs(first["median_ms"] - 1.0) < 0.02  # recovered in the recovery pass
+    assert first["attempts"] == 2 + MAX_RETRIES and first["history"][-1]["reasons"] == []
+    assert second["disturbed"] and second["attempts"] <= 2 + MAX_RETRIES
+    assert [t for t, _ in ran if t[2] == -1] == [(1, 0, -1), (1, 1, -1)]  # the recovery pass, after every round
 
 
 def test_resume_reuses_finished_rounds(tmp_path: Path) -> None:
