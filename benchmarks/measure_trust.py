@@ -243,7 +243,7 @@ def main() -> None:
     finally:
         hog.stop()
     hog_start = hog.started_at or 0.0
-    inside, flagged = hogged_rounds(hogged, hog_start + 0.3, hog_start + hog_s)
+    inside, flagged = hogged_rounds(hogged, hog_start + 0.1, hog_start + hog_s)
     d_hog = rel_deltas(hogged, idle1)
     still = sum(int(r["disturbed"] or 0) for r in hogged)
 
