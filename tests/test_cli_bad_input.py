@@ -181,3 +181,19 @@ def test_version() -> None:
 
     out = run_cli("--version", cwd=Path.cwd())
     assert out.returncode == 0 and out.stdout.strip() == f"hwbench {__version__}"
+
+
+def test_batch_larger_than_the_dataset_stops_before_the_store(made: Path, tmp_path: Path) -> None:
+    """Found while running the README: this surfaced only after exports and measurements were stored."""
+    from tests.accuracy.layouts import write_cifar
+
+    work = tmp_path / "w"
+    shutil.copytree(made, work)
+    folder = write_cifar(work / "data")  # 40 training images
+    (work / "big.yaml").write_text("epochs: 1\nbatch_size: 64\nresolution: 16\n")
+    before = _state(work / "s.sqlite")
+    args = [a for a in _sweep(work) if a != "--no-train"]
+    out = run_cli(*args, "--dataset", f"cifar10:{folder}", "--schedule", "big.yaml", cwd=work)
+    assert out.returncode == 2, out.stderr
+    assert re.search(r"big.yaml: batch_size: 64 is more than the 40 training images of cifar10:", out.stderr)
+    assert _state(work / "s.sqlite") == before

@@ -82,6 +82,15 @@ def plan_training(request: SweepRequest, spaces: list[DesignSpace], targets: lis
                 "num_classes",
                 f"the networks have {classes} outputs but dataset {ref} has {info.num_classes} classes",
             )
+    # The training split is at most this large (a holdout or subset only shrinks it): a batch larger than that is
+    # known to fail now, before anything is stored (the exact split size is checked again when data is prepared).
+    most = min(info.train_size, schedule.spec.train_images or info.train_size)
+    if schedule.spec.batch_size > most:
+        raise ConfigError(
+            schedule.source,
+            "batch_size",
+            f"{schedule.spec.batch_size} is more than the {most} training images of {ref}",
+        )
     seed = schedule.spec.seed if request.train_seed is None else request.train_seed
     plan = TrainingPlan(ref, info, schedule, dataset_id(ref, info), seed)
     _device(request)
