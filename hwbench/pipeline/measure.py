@@ -222,7 +222,7 @@ def store_result(
         artifact_hash=artifact_hash,
         target_fp=fp,
         target=target.name,
-        settings_json=target.measurement.settings(),
+        settings_json={**target.measurement.settings(), "rounds": ROUNDS},
         order_index=order_index,
         queue_seconds=result.get("queue_seconds"),
         info_json=result.get("info") or {},
