@@ -127,6 +127,11 @@ def test_sweep_survives_a_killed_agent_and_resumes(tmp_path: Path, tiny_spaces: 
         resumed = next(r for r in final if r["measure_key"] == kept_round[0][0])
         assert json.loads(resumed["info_json"])["rounds"][0]["started_at"] == kept_round[0][1]
         assert all(r["queue_seconds"] is not None and r["queue_seconds"] < 1 for r in final if r["target"] == "t-board")
+        # The board's measurement child measured interference and ran the canary; the driver judged them.
+        for r in (r for r in final if r["target"] == "t-board"):
+            rounds = json.loads(r["info_json"])["rounds"]
+            assert r["rounds"] == 2 and r["foreign_share"] is not None and r["disturbed"] in (0, 1)
+            assert all(x["interference"]["available"] and x["canary"]["before_ms"] > 0 for x in rounds)
         keep = {r["measure_key"]: r["finished_at"] for r in first if r["status"] == "ok"}
         assert {r["measure_key"]: r["finished_at"] for r in final if r["measure_key"] in keep} == keep
         with sqlite3.connect(db) as con:
