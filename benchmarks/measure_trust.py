@@ -283,7 +283,10 @@ def main() -> None:
     text += f"\n{len(idle1)} networks, onnxruntime 1 thread, {'QUICK smoke run' if args.quick else 'full run'}; "
     text += f"hog {hog_s:.0f} s on core {core}; wall {figures['wall_s']:.0f} s"
     print(text)
-    save("measure_trust" + ("_quick" if args.quick else ""), text, figures)
+    if args.quick:  # a smoke run's figures are not results: nothing is written
+        print("(--quick: nothing saved; run without it on an idle machine for benchmarks/results/measure_trust.*)")
+    else:
+        save("measure_trust", text, figures)
 
 
 if __name__ == "__main__":
