@@ -103,10 +103,13 @@ def pool(
     denom = sum(v * v / d for v, d in parts)
     df = total * total / denom if denom > 0 else float(sum(dfs))
     half = t_quantile(0.5 + confidence / 2, max(df, 1.0)) * math.sqrt(total)
+    # Applied on the log scale (relative half-width, delta method): with one degree of freedom t is 12.7, and an
+    # additive interval around two rounds 20% apart went below zero; a ratio interval stays positive.
+    rel = half / center if center > 0 else 0.0
     return {
         "median_ms": center,
-        "ci_low_ms": min(center - half, float(medians.min())),
-        "ci_high_ms": max(center + half, float(medians.max())),
+        "ci_low_ms": min(center * math.exp(-rel), float(medians.min())),
+        "ci_high_ms": max(center * math.exp(rel), float(medians.max())),
         "df": round(df, 2),
         "between_share": round(between / total, 4) if total > 0 else 0.0,
     }

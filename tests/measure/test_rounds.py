@@ -80,3 +80,13 @@ def test_round_protocol_splits_the_budget() -> None:
     assert r["max_seconds"] == 10.0 and r["warmup_seconds"] == 0.1 and r["max_runs"] == 2500
     assert r["rel_ci"] == pytest.approx(0.01 * 2**0.5) and r["min_runs"] == 10 and r["min_seconds"] == 0.15
     assert round_protocol(p, 1) == p
+
+
+def test_pooled_interval_stays_positive_with_two_distant_rounds() -> None:
+    # Own rounds only (no block estimate): t with 1 degree of freedom is 12.7; the interval must still be a latency.
+    rounds = [
+        {"median_ms": 1.0, "ci_low_ms": 0.99, "ci_high_ms": 1.01, "batches": 10},
+        {"median_ms": 1.3, "ci_low_ms": 1.29, "ci_high_ms": 1.31, "batches": 10},
+    ]
+    found = pool(rounds)
+    assert 0.0 < found["ci_low_ms"] <= 1.0 and found["ci_high_ms"] >= 1.3
