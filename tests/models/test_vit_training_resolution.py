@@ -39,3 +39,12 @@ def test_resolution_below_the_patch_size_is_a_config_error() -> None:
     spec = load_space(ROOT / "design_spaces" / "vit.yaml").sample(1, 0)[0].spec
     with pytest.raises(ConfigError, match=r"s.yaml: resolution: 8 px is too small for network "):
         check_resolution([SweepArch("vit", 0, spec)], _plan(8))  # smaller than one 16 px patch
+
+
+def test_accuracy_record_states_trained_and_timed_tokens() -> None:
+    from hwbench.pipeline.train import _token_counts
+
+    vit = load_space(ROOT / "design_spaces" / "vit_tome.yaml").sample(1, 0)[0].spec
+    assert _token_counts(vit, 32) == {"tokens": 5, "space_tokens": 197}
+    cnn = load_space(ROOT / "design_spaces" / "mbconv.yaml").sample(1, 0)[0].spec
+    assert _token_counts(cnn, 32) == {}
