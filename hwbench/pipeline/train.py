@@ -261,8 +261,17 @@ def _record(
             "dataset_arg": str(tp.ref),
             "resolution": data["resolution"],
             "space_resolution": arch.spec.arch.resolution,  # type: ignore[attr-defined]
+            # A ViT's token count follows the resolution: the trained network saw fewer tokens than the timed one.
+            **_token_counts(arch.spec, int(data["resolution"])),
             "normalisation": {"mean": data["mean"], "std": data["std"]},
             "hflip": data["hflip"],
             "schedule": job["schedule"],
         },
     }
+
+
+def _token_counts(spec: ArchSpec, resolution: int) -> dict[str, int]:
+    """{"tokens": trained, "space_tokens": timed} for a ViT (patch tokens + class token); {} for a CNN."""
+    if spec.family != "vit":
+        return {}
+    return {"tokens": at_resolution(spec, resolution).arch.num_tokens, "space_tokens": spec.arch.num_tokens}  # type: ignore[attr-defined]
