@@ -165,6 +165,7 @@ def test_readme_vit_example_trains_at_the_schedule_resolution(readme_run: dict) 
     for _, info in rows:
         info = json.loads(info)
         assert info["resolution"] == 32 and info["space_resolution"] == 224
+        assert info["tokens"] == 5 and info["space_tokens"] == 197  # 2×2 + 1 trained, 14×14 + 1 timed
 
 
 def test_substitutions_are_minimal(tmp_path: Path) -> None:
