@@ -70,7 +70,8 @@ def test_hog_on_the_measured_core_is_detected_and_flagged(tmp_path: Path, tiny_s
         assert len(rounds) == 2
         for r in rounds:
             attempts.append(r["attempts"])
-            assert r["interference"]["foreign_share"] > 0.25  # the hog takes about half of the core
+            # The hog shares the core (about half of it on a quiet machine, less when others also run): flagged.
+            assert r["interference"]["foreign_share"] > FOREIGN_SHARE_LIMIT
     # The first disturbed round gets MAX_RETRIES re-measures (each after a bounded wait); once BUSY_STREAK
     # re-measures in a row found the machine still busy, the block stops re-measuring; the recovery pass after
     # the last round tries again, and stops after BUSY_STREAK more: the hog is still there, the rounds are flagged.
