@@ -305,7 +305,8 @@ def _measure_target(
         ):
             retried = len(driver.retry)
             driver.handle(tag, result)
-            if len(driver.retry) == retried:  # a re-measure does not advance the bar
+            # A round advances the bar once: not when it schedules a re-measure, nor in the recovery pass (-1).
+            if len(driver.retry) == retried and tag[2] != -1:
                 bar.advance(1 if result.get("status") == "ok" else driver.rounds - tag[1])
         driver.finish()
     if block.failed:

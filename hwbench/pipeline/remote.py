@@ -142,7 +142,8 @@ def measure_remote(
             result, stop = _measure_one(client, target, item, job)
             retried = len(driver.retry)
             driver.handle(tag, result)
-            if result.get("status") != "ok" or (tag[1] == driver.rounds - 1 and len(driver.retry) == retried):
+            last = tag[1] == driver.rounds - 1 and tag[2] != -1  # the recovery pass (-1) was counted already
+            if result.get("status") != "ok" or (last and len(driver.retry) == retried):
                 stored += 1
                 bar.advance()
             if stop:
