@@ -104,6 +104,14 @@ def measurement_cores(threads: int) -> tuple[int, ...]:
     return tuple(allowed[-max(1, threads) :])
 
 
+def allowed_cores() -> tuple[int, ...] | None:
+    """The cores this process may run on now (None without an affinity API)."""
+    try:
+        return tuple(sorted(os.sched_getaffinity(0)))
+    except AttributeError:
+        return None
+
+
 def pin(cores: tuple[int, ...]) -> bool:
     """Pin the calling thread (and the threads it starts later, e.g. a runtime's pool) to `cores`."""
     try:

@@ -11,7 +11,7 @@ import numpy as np
 
 from hwbench.measure.canary import run_canary
 from hwbench.measure.disturbance import FOREIGN_SHARE_LIMIT
-from hwbench.measure.interference import delta, measurement_cores, pin, snapshot, wait_for_quiet
+from hwbench.measure.interference import allowed_cores, delta, measurement_cores, pin, snapshot, wait_for_quiet
 from hwbench.measure.per_input import time_per_input
 from hwbench.measure.provenance import conditions, machine_info, versions
 from hwbench.measure.stats import summarize
@@ -51,6 +51,7 @@ def measure_artifact(job: dict[str, Any]) -> dict[str, Any]:
     """
     started = now()
     t0 = time.perf_counter()
+    allowed = allowed_cores()
     try:
         cores = measurement_cores(int(job["threads"]))
         pinned = pin(cores)
@@ -112,6 +113,10 @@ def measure_artifact(job: dict[str, Any]) -> dict[str, Any]:
             "started_at": started,
             "finished_at": now(),
         }
+    finally:
+        # Back to the cores allowed before: the next job in this process (another thread count) picks its own.
+        if allowed:
+            pin(allowed)
 
 
 def _per_image(session: Any, job: dict[str, Any], protocol: Protocol) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Every runner on its artifact: outputs match PyTorch, the timing job returns a full record, no torch import."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -108,3 +109,14 @@ def test_measuring_side_never_imports_torch(artifacts: dict[str, Path], name: st
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == {"status": "ok", "torch": False, "pydantic": False}
+
+
+def test_measuring_in_process_restores_the_allowed_cores(artifacts: dict[str, Path]) -> None:
+    # The job pins itself to its measurement cores; a later job in the same process (another thread count, or the
+    # caller itself) must see every core it had before, or a 2-thread runtime silently runs on one.
+    before = os.sched_getaffinity(0)
+    result = measure_artifact(
+        {"runner": "onnxruntime", "path": str(artifacts["onnxruntime"]), "threads": 1, "protocol": FAST}
+    )
+    assert result["status"] == "ok" and result["info"]["interference"]["pinned"]
+    assert os.sched_getaffinity(0) == before
