@@ -129,7 +129,7 @@ def test_infeasible_constraint_exit_2(tmp_path: Path, tiny_spaces: dict) -> None
     macro = tiny_spaces["mbconv"].parent / "macros" / "tiny.yaml"
     macro.write_text(macro.read_text().replace("macs: {min: 0, max: 5M}", "macs: {max: 1k}").replace("200", "20"))
     out = run_cli("sweep", "--space", str(tiny_spaces["mbconv"]), "--store", str(tmp_path / "s.sqlite"), cwd=tmp_path)
-    assert out.returncode == 2 and "constraints: found 0 of 10 networks" in out.stderr  # default --n 10
+    assert out.returncode == 2 and "constraints: found 0 of 15 networks" in out.stderr  # default --n 15
 
 
 def test_show_export_and_report(tmp_path: Path, tiny_spaces: dict, fast_targets: dict) -> None:
