@@ -36,9 +36,17 @@ def onnx_path(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_f32_is_explicit_and_recorded(onnx_path: str, threads: int) -> None:
-    session = OpenvinoSession(onnx_path, threads, OpenvinoOptions())
-    session.prepare([np.zeros((1, 3, 32, 32), np.float32)])()
-    info = session.info()
+    # In a fresh process: OpenVINO's CPU plugin reads the cores it may use once per process, and an earlier
+    # in-process measurement job (pinned to one core while it ran) would cap this session at one thread.
+    code = (
+        "import json, numpy as np\n"
+        "from hwbench.runners.openvino import OpenvinoOptions, OpenvinoSession\n"
+        f"s = OpenvinoSession({onnx_path!r}, {threads}, OpenvinoOptions())\n"
+        "s.prepare([np.zeros((1, 3, 32, 32), np.float32)])()\n"
+        "print(json.dumps(s.info()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    info = json.loads(out.stdout.strip().splitlines()[-1])
     assert info["inference_precision"] == "f32" and info["requested_precision"] == "f32"
     assert "bf16" not in info["runtime_precisions"] and "f32" in info["runtime_precisions"]
     assert info["threads"] == threads and info["streams"] == 1
