@@ -149,10 +149,10 @@ def show(
     chosen = parse_columns(columns, list(frame.columns))
     if target:
         frame = frame[frame["target"] == target]
-    records = frame.to_dict("records")
     if format in ("csv", "json"):
         _write_data(frame, chosen, format)
         return
+    records = frame.to_dict("records")
     keys = chosen or list(COLUMNS)
     headers = {k: COLUMNS[k].header if k in COLUMNS else k for k in keys}
     cells = {k: [COLUMNS[k].cell(r) if k in COLUMNS else _plain(r.get(k)) for r in records] for k in keys}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from hwbench.analysis.noisy import disturbed_mask
+
 OVERVIEW_COLUMNS = [
     "target",
     "group",
@@ -32,7 +34,7 @@ def block_overview(frame: pd.DataFrame, data: pd.DataFrame) -> pd.DataFrame:
         .groupby(["target", "group"], sort=True)
         .agg(networks=("arch_id", "nunique"), failed=("failed", "sum"), pending=("pending", "sum"))
     )
-    disturbed = pd.to_numeric(data["disturbed"], errors="coerce").fillna(0) if "disturbed" in data else 0
+    disturbed = disturbed_mask(data).astype(int)
     ok = data.assign(ms_per_gmac=data["median_ms"] / (data["macs"] / 1e9), disturbed=disturbed)
     lat = ok.groupby(["target", "group"], sort=True).agg(
         measured=("arch_id", "nunique"),

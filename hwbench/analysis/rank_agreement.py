@@ -13,11 +13,12 @@ probability; tests/analysis/test_rank_agreement.py checks both against a known t
 
 from __future__ import annotations
 
-import hashlib
 from itertools import combinations
 
 import numpy as np
 import pandas as pd
+
+from hwbench.analysis.stepfront import stream
 
 AGREEMENT_COLUMNS = [
     "target_a",
@@ -113,12 +114,6 @@ def rank_agreement(data: pd.DataFrame, quality: str, n_boot: int, seed: int = 0,
     return pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)
 
 
-def stream(seed: int, block: str) -> np.random.Generator:
-    """The resampling generator of one block: the same for every target, independent of the other blocks."""
-    key = int.from_bytes(hashlib.sha256(f"rank-agreement/{block}".encode()).digest()[:8], "little")
-    return np.random.default_rng(np.random.SeedSequence([int(seed), key]))
-
-
 def tau_b(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Kendall τ-b of each row of a against the same row of b (NaN where a row is all ties)."""
     i, j = np.triu_indices(a.shape[1], 1)
@@ -146,7 +141,8 @@ def _replicate_scores(
         q_desc = part[quality].to_numpy(dtype=float)  # nets is sorted by quality, descending, within a block
         lats = {t: part[t].to_numpy(dtype=float) for t in targets}
         n = q_desc.size
-        picks = np.arange(n)[None, :] if n_boot is None else stream(seed, block).integers(0, n, (n_boot, n))
+        rng = stream(seed, f"rank-agreement/{block}")  # the same stream per block whatever else the store holds
+        picks = np.arange(n)[None, :] if n_boot is None else rng.integers(0, n, (n_boot, n))
         step = max(1, _CHUNK // n)
         chunks = [_fronts(q_desc, lats, picks[s : s + step], levels) for s in range(0, len(picks), step)]
         highs.append(np.concatenate([hi for _, hi in chunks]))

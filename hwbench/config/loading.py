@@ -48,7 +48,7 @@ class ConfigErrors(ConfigError):
     def __init__(self, errors: list[ConfigError]) -> None:
         unique: dict[str, ConfigError] = {}
         for err in errors:
-            for one in getattr(err, "errors", [err]):
+            for one in split_errors(err):
                 unique.setdefault(str(one), one)
         self.errors = list(unique.values())
         first = self.errors[0]

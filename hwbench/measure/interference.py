@@ -97,11 +97,10 @@ def measurement_cores(threads: int) -> tuple[int, ...]:
     The highest, because cpu0 usually takes more interrupts and housekeeping; all allowed cores when there are
     not more of them than threads.
     """
-    try:
-        allowed = sorted(os.sched_getaffinity(0))
-    except AttributeError:  # no affinity API (macOS): no pinning, every core counts
+    allowed = allowed_cores()
+    if allowed is None:  # no affinity API (macOS): no pinning, every core counts
         return tuple(range(os.cpu_count() or 1))
-    return tuple(allowed[-max(1, threads) :])
+    return allowed[-max(1, threads) :]
 
 
 def allowed_cores() -> tuple[int, ...] | None:

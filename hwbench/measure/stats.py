@@ -141,7 +141,7 @@ def robust_median(samples: np.ndarray, confidence: float = 0.95) -> dict[str, An
 def _n_eff(x: np.ndarray, se: float) -> float:
     """Independent runs worth as much as these: n * (iid standard error of the median / batch standard error)^2."""
     n = len(x)
-    lo, hi, _ = order_statistic_ci(x, 0.95) if n <= 200 else _normal_ranks_ci(x, 0.95)
+    lo, hi, _ = order_statistic_ci(x, 0.95)
     iid_se = (hi - lo) / (2 * 1.96)
     if se <= 0:
         return float(n)

@@ -55,6 +55,11 @@ RESULT_COLUMNS = (
 )
 
 
+def measure_settings(target: Target) -> dict[str, Any]:
+    """The settings that key a measurement and are stored with it (the target's, plus the rounds)."""
+    return {**target.measurement.settings(), "rounds": ROUNDS}
+
+
 def target_fingerprint(target: Target, board: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
     """What makes two measurements comparable: runtime and versions, threads, options, machine (a board's own)."""
     runner = get_runner(target.runner)
@@ -100,7 +105,7 @@ def measure_stage(plan: Plan, archs: list[SweepArch], store: Store, ui: Progress
                 continue
         fp, identity = target_fingerprint(target, board.facts if board else None)
         # The rounds are part of the protocol, so a measurement made before them is not taken for one made in them.
-        settings = {**target.measurement.settings(), "rounds": ROUNDS}
+        settings = measure_settings(target)
         todo = _pending(plan, archs, store, artifacts, target, fp, settings)
         # A seeded shuffle interleaves blocks, so slow drift of the machine does not favour one block.
         order = space_rng(f"measure:{target.name}", req.seed).permutation(len(todo)) if todo else []
@@ -222,7 +227,7 @@ def store_result(
         artifact_hash=artifact_hash,
         target_fp=fp,
         target=target.name,
-        settings_json={**target.measurement.settings(), "rounds": ROUNDS},
+        settings_json=measure_settings(target),
         order_index=order_index,
         queue_seconds=result.get("queue_seconds"),
         info_json=result.get("info") or {},

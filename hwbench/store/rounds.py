@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from typing import Any
 
@@ -17,13 +16,8 @@ def get_rounds(store: Store, measure_key: str) -> dict[int, sqlite3.Row]:
 
 def put_round(store: Store, row: dict[str, Any]) -> None:
     """Insert or replace one round (one row per measure_key and round: a re-measure replaces, never adds)."""
-    values = {k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in row.items()}
-    columns = ", ".join(values)
-    marks = ", ".join("?" for _ in values)
     with store.transaction():
-        store.db.execute(
-            f"INSERT OR REPLACE INTO measurement_rounds ({columns}) VALUES ({marks})", list(values.values())
-        )
+        store._upsert("measurement_rounds", row)
 
 
 def drop_rounds(store: Store, measure_key: str) -> None:
