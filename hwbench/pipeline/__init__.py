@@ -37,6 +37,10 @@ class SweepRequest:
     train_timeout: float = 3600.0
     train_device: str = "auto"  # auto (CUDA when present) | cpu | cuda
     eval_artifacts: str = "auto"  # auto (each target's switch: int8 targets) | all | none
+    # Which stage to run (each resumes from the store; see docs/cluster.md) and where its jobs run.
+    stage: str = "all"  # all | export | measure | train
+    executor: str = "auto"  # auto (ray when ray_address or RAY_ADDRESS is set) | local | ray
+    ray_address: str | None = None
 
     @property
     def artifact_dir(self) -> Path:
