@@ -124,12 +124,9 @@ def backends() -> None:
 
 def demo_conversion() -> None:
     """Wall time of the demo sweep's TFLite exports (fp32 + full int8, 20 networks) in the export stage."""
-    from hwbench.cli import DEFAULT_SPACES
+    from hwbench.cli.sweep import DEFAULT_SPACES
     from hwbench.paths import resolve
-    from hwbench.pipeline import SweepRequest, plan_sweep
-    from hwbench.pipeline.export import export_stage
-    from hwbench.pipeline.sample import sample_stage
-    from hwbench.progress import NullProgress
+    from hwbench.pipeline import SweepRequest, run_sweep
     from hwbench.store import Store
 
     tmp = Path(tempfile.mkdtemp(prefix="hwbench-demo-conv-"))
@@ -139,20 +136,20 @@ def demo_conversion() -> None:
         spaces=[resolve(s, "design_spaces", "--space") for s in DEFAULT_SPACES],
         targets=targets,
         store=tmp / "s.sqlite",
+        stage="export",  # sampling (well under a second) and the exports
     )
-    plan = plan_sweep(request)
-    store = Store(request.store)
-    archs = sample_stage(plan, store, NullProgress())
     start = time.perf_counter()
-    export_stage(plan, archs, store, NullProgress())
+    run_sweep(request)
     wall = time.perf_counter() - start
+    store = Store(request.store)
     rows = [dict(r) for r in store.query("SELECT status, export_seconds, profile_json FROM exports")]
     fp32 = [r["export_seconds"] for r in rows if '"fp32"' in r["profile_json"]]
     int8 = [r["export_seconds"] for r in rows if '"int8"' in r["profile_json"]]
     failed = sum(r["status"] != "ok" for r in rows)
     workers = min(os.cpu_count() or 1, len(rows))
+    networks = store.query("SELECT COUNT(*) FROM sweep_archs")[0][0]
     text = (
-        f"{len(archs)} networks, {len(rows)} exports ({failed} failed) with {workers} workers: "
+        f"{networks} networks, {len(rows)} exports ({failed} failed) with {workers} workers: "
         f"wall {wall:.1f} s\nlitert-torch fp32 per network: median {statistics.median(fp32):.1f} s, "
         f"max {max(fp32):.1f} s, sum {sum(fp32):.0f} s\nfull-int8 quantization per network (fp32 reused): "
         f"median {statistics.median(int8):.2f} s, sum {sum(int8):.0f} s\n"

@@ -12,10 +12,10 @@ import os
 from typing import Any
 
 from hwbench.config.target import Target
-from hwbench.pipeline import Plan
-from hwbench.pipeline.sample import SweepArch
-from hwbench.progress import Progress
-from hwbench.store import Store
+from hwbench.pipeline.executor import Batch
+from hwbench.pipeline.jobs import EvalJob, ExportJob
+from hwbench.pipeline.plan import Plan
+from hwbench.pipeline.stage import StageContext, executed_on, run_stage
 
 # Calibration images for int8 exports of trained weights (taken from the training split, classes in proportion).
 CALIBRATION_IMAGES = 64
@@ -34,30 +34,38 @@ def wants_artifacts(plan: Plan) -> bool:
     return bool(evaluated_targets(plan))
 
 
-def artifact_stage(plan: Plan, archs: list[SweepArch], store: Store, ui: Progress) -> None:
-    """Export trained weights per target profile and score the artifacts; records keyed and resumable."""
+def artifact_stage(ctx: StageContext) -> None:
+    """Export trained weights per target profile and score the artifacts; records keyed and resumable.
+
+    Each record names the export the export stage linked for (sweep, network, target); a network without one
+    (that target's export stage has not run on this store) is left for a later run.
+    """
     from hwbench.export.artifacts import ArtifactStore
     from hwbench.measure.provenance import versions
-    from hwbench.pipeline.export import calibration_for, key_for
-    from hwbench.pipeline.token_inputs import inputs_key, uses_token_inputs
+    from hwbench.pipeline.token_inputs import uses_token_inputs
     from hwbench.pipeline.train import at_resolution, train_key, weights_path
     from hwbench.runners import get_runner
     from hwbench.store.keys import artifact_accuracy_key
 
+    plan, store = ctx.plan, ctx.store
     tp = plan.training
+    assert tp is not None
     req = plan.request
-    jobs: dict[str, dict[str, Any]] = {}
+    jobs: dict[str, EvalJob] = {}
     links: dict[str, list[tuple[str, str]]] = {}
     meta: dict[str, dict[str, Any]] = {}
     for target in evaluated_targets(plan):
         runtime = versions(get_runner(target.runner).distributions)
-        for arch in archs:
+        exports = store.sweep_exports(req.name, target.name)
+        for arch in ctx.archs:
             trained_key = train_key(arch.spec, tp)
             trained = store.get_accuracy(trained_key)
             weights = weights_path(req, trained_key)
             if trained is None or trained["status"] != "ok" or not weights.is_file():
                 continue
-            ekey = key_for(arch, target, calibration_for(plan), inputs_key(plan))
+            ekey = exports.get(arch.spec.arch_id)
+            if ekey is None:
+                continue
             key = artifact_accuracy_key(trained_key, ekey, target.runner, runtime)
             row = store.get_accuracy(key)
             if row is not None and (row["status"] == "ok" or not req.retry_errors):
@@ -68,82 +76,80 @@ def artifact_stage(plan: Plan, archs: list[SweepArch], store: Store, ui: Progres
                 continue
             data = tp.data(int(arch.spec.arch.in_channels))  # type: ignore[attr-defined]
             spec = at_resolution(arch.spec, tp.schedule.spec.resolution)
-            jobs[key] = {
-                "acc_key": key,
-                "export": {
-                    "spec_json": spec.canonical_json,
-                    "arch_id": spec.arch_id,
-                    "format": target.export_format,
-                    "precision": target.precision,
-                    "options": target.export_options,
-                    "token_form": target.token_form,
-                    "profile": target.profile(),
-                    "artifact_dir": str(ArtifactStore(req.artifact_dir).root),
-                    "threads": 1,
-                    "weights": str(weights),
-                },
-                "calibration_images": CALIBRATION_IMAGES if target.precision == "int8" else 0,
-                "token_inputs": uses_token_inputs(arch.spec),
-                "dataset_calibration": {"source": "dataset", "dataset": tp.ref.name, "dataset_id": tp.dataset_id},
-                "runner": target.runner,
-                "runner_options": target.runner_options,
-                "threads": 1,
-                "data": data.as_job(),
-            }
+            export = ExportJob(
+                spec_json=spec.canonical_json,
+                arch_id=spec.arch_id,
+                format=target.export_format,
+                precision=target.precision,
+                options=target.export_options,
+                profile=target.profile(),
+                artifact_dir=str(ArtifactStore(req.artifact_dir).root),
+                token_form=target.token_form,
+                weights=str(weights),
+            )
+            jobs[key] = EvalJob(
+                acc_key=key,
+                export=export.wire(),
+                runner=target.runner,
+                runner_options=target.runner_options,
+                data=data.as_job(),
+                dataset_calibration={"source": "dataset", "dataset": tp.ref.name, "dataset_id": tp.dataset_id},
+                calibration_images=CALIBRATION_IMAGES if target.precision == "int8" else 0,
+                token_inputs=uses_token_inputs(arch.spec),
+            )
             meta[key] = {"arch": arch, "export_key": ekey, "trained_key": trained_key, "target": target.name}
     plan.counts["artifact_evals"] = len(jobs)
     if jobs:
         os.makedirs(req.artifact_dir, exist_ok=True)
-        _run(plan, jobs, links, meta, store, ui)
+        _run(ctx, jobs, links, meta)
 
 
 def _run(
-    plan: Plan,
-    jobs: dict[str, dict[str, Any]],
+    ctx: StageContext,
+    jobs: dict[str, EvalJob],
     links: dict[str, list[tuple[str, str]]],
     meta: dict[str, dict[str, Any]],
-    store: Store,
-    ui: Progress,
 ) -> None:
     from hwbench.accuracy.evaluate import evaluate_artifact_job
     from hwbench.measure.provenance import git_commit, machine_info
-    from hwbench.workers import run_jobs
 
-    tp = plan.training
-    req = plan.request
+    tp = ctx.plan.training
+    assert tp is not None
+    req = ctx.plan.request
     workers = max(1, min(req.workers or os.cpu_count() or 1, len(jobs)))
     provenance = {"machine": machine_info(), "commit": git_commit()}
-    failed = 0
-    with ui.task(f"artifact accuracy ({workers} workers)", len(jobs)) as bar:
-        for key, result in run_jobs(
-            evaluate_artifact_job, jobs.items(), workers=workers, timeout=req.export_timeout, threads=1
-        ):
-            m = meta[key]
-            failed += result["status"] != "ok"
-            row = {
-                "acc_key": key,
-                "arch_id": m["arch"].spec.arch_id,
-                "dataset": tp.ref.name,
-                "dataset_id": tp.dataset_id,
-                "schedule": tp.schedule.name,
-                "schedule_hash": tp.schedule.hash,
-                "evaluated_on": m["export_key"],
-                "source": "artifact",
-                "status": result["status"],
-                "error": result.get("error"),
-                "top1": result.get("top1"),
-                "top5": result.get("top5"),
-                "loss": result.get("loss"),
-                "info_json": {
-                    **(result.get("info") or {}),
-                    "trained_acc_key": m["trained_key"],
-                    "target": m["target"],
-                    "profile": jobs[key]["export"]["profile"],
-                    "runner": jobs[key]["runner"],
-                    "resolution": tp.schedule.spec.resolution,
-                },
-            }
-            store.put_accuracy(row, provenance, links[key])
-            bar.advance()
+
+    def record(key: str, result: dict[str, Any]) -> int:
+        m = meta[key]
+        row = {
+            "acc_key": key,
+            "arch_id": m["arch"].spec.arch_id,
+            "dataset": tp.ref.name,
+            "dataset_id": tp.dataset_id,
+            "schedule": tp.schedule.name,
+            "schedule_hash": tp.schedule.hash,
+            "evaluated_on": m["export_key"],
+            "source": "artifact",
+            "status": result["status"],
+            "error": result.get("error"),
+            "top1": result.get("top1"),
+            "top5": result.get("top5"),
+            "loss": result.get("loss"),
+            "info_json": {
+                **(result.get("info") or {}),
+                "trained_acc_key": m["trained_key"],
+                "target": m["target"],
+                "profile": jobs[key].export["profile"],
+                "runner": jobs[key].runner,
+                "resolution": tp.schedule.spec.resolution,
+            },
+        }
+        ctx.store.put_accuracy(row, {**provenance, **executed_on(result)}, links[key])
+        return 1
+
+    batch = Batch("evaluate", evaluate_artifact_job, workers, req.export_timeout, threads=1)
+    title = f"artifact accuracy ({workers} workers)"
+    wired = [(key, job.wire()) for key, job in jobs.items()]
+    failed = run_stage(ctx, batch, wired, title=title, total=len(jobs), record=record)
     if failed:
-        ui.note(f"{failed} of {len(jobs)} artifact evaluations failed; they are recorded")
+        ctx.ui.note(f"{failed} of {len(jobs)} artifact evaluations failed; they are recorded")

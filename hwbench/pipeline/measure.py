@@ -14,45 +14,16 @@ from hwbench.config.target import Target
 from hwbench.export.artifacts import ArtifactStore
 from hwbench.measure.provenance import git_commit, machine_id, versions
 from hwbench.measure.rounds import ROUNDS
-from hwbench.pipeline import Plan
-from hwbench.pipeline.export import calibration_for, key_for
-from hwbench.pipeline.sample import SweepArch
-from hwbench.pipeline.token_inputs import inputs_key
-from hwbench.progress import Progress
+from hwbench.pipeline.executor import Batch, LocalExecutor
+from hwbench.pipeline.jobs import MeasureJob, MeasureKeys
+from hwbench.pipeline.keys import measurement_key
+from hwbench.pipeline.plan import Plan
+from hwbench.pipeline.stage import StageContext
 from hwbench.runners import get_runner
 from hwbench.space.sampling import space_rng
 from hwbench.store import Store
-from hwbench.store.keys import digest, measure_key
-
-RESULT_COLUMNS = (
-    "status",
-    "error",
-    "median_ms",
-    "mean_ms",
-    "std_ms",
-    "cov",
-    "min_ms",
-    "p10_ms",
-    "p90_ms",
-    "p99_ms",
-    "ci_low_ms",
-    "ci_high_ms",
-    "rel_ci",
-    "n_runs",
-    "converged",
-    "stop_reason",
-    "warmup_runs",
-    "device_seconds",
-    "samples",
-    "started_at",
-    "finished_at",
-    "rounds",
-    "n_eff",
-    "disturbed",
-    "disturbed_reason",
-    "foreign_share",
-    "canary_drift",
-)
+from hwbench.store.columns import MEASUREMENT_COLUMNS
+from hwbench.store.keys import digest
 
 
 def measure_settings(target: Target) -> dict[str, Any]:
@@ -87,41 +58,58 @@ def measure_timeout(job: dict[str, Any]) -> float:
     return job_timeout(job["protocol"])
 
 
-def measure_stage(plan: Plan, archs: list[SweepArch], store: Store, ui: Progress) -> None:
-    """Measure what the store lacks, target by target; each result is stored and linked as it arrives."""
+def measure_stage(ctx: StageContext) -> None:
+    """Measure what the store lacks, target by target; each result is stored and linked as it arrives.
+
+    The artifacts are the ones the export stage linked to (sweep, network, target): this stage never re-derives
+    an export key, so it can run alone, next to the boards, on a machine without the converters.
+    """
+    plan, store, ui = ctx.plan, ctx.store, ctx.ui
     req = plan.request
     artifacts = ArtifactStore(req.artifact_dir)
     # No load-average warning: it lags (it fired on every sweep, after the export phase). Each timed window is
     # judged on its own (foreign CPU on the measured cores, canary) and re-measured or flagged `disturbed`.
     measured = disturbed = 0
     for target in plan.targets:
+        exports = store.sweep_exports(req.name, target.name)
+        unexported = sum(exports.get(a.spec.arch_id) is None for a in ctx.archs)
+        if unexported:
+            ui.note(
+                f"{target.name}: {unexported} of {len(ctx.archs)} networks have no export for this target in the "
+                f"store yet; they stay pending (run `--stage export` with this target first)"
+            )
         board = None
         if target.transport == "agent":
             from hwbench.pipeline.remote import connect
 
             board = connect(target, ui)
             if board is None:  # unreachable or unusable: said why; its networks stay pending for a re-run
-                _link_missing(plan, archs, store, target)
+                _link_missing(ctx, target, exports)
                 continue
         fp, identity = target_fingerprint(target, board.facts if board else None)
         # The rounds are part of the protocol, so a measurement made before them is not taken for one made in them.
         settings = measure_settings(target)
-        todo = _pending(plan, archs, store, artifacts, target, fp, settings)
+        todo = _pending(ctx, artifacts, target, exports, fp, settings)
         # A seeded shuffle interleaves blocks, so slow drift of the machine does not favour one block.
         order = space_rng(f"measure:{target.name}", req.seed).permutation(len(todo)) if todo else []
         todo = [todo[i] for i in order]
         if not todo:
             if board:
                 board.client.close()
+            _link_missing(ctx, target, exports)
             continue
         if board:
+            from hwbench.pipeline.board_lease import board_lease
             from hwbench.pipeline.remote import measure_remote
 
-            measured += measure_remote(plan, store, target, fp, identity, todo, board, ui)
-            _link_missing(plan, archs, store, target)  # networks left when the board went away show as pending
+            with board_lease(target.name, ctx.executor) as lease:
+                if lease:
+                    ui.note(lease)
+                measured += measure_remote(plan, store, target, fp, identity, todo, board, ui)
         else:
             measured += len(todo)
-            _measure_target(plan, store, target, fp, identity, todo, ui)
+            _measure_target(ctx, target, fp, identity, todo)
+        _link_missing(ctx, target, exports)  # networks left when a board went away show as pending
         disturbed += _count_disturbed(store, todo)
     plan.counts["measurements"] = measured
     if disturbed:
@@ -132,27 +120,24 @@ def measure_stage(plan: Plan, archs: list[SweepArch], store: Store, ui: Progress
 
 
 def _pending(
-    plan: Plan,
-    archs: list[SweepArch],
-    store: Store,
+    ctx: StageContext,
     artifacts: ArtifactStore,
     target: Target,
+    exports: dict[str, str | None],
     fp: str,
     settings: dict[str, Any],
-) -> list[dict[str, Any]]:
+) -> list[MeasureJob]:
     """Link what is already measured (or failed to export); return jobs for the rest."""
-    req = plan.request
-    calibration = calibration_for(plan)
+    req, store = ctx.plan.request, ctx.store
     todo = []
-    for arch in archs:
-        ekey = key_for(arch, target, calibration, inputs_key(plan))
-        export = store.get_export(ekey)
+    for arch in ctx.archs:
+        ekey = exports.get(arch.spec.arch_id)
+        export = store.get_export(ekey) if ekey else None
         if export is None or export["status"] != "ok":
-            store.link_run(req.name, arch.spec.arch_id, target.name, ekey if export else None, None)
-            continue
+            continue  # failed exports are linked already; unexported networks stay pending
         inputs = per_image_inputs(export, artifacts)
         # Timed image by image: the images are part of what was measured.
-        mkey = measure_key(export["artifact_hash"], fp, {**settings, "inputs": inputs[1]} if inputs else settings)
+        mkey = measurement_key(export["artifact_hash"], fp, settings, inputs[1] if inputs else None)
         row = store.get_measurement(mkey)
         # A result stored as disturbed counts as done, like an error, unless the sweep retries errors.
         redo = req.retry_errors and (row is not None and (row["status"] != "ok" or bool(row["disturbed"])))
@@ -160,16 +145,17 @@ def _pending(
             store.link_run(req.name, arch.spec.arch_id, target.name, ekey, mkey)
             continue
         todo.append(
-            {
-                "runner": target.runner,
-                "path": str(artifacts.path(export["artifact_hash"], export["extension"])),
-                "threads": target.threads,
-                "options": target.runner_options,
-                "protocol": target.measurement.protocol().as_dict(),
-                "seed": target.measurement.input_seed,
-                **({"inputs_path": inputs[0], "inputs_source": inputs[2]} if inputs else {}),
-                "_keys": (mkey, ekey, export["artifact_hash"], arch.spec.arch_id),
-            }
+            MeasureJob(
+                runner=target.runner,
+                path=str(artifacts.path(export["artifact_hash"], export["extension"])),
+                threads=target.threads,
+                options=target.runner_options,
+                protocol=target.measurement.protocol().as_dict(),
+                keys=MeasureKeys(mkey, ekey, export["artifact_hash"], arch.spec.arch_id),
+                seed=target.measurement.input_seed,
+                inputs_path=inputs[0] if inputs else None,
+                inputs_source=inputs[2] if inputs else None,
+            )
         )
     return todo
 
@@ -186,17 +172,11 @@ def per_image_inputs(export: Any, artifacts: ArtifactStore) -> tuple[str, str, s
     return str(artifacts.path(inputs["hash"], inputs["extension"])), inputs["hash"], inputs["source"]
 
 
-def _link_missing(plan: Plan, archs: list[SweepArch], store: Store, target: Target) -> None:
+def _link_missing(ctx: StageContext, target: Target, exports: dict[str, str | None]) -> None:
     """Give every network of the sweep a row for this target, so `hwbench show` lists unmeasured ones as pending."""
-    linked = {
-        r["arch_id"]
-        for r in store.query("SELECT arch_id FROM runs WHERE sweep=? AND target=?", (plan.request.name, target.name))
-    }
-    for arch in archs:
-        if arch.spec.arch_id not in linked:
-            ekey = key_for(arch, target, calibration_for(plan), inputs_key(plan))
-            exported = store.get_export(ekey) is not None
-            store.link_run(plan.request.name, arch.spec.arch_id, target.name, ekey if exported else None, None)
+    missing = [a.spec.arch_id for a in ctx.archs if a.spec.arch_id not in exports]
+    for arch_id in missing:
+        ctx.store.link_run(ctx.plan.request.name, arch_id, target.name, None, None)
 
 
 def _transport_error(row: Any) -> bool:
@@ -214,13 +194,13 @@ def store_result(
     fp: str,
     identity: dict[str, Any],
     order_index: int,
-    keys: tuple[str, str, str, str],
+    keys: MeasureKeys,
     result: dict[str, Any],
     extra: dict[str, Any] | None = None,
 ) -> bool:
     """Store one measurement result (ok or error) and link it to the sweep; return whether it was ok."""
     mkey, ekey, artifact_hash, arch_id = keys
-    row = {k: result.get(k) for k in RESULT_COLUMNS}
+    row = {k: result.get(k) for k in MEASUREMENT_COLUMNS}
     row["converged"] = None if row["converged"] is None else int(row["converged"])
     row.update(
         measure_key=mkey,
@@ -263,15 +243,15 @@ class Block:
         )
         self.failed = 0
 
-    def store_final(self, i: int, keys: tuple[str, str, str, str], result: dict[str, Any], tag: Any) -> None:
+    def store_final(self, i: int, keys: MeasureKeys, result: dict[str, Any], tag: Any) -> None:
         """Store a network's final record (pooled rounds, or the error that ended it)."""
         self.failed += not store_result(
             self.plan, self.store, self.target, self.fp, self.identity, i, keys, result, self.extra
         )
 
 
-def _count_disturbed(store: Store, todo: list[dict[str, Any]]) -> int:
-    keys = [job["_keys"][0] for job in todo]
+def _count_disturbed(store: Store, todo: list[MeasureJob]) -> int:
+    keys = [job.keys.measure_key for job in todo]
     found = 0
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
@@ -283,36 +263,32 @@ def _count_disturbed(store: Store, todo: list[dict[str, Any]]) -> int:
 
 
 def _measure_target(
-    plan: Plan,
-    store: Store,
-    target: Target,
-    fp: str,
-    identity: dict[str, Any],
-    todo: list[dict[str, Any]],
-    ui: Progress,
+    ctx: StageContext, target: Target, fp: str, identity: dict[str, Any], todo: list[MeasureJob]
 ) -> None:
-    """Run the round jobs of one target in one worker process, strictly one at a time."""
-    from hwbench.pipeline.rounds import RoundDriver
-    from hwbench.runners.local import measure_artifact
-    from hwbench.workers import run_jobs
+    """Run the round jobs of one target in one worker process on this machine, strictly one at a time.
 
-    block = Block(plan, store, target, fp, identity)
-    driver = RoundDriver(block, todo, plan.request.seed)
-    jobs = driver.jobs()
-    with ui.task(f"measuring {target.name} ({driver.rounds} rounds)", len(todo) * driver.rounds) as bar:
-        for tag, result in run_jobs(
-            measure_artifact,
-            jobs,
-            workers=1,
-            timeout=measure_timeout,
-            threads=target.threads,
-            followups=driver.followups,
-        ):
-            retried = len(driver.retry)
-            driver.handle(tag, result)
-            # A round advances the bar once: not when it schedules a re-measure, nor in the recovery pass (-1).
-            if len(driver.retry) == retried and tag[2] != -1:
-                bar.advance(1 if result.get("status") == "ok" else driver.rounds - tag[1])
-        driver.finish()
+    Local targets are measured here even when exports and training run on a Ray cluster: the machine the
+    target names is this one, and nothing else of the sweep runs beside a measurement.
+    """
+    from hwbench.pipeline.rounds import RoundDriver
+    from hwbench.pipeline.stage import run_stage
+    from hwbench.runners.local import measure_artifact
+
+    block = Block(ctx.plan, ctx.store, target, fp, identity)
+    driver = RoundDriver(block, todo, ctx.plan.request.seed)
+
+    def record(tag: Any, result: dict[str, Any]) -> int:
+        retried = len(driver.retry)
+        driver.handle(tag, result)
+        # A round advances the bar once: not when it schedules a re-measure, nor in the recovery pass (-1).
+        if len(driver.retry) != retried or tag[2] == -1:
+            return 0
+        return 1 if result.get("status") == "ok" else driver.rounds - tag[1]
+
+    batch = Batch("measure", measure_artifact, 1, measure_timeout, threads=target.threads, followups=driver.followups)
+    local = StageContext(ctx.plan, ctx.archs, ctx.store, ctx.ui, LocalExecutor())
+    title = f"measuring {target.name} ({driver.rounds} rounds)"
+    run_stage(local, batch, driver.jobs(), title=title, total=len(todo) * driver.rounds, record=record)
+    driver.finish()
     if block.failed:
-        ui.note(f"{target.name}: {block.failed} of {len(todo)} measurements failed; they are recorded")
+        ctx.ui.note(f"{target.name}: {block.failed} of {len(todo)} measurements failed; they are recorded")

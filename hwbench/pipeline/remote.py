@@ -10,7 +10,8 @@ from typing import Any
 from hwbench.agent.client import AgentAuthError, AgentClient, AgentError, AgentUnreachable
 from hwbench.agent.wire import TokenError
 from hwbench.config.target import Target
-from hwbench.pipeline import Plan
+from hwbench.pipeline.jobs import MeasureJob
+from hwbench.pipeline.plan import Plan
 from hwbench.progress import Progress
 from hwbench.runners.local import job_timeout, now
 from hwbench.store import Store
@@ -73,13 +74,13 @@ def _failure(message: str, transport: bool, started: str) -> dict[str, Any]:
 
 
 def _measure_one(
-    client: AgentClient, target: Target, item: dict[str, Any], job: dict[str, Any]
+    client: AgentClient, target: Target, item: MeasureJob, job: dict[str, Any]
 ) -> tuple[dict[str, Any], str | None]:
     """One round job on the board: (result, why the target must stop or None)."""
     assert target.agent is not None
     # Per-image timing is local-only: the agent receives the artifact alone (docs/measurement.md).
     job = {k: v for k, v in job.items() if k not in ("path", "inputs_path", "inputs_source")}
-    path, digest = item["path"], item["_keys"][2]
+    path, digest = item.path, item.keys.artifact_hash
     started, t0 = now(), time.monotonic()
     stop = None
     try:
@@ -93,7 +94,7 @@ def _measure_one(
                 **(result.get("info") or {}),
                 "agent_seconds": reply.get("agent_seconds"),
                 "round_trip_seconds": time.monotonic() - t0,
-                **({"per_image": {"skipped": PER_IMAGE_SKIPPED}} if "inputs_path" in item else {}),
+                **({"per_image": {"skipped": PER_IMAGE_SKIPPED}} if item.inputs_path else {}),
             }
     except (AgentUnreachable, AgentAuthError) as exc:
         result, stop = _failure(str(exc), True, started), str(exc)
@@ -112,7 +113,7 @@ def measure_remote(
     target: Target,
     fp: str,
     identity: dict[str, Any],
-    todo: list[dict[str, Any]],
+    todo: list[MeasureJob],
     board: Board,
     ui: Progress,
 ) -> int:

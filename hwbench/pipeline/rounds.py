@@ -17,6 +17,7 @@ import numpy as np
 from hwbench.measure.disturbance import CanaryBaseline, reasons, severity
 from hwbench.measure.rounds import ROUNDS, between_variance, pool, round_protocol
 from hwbench.measure.stats import summarize
+from hwbench.pipeline.jobs import MeasureJob
 from hwbench.space.sampling import space_rng
 from hwbench.store.rounds import drop_rounds, get_rounds, put_round
 
@@ -47,7 +48,7 @@ class RoundDriver:
     def __init__(
         self,
         ctx: Any,
-        todo: list[dict[str, Any]],
+        todo: list[MeasureJob],
         seed: int,
         *,
         rounds: int = ROUNDS,
@@ -61,7 +62,7 @@ class RoundDriver:
         self.failed: set[int] = set()
         self.kept: dict[int, dict[int, dict[str, Any]]] = {}
         for i, item in enumerate(todo):
-            stored = get_rounds(ctx.store, item["_keys"][0])
+            stored = get_rounds(ctx.store, item.keys.measure_key)
             self.kept[i] = {r: _from_row(row) for r, row in stored.items() if row["status"] == "ok" and r < rounds}
             for found in self.kept[i].values():
                 self.baseline.observe(found["result"].get("info", {}).get("canary"))
@@ -77,14 +78,10 @@ class RoundDriver:
     def job(self, i: int, r: int, attempt: int) -> dict[str, Any]:
         """The measurement job of network i, round r (a re-measure first waits for quiet)."""
         item = self.todo[i]
-        protocol = round_protocol(item["protocol"], self.rounds)
+        protocol = round_protocol(item.protocol, self.rounds)
         if attempt != 0:  # a re-measure (attempt > 0) or the recovery pass (attempt -1)
             protocol["quiet_wait_seconds"] = self.quiet_wait_s
-        job = {k: v for k, v in item.items() if k not in ("_keys", "protocol")}
-        if r > 0:  # per-image latency is measured once, in the first round
-            job.pop("inputs_path", None)
-            job.pop("inputs_source", None)
-        return {**job, "protocol": protocol}
+        return item.round_job(protocol, first_round=r == 0)  # per-image latency is measured once, in round 1
 
     def jobs(self) -> list[tuple[tuple[int, int, int], dict[str, Any]]]:
         """The next round's jobs (empty when every round is done), in that round's seeded order."""
@@ -130,9 +127,9 @@ class RoundDriver:
         self.outstanding -= 1
         if result.get("status") != "ok":
             self.failed.add(i)
-            self.ctx.store_final(i, self.todo[i]["_keys"], result, tag)
+            self.ctx.store_final(i, self.todo[i].keys, result, tag)
             if not (result.get("info") or {}).get("transport_error"):  # a board that went away keeps its rounds
-                drop_rounds(self.ctx.store, self.todo[i]["_keys"][0])
+                drop_rounds(self.ctx.store, self.todo[i].keys.measure_key)
             return False
         info = result.get("info") or {}
         drift = self.baseline.observe(info.get("canary"))
@@ -156,7 +153,7 @@ class RoundDriver:
         history += [_attempt(t) for t in tries if not t.get("previous")]
         best = {**best, "attempts": len(history), "history": history}
         self.kept[i][r] = best
-        put_round(self.ctx.store, _round_row(self.todo[i]["_keys"][0], r, best))
+        put_round(self.ctx.store, _round_row(self.todo[i].keys.measure_key, r, best))
         return True
 
     def _may_retry(self) -> bool:
@@ -178,10 +175,10 @@ class RoundDriver:
         ]
         rel_var, df = between_variance(clean)
         for i in complete:
-            confidence = self.todo[i]["protocol"].get("confidence", 0.95)
+            confidence = self.todo[i].protocol.get("confidence", 0.95)
             final = _final([self.kept[i][r] for r in range(self.rounds)], rel_var, df, confidence)
-            self.ctx.store_final(i, self.todo[i]["_keys"], final, None)
-            drop_rounds(self.ctx.store, self.todo[i]["_keys"][0])
+            self.ctx.store_final(i, self.todo[i].keys, final, None)
+            drop_rounds(self.ctx.store, self.todo[i].keys.measure_key)
         return len(complete)
 
 

@@ -1,10 +1,14 @@
-"""Stage 1: sample every space with the sweep's seed, then record the architectures and targets."""
+"""Stage 1: sample every space with the sweep's seed, then record the architectures and targets.
+
+A later stage run alone (`--stage measure|train` without --space) reads the sweep's networks from the store.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hwbench.pipeline import Plan
+from hwbench.errors import HwbenchError
+from hwbench.pipeline.plan import Plan
 from hwbench.progress import NullProgress, Progress
 from hwbench.space.archspec import ArchSpec
 from hwbench.store import Store
@@ -62,3 +66,23 @@ def sample_stage(plan: Plan, store: Store, ui: Progress) -> list[SweepArch]:
     archs = draw_samples(plan, ui)
     record_samples(plan, archs, store)
     return archs
+
+
+def stored_samples(plan: Plan, store: Store) -> list[SweepArch]:
+    """The sweep's networks as its export stage recorded them (for a later stage run alone)."""
+    name = plan.request.name
+    if name not in store.sweep_names():
+        raise HwbenchError(
+            f"{store.path}: no sweep {name!r} here; run `hwbench sweep --name {name} --stage export` first "
+            "(or give --space to sample it now)"
+        )
+    return [
+        SweepArch(r["space"], r["sample_index"], ArchSpec.from_json(r["spec_json"]), r["complexity"], r["space_file"])
+        for r in store.sweep_samples(name)
+    ]
+
+
+def targets_of(plan: Plan, store: Store) -> None:
+    """Record the plan's targets with the sweep (a stage run alone may bring a target the sweep has not seen)."""
+    for t in plan.targets:
+        store.link_target(plan.request.name, t.name, str(t.source), t.config())

@@ -8,7 +8,6 @@ failures (a crash, out of memory, a timeout, divergence) are records, retried wi
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,14 +18,15 @@ from hwbench.accuracy.datasets import DatasetInfo, DatasetRef, inspect_dataset, 
 from hwbench.accuracy.schedule import Schedule, load_schedule
 from hwbench.config.target import Target
 from hwbench.errors import ConfigError
-from hwbench.pipeline import Plan, SweepRequest
+from hwbench.pipeline.executor import Batch, Resources, choose
+from hwbench.pipeline.jobs import TrainJob
+from hwbench.pipeline.plan import SweepRequest
 from hwbench.pipeline.sample import SweepArch
-from hwbench.progress import Progress
+from hwbench.pipeline.stage import StageContext, executed_on, run_stage, scratch
 from hwbench.space.archspec import ArchSpec
 from hwbench.space.design_space import DesignSpace
-from hwbench.store import Store
+from hwbench.store.columns import TRAINING_COLUMNS
 
-RESULT_COLUMNS = ("top1", "top5", "loss", "train_seconds", "images_per_second", "final_train_loss")
 DEVICES = ("auto", "cpu", "cuda")
 EVAL_MODES = ("auto", "all", "none")
 
@@ -93,7 +93,8 @@ def plan_training(request: SweepRequest, spaces: list[DesignSpace], targets: lis
         )
     seed = schedule.spec.seed if request.train_seed is None else request.train_seed
     plan = TrainingPlan(ref, info, schedule, dataset_id(ref, info), seed)
-    _device(request)
+    if choose(request.executor, request.ray_address) == "local":
+        _device(request)  # on a cluster the GPU is on a worker node, not necessarily here
     # One draw per space catches a resolution too small for the macro's strides before anything is stored;
     # the training stage checks every sampled network again.
     check_resolution([SweepArch(s.name, 0, s.draw(np.random.default_rng(0))) for s in spaces], plan)
@@ -139,12 +140,15 @@ def check_resolution(archs: list[SweepArch], tp: TrainingPlan) -> None:
 
 def weights_path(req: SweepRequest, key: str) -> Path:
     """Where the trained state_dict of an accuracy key lives."""
-    return req.weights_dir / f"{key}.pt"
+    path = req.weights_dir / f"{key}.pt"
+    before = req.store.parent / "weights" / f"{key}.pt"  # where stores made before 2026-12 keep them
+    return before if not path.is_file() and before.is_file() else path
 
 
-def training_stage(plan: Plan, archs: list[SweepArch], store: Store, ui: Progress) -> None:
+def training_stage(ctx: StageContext) -> None:
     """Train what the store lacks, then evaluate artifacts of the targets that ask for it."""
-    tp: TrainingPlan | None = plan.training
+    plan, store = ctx.plan, ctx.store
+    tp = plan.training
     if tp is None:
         return
     from hwbench.pipeline.evaluate import artifact_stage, wants_artifacts
@@ -152,7 +156,7 @@ def training_stage(plan: Plan, archs: list[SweepArch], store: Store, ui: Progres
     req = plan.request
     needs_weights = wants_artifacts(plan)
     todo = []
-    for arch in archs:
+    for arch in ctx.archs:
         key = train_key(arch.spec, tp)
         row = store.get_accuracy(key)
         missing_weights = (
@@ -163,13 +167,13 @@ def training_stage(plan: Plan, archs: list[SweepArch], store: Store, ui: Progres
         else:
             store.link_accuracy(req.name, arch.spec.arch_id, key)
     plan.counts["trained"] = len(todo)
-    with tempfile.TemporaryDirectory(prefix="hwbench-data-") as workdir:
-        tp.workdir = Path(workdir)
+    with scratch(ctx, "hwbench-data-") as workdir:
+        tp.workdir = workdir
         try:
             if todo:
                 check_resolution([a for _, a in todo], tp)
-                _train(plan, tp, todo, store, ui)
-            artifact_stage(plan, archs, store, ui)
+                _train(ctx, tp, todo)
+            artifact_stage(ctx)
         finally:
             tp.prepared.clear()
             tp.workdir = None
@@ -194,44 +198,52 @@ def _workers(req: SweepRequest, jobs: int) -> tuple[int, int, str]:
     return workers, max(1, cores // workers), device
 
 
-def _train(plan: Plan, tp: TrainingPlan, todo: list[tuple[str, SweepArch]], store: Store, ui: Progress) -> None:
+def _train(ctx: StageContext, tp: TrainingPlan, todo: list[tuple[str, SweepArch]]) -> None:
     from hwbench.accuracy.trainer import train_job
     from hwbench.measure.provenance import git_commit, machine_info, versions
-    from hwbench.workers import run_jobs
 
-    req = plan.request
-    workers, threads, device = _workers(req, len(todo))
-    jobs: dict[str, dict[str, Any]] = {}
+    req = ctx.plan.request
+    if ctx.executor.name == "local":
+        workers, threads, device = _workers(req, len(todo))
+        resources = Resources(cpus=threads)
+    else:
+        # On a cluster each network trains where Ray places it: one GPU each when the cluster has GPUs (and
+        # training may use them), else one CPU each; the device is picked on the worker's own machine.
+        gpus = 1.0 if req.train_device != "cpu" and ctx.executor.describe().get("gpus") else 0.0
+        workers, threads, device = req.train_workers or len(todo), 1, req.train_device
+        resources = Resources(cpus=1, gpus=gpus)
+    jobs: dict[str, TrainJob] = {}
     for key, arch in todo:
         data = tp.data(int(arch.spec.arch.in_channels))  # type: ignore[attr-defined]
-        jobs[key] = {
-            "spec_json": at_resolution(arch.spec, tp.schedule.spec.resolution).canonical_json,
-            "schedule": {**tp.schedule.math(), "seed": tp.seed},
-            "data": data.as_job(),
-            "threads": threads,
-            "device": device,
-            "channels_last": True,
-            "weights_path": str(weights_path(req, key)),
-        }
+        jobs[key] = TrainJob(
+            spec_json=at_resolution(arch.spec, tp.schedule.spec.resolution).canonical_json,
+            schedule={**tp.schedule.math(), "seed": tp.seed},
+            data=data.as_job(),
+            weights_path=str(weights_path(req, key)),
+            threads=threads,
+            device=device,
+        )
     archs = dict(todo)
     provenance = {"machine": machine_info(), "versions": versions(("torch", "numpy")), "commit": git_commit()}
-    failed = 0
-    with ui.task(f"training ({workers} workers × {threads} threads, {device})", len(jobs)) as bar:
-        for key, result in run_jobs(
-            train_job, jobs.items(), workers=workers, timeout=req.train_timeout, threads=threads
-        ):
-            arch = archs[key]
-            failed += result["status"] != "ok"
-            store.put_accuracy(
-                _record(key, arch, tp, jobs[key], result, req), provenance, [(req.name, arch.spec.arch_id)]
-            )
-            bar.advance()
+
+    def record(key: str, result: dict[str, Any]) -> int:
+        arch = archs[key]
+        row = _record(key, arch, tp, jobs[key], result, req)
+        ctx.store.put_accuracy(row, {**provenance, **executed_on(result)}, [(req.name, arch.spec.arch_id)])
+        return 1
+
+    batch = Batch("train", train_job, workers, req.train_timeout, threads, resources)
+    title = f"training ({workers} workers × {threads} threads, {device})"
+    wired = [(key, job.wire()) for key, job in jobs.items()]
+    failed = run_stage(ctx, batch, wired, title=title, total=len(jobs), record=record)
     if failed:
-        ui.note(f"{failed} of {len(jobs)} trainings failed; they are recorded (`hwbench show {req.name} --accuracy`)")
+        ctx.ui.note(
+            f"{failed} of {len(jobs)} trainings failed; they are recorded (`hwbench show {req.name} --accuracy`)"
+        )
 
 
 def _record(
-    key: str, arch: SweepArch, tp: TrainingPlan, job: dict[str, Any], result: dict[str, Any], req: SweepRequest
+    key: str, arch: SweepArch, tp: TrainingPlan, job: TrainJob, result: dict[str, Any], req: SweepRequest
 ) -> dict[str, Any]:
     """The accuracies row of one training result (ok or error)."""
     info = dict(result.get("info") or {})
@@ -241,7 +253,7 @@ def _record(
     weights = info.get("weights")
     if weights:  # stored relative to the store, so a results folder can move
         info["weights"] = {**weights, "path": os.path.relpath(weights["path"], req.store.parent)}
-    data = job["data"]
+    data = job.data
     return {
         "acc_key": key,
         "arch_id": arch.spec.arch_id,
@@ -251,7 +263,7 @@ def _record(
         "schedule_hash": tp.schedule.hash,
         "evaluated_on": "torch",
         "source": "trained",
-        **{k: result.get(k) for k in RESULT_COLUMNS},
+        **{k: result.get(k) for k in TRAINING_COLUMNS},
         "status": result["status"],
         "error": error,
         "curve_json": result.get("curve") or [],
@@ -265,7 +277,7 @@ def _record(
             **_token_counts(arch.spec, int(data["resolution"])),
             "normalisation": {"mean": data["mean"], "std": data["std"]},
             "hflip": data["hflip"],
-            "schedule": job["schedule"],
+            "schedule": job.schedule,
         },
     }
 

@@ -219,12 +219,31 @@ class Store:
         """The export row for a key, if any."""
         return self.db.execute("SELECT * FROM exports WHERE export_key=?", (key,)).fetchone()
 
-    def put_export(self, row: dict[str, Any], provenance: dict[str, Any] | None = None) -> None:
-        """Insert or replace an export record (replacement happens on retry or a rebuilt artifact)."""
+    def put_export(
+        self, row: dict[str, Any], provenance: dict[str, Any] | None = None, links: Sequence[tuple] = ()
+    ) -> None:
+        """Insert or replace an export record and link it to (sweep, arch, target) triples, in one transaction."""
         with self.transaction():
             if provenance is not None:
                 row = {**row, "prov_id": self.put_provenance(provenance)}
             self._upsert("exports", {**row, "created_at": utcnow()})
+            for sweep, arch_id, target in links:
+                self._link_export(sweep, arch_id, target, row["export_key"])
+
+    def link_exports(self, links: Sequence[tuple[str, str, str, str]]) -> None:
+        """Point (sweep, arch, target) at export keys already stored, in one transaction."""
+        with self.transaction():
+            for sweep, arch_id, target, export_key in links:
+                self._link_export(sweep, arch_id, target, export_key)
+
+    def _link_export(self, sweep: str, arch_id: str, target: str, export_key: str) -> None:
+        # Another export (new converter versions, another profile) makes the old measurement someone else's.
+        self.db.execute(
+            "INSERT INTO runs VALUES (?,?,?,?,NULL,?) ON CONFLICT(sweep, arch_id, target) DO UPDATE SET "
+            "measure_key=CASE WHEN runs.export_key IS excluded.export_key THEN runs.measure_key ELSE NULL END, "
+            "export_key=excluded.export_key, updated_at=excluded.updated_at",
+            (sweep, arch_id, target, export_key, utcnow()),
+        )
 
     def get_measurement(self, key: str) -> sqlite3.Row | None:
         """The measurement row for a key, if any."""
@@ -295,6 +314,23 @@ class Store:
             "WHERE l.sweep=? ORDER BY a.created_at",
             (sweep,),
         )
+
+    def sweep_samples(self, sweep: str) -> list[dict[str, Any]]:
+        """The sweep's sampled networks in sampling order: space, index, spec_json, complexity, space_file."""
+        rows = self.query(
+            "SELECT sa.space, sa.sample_index, sa.space_file, a.spec_json, a.macs, a.params, a.acts "
+            "FROM sweep_archs sa JOIN archs a ON a.arch_id = sa.arch_id WHERE sa.sweep=? "
+            "ORDER BY sa.rowid",
+            (sweep,),
+        )
+        return [{**dict(r), "complexity": {"macs": r["macs"], "params": r["params"], "acts": r["acts"]}} for r in rows]
+
+    def sweep_exports(self, sweep: str, target: str) -> dict[str, str | None]:
+        """arch_id → the export key the export stage linked for (sweep, network, target); None: not exported."""
+        return {
+            r["arch_id"]: r["export_key"]
+            for r in self.query("SELECT arch_id, export_key FROM runs WHERE sweep=? AND target=?", (sweep, target))
+        }
 
     def sweep_arch_ids(self, sweep: str) -> set[str]:
         """The architectures a sweep sampled."""

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from hwbench.pipeline.jobs import MeasureJob, MeasureKeys
 from hwbench.pipeline.rounds import MAX_RETRIES, RoundDriver
 from hwbench.store import Store
 from hwbench.store.rounds import get_rounds
@@ -34,11 +35,8 @@ class Ctx:
         self.finals[i] = result
 
 
-def todo(n: int) -> list[dict[str, Any]]:
-    return [
-        {"runner": "x", "path": f"/a/{i}", "threads": 1, "protocol": PROTOCOL, "_keys": (f"m{i}", "e", "h", "a")}
-        for i in range(n)
-    ]
+def todo(n: int) -> list[MeasureJob]:
+    return [MeasureJob("x", f"/a/{i}", 1, {}, PROTOCOL, MeasureKeys(f"m{i}", "e", "h", "a")) for i in range(n)]
 
 
 def result(median: float, rng: np.random.Generator, foreign: float = 0.0, canary: float = 4.0) -> dict[str, Any]:

@@ -1,0 +1,151 @@
+"""The validated sweep request and its typed plan: every option, space and target checked before anything runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hwbench.config.target import Target, load_target
+from hwbench.errors import ConfigError
+from hwbench.space.design_space import DesignSpace, load_space
+
+if TYPE_CHECKING:
+    from hwbench.pipeline.train import TrainingPlan
+
+STAGES = ("all", "export", "measure", "train")
+
+
+@dataclass(frozen=True)
+class SweepRequest:
+    """Everything `hwbench sweep` was asked to do."""
+
+    name: str
+    spaces: list[Path]
+    targets: list[Path]
+    n: int = 4
+    seed: int = 0
+    store: Path = Path("results/hwbench.sqlite")
+    artifacts: Path | None = None  # default: <store dir>/artifacts
+    workers: int | None = None  # export worker processes; default: CPU count
+    export_timeout: float = 900.0
+    retry_errors: bool = False
+    report: bool = True
+    report_dir: Path | None = None  # default: <store dir>/<name>
+    # Accuracy (see docs/accuracy.md): no dataset, no training.
+    dataset: str | None = None  # NAME[:PATH], e.g. "digits" or "cifar10:/data/cifar-10-batches-py"
+    schedule: str | Path = "short"  # a built-in schedule name or a file
+    download: bool = False  # fetch a missing standard dataset (never done unless asked)
+    train_seed: int | None = None  # default: the schedule's seed
+    train_workers: int | None = None  # default: one per core on CPU, one on CUDA
+    train_timeout: float = 3600.0
+    train_device: str = "auto"  # auto (CUDA when present) | cpu | cuda
+    eval_artifacts: str = "auto"  # auto (each target's switch: int8 targets) | all | none
+    # Which stage to run (each resumes from the store; see docs/cluster.md) and where its jobs run.
+    stage: str = "all"  # all | export | measure | train
+    executor: str = "auto"  # auto (ray when ray_address or RAY_ADDRESS is set) | local | ray
+    ray_address: str | None = None
+
+    @property
+    def artifact_dir(self) -> Path:
+        """Where artifacts are stored by content hash."""
+        return self.artifacts or self.store.parent / "artifacts"
+
+    @property
+    def weights_dir(self) -> Path:
+        """Where trained state_dicts are kept, by accuracy key: beside the artifacts, which on a cluster every
+        node sees at the same path (training writes them on its node; artifact evaluation reads them on another)."""
+        return self.artifact_dir / "weights"
+
+    @property
+    def output_dir(self) -> Path:
+        """Where the report of this sweep goes."""
+        return self.report_dir or self.store.parent / self.name
+
+
+@dataclass
+class Plan:
+    """A validated request: loaded spaces and targets (loading fails before the store is touched)."""
+
+    request: SweepRequest
+    spaces: list[DesignSpace]
+    targets: list[Target]
+    counts: dict[str, int] = field(default_factory=dict)
+    training: TrainingPlan | None = None  # when a dataset was given
+
+    def runs(self, stage: str) -> bool:
+        """Whether this sweep runs `stage` (sampling is part of the export stage)."""
+        return self.request.stage in ("all", stage)
+
+
+def plan_sweep(request: SweepRequest) -> Plan:
+    """Load and validate every option, space and target file; raise one ConfigError listing every fault."""
+    from hwbench.config import raise_errors, split_errors
+
+    errors = _option_errors(request)
+    spaces: list[DesignSpace] = []
+    targets: list[Target] = []
+    for paths, load, into in ((request.spaces, load_space, spaces), (request.targets, load_target, targets)):
+        for path in paths:
+            try:
+                into.append(load(path))  # type: ignore[operator]
+            except ConfigError as exc:
+                errors += split_errors(exc)
+    for target in targets:
+        if target.agent is not None:
+            try:
+                _check_token(target)
+            except ConfigError as exc:
+                errors.append(exc)
+    for kind, items in (("space", spaces), ("target", targets)):
+        names = [i.name for i in items]
+        for dupe in sorted({n for n in names if names.count(n) > 1}):
+            errors.append(ConfigError(None, f"--{kind}", f"two {kind}s share the name {dupe!r}"))
+    raise_errors(errors)
+    plan = Plan(request, spaces, targets)
+    if request.dataset is not None:
+        from hwbench.pipeline.train import plan_training
+
+        plan.training = plan_training(request, spaces, targets)
+    return plan
+
+
+def _option_errors(request: SweepRequest) -> list[ConfigError]:
+    """Command-line values the files do not cover: stage, executor, counts, seeds, names."""
+    from hwbench.pipeline.executor import EXECUTORS
+
+    errors = []
+    if request.stage not in STAGES:
+        errors.append(ConfigError(None, "--stage", f"expected one of {', '.join(STAGES)}, got {request.stage!r}"))
+    if request.executor not in EXECUTORS:
+        errors.append(
+            ConfigError(None, "--executor", f"expected one of {', '.join(EXECUTORS)}, got {request.executor!r}")
+        )
+    # A later stage alone reads the sweep's networks from the store; sampling needs the spaces.
+    if not request.spaces and request.stage in ("all", "export"):
+        errors.append(ConfigError(None, "--space", "give at least one design space"))
+    if not request.targets and request.stage != "train":
+        errors.append(ConfigError(None, "--target", "give at least one target"))
+    if request.stage == "train" and request.dataset is None:
+        errors.append(ConfigError(None, "--stage", "train needs a dataset (--dataset NAME[:PATH])"))
+    if request.n < 1:
+        errors.append(ConfigError(None, "--n", f"must be at least 1, got {request.n}"))
+    # numpy seeds are non-negative integers; a negative one would fail deep inside sampling.
+    for option, value in (("--seed", request.seed), ("--train-seed", request.train_seed)):
+        if value is not None and not 0 <= value < 2**63:
+            errors.append(ConfigError(None, option, f"must be an integer from 0 to 2^63-1, got {value}"))
+    if not request.name.strip():
+        errors.append(ConfigError(None, "--name", "must not be empty"))
+    return errors
+
+
+def _check_token(target: Target) -> None:
+    """An agent target whose token cannot be read is a setup error: say so before anything runs."""
+    from hwbench.agent.wire import TokenError
+
+    assert target.agent is not None
+    try:
+        target.agent.token()
+    except TokenError as exc:
+        key = "agent.token_file" if target.agent.token_file else "agent.token_env"
+        raise ConfigError(target.source, key, str(exc)) from None

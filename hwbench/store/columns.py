@@ -1,0 +1,51 @@
+"""The result columns each record table takes from a worker's result (the store owns its column lists)."""
+
+from __future__ import annotations
+
+# exports: what hwbench.export.job.run_export returns besides its status.
+EXPORT_COLUMNS = (
+    "status",
+    "error",
+    "artifact_hash",
+    "extension",
+    "export_seconds",
+    "parity_ok",
+    "max_abs_err",
+    "max_rel_err",
+    "ops_json",
+    "info_json",
+)
+
+# measurements: what a runner's timed job returns (hwbench.runners.local, the board agent), pooled over rounds.
+MEASUREMENT_COLUMNS = (
+    "status",
+    "error",
+    "median_ms",
+    "mean_ms",
+    "std_ms",
+    "cov",
+    "min_ms",
+    "p10_ms",
+    "p90_ms",
+    "p99_ms",
+    "ci_low_ms",
+    "ci_high_ms",
+    "rel_ci",
+    "n_runs",
+    "converged",
+    "stop_reason",
+    "warmup_runs",
+    "device_seconds",
+    "samples",
+    "started_at",
+    "finished_at",
+    "rounds",
+    "n_eff",
+    "disturbed",
+    "disturbed_reason",
+    "foreign_share",
+    "canary_drift",
+)
+
+# accuracies of trained networks: what hwbench.accuracy.trainer.train_job returns besides its status.
+TRAINING_COLUMNS = ("top1", "top5", "loss", "train_seconds", "images_per_second", "final_train_loss")
