@@ -78,37 +78,17 @@ def measure_stage(ctx: StageContext) -> None:
                 f"{target.name}: {unexported} of {len(ctx.archs)} networks have no export for this target in the "
                 f"store yet; they stay pending (run `--stage export` with this target first)"
             )
-        board = None
         if target.transport == "agent":
-            from hwbench.pipeline.remote import connect
+            from hwbench.pipeline.remote import measure_agent_target
 
-            board = connect(target, ui)
-            if board is None:  # unreachable or unusable: said why; its networks stay pending for a re-run
-                _link_missing(ctx, target, exports)
-                continue
-        fp, identity = target_fingerprint(target, board.facts if board else None)
-        # The rounds are part of the protocol, so a measurement made before them is not taken for one made in them.
-        settings = measure_settings(target)
-        todo = _pending(ctx, artifacts, target, exports, fp, settings)
-        # A seeded shuffle interleaves blocks, so slow drift of the machine does not favour one block.
-        order = space_rng(f"measure:{target.name}", req.seed).permutation(len(todo)) if todo else []
-        todo = [todo[i] for i in order]
-        if not todo:
-            if board:
-                board.client.close()
-            _link_missing(ctx, target, exports)
-            continue
-        if board:
-            from hwbench.pipeline.board_lease import board_lease
-            from hwbench.pipeline.remote import measure_remote
-
-            with board_lease(target.name, ctx.executor) as lease:
-                if lease:
-                    ui.note(lease)
-                measured += measure_remote(plan, store, target, fp, identity, todo, board, ui)
+            todo, stored = measure_agent_target(ctx, target, exports, artifacts)
         else:
-            measured += len(todo)
-            _measure_target(ctx, target, fp, identity, todo)
+            fp, identity = target_fingerprint(target)
+            todo = pending(ctx, artifacts, target, exports, fp)
+            if todo:
+                _measure_target(ctx, target, fp, identity, todo)
+            stored = len(todo)
+        measured += stored
         _link_missing(ctx, target, exports)  # networks left when a board went away show as pending
         disturbed += _count_disturbed(store, todo)
     plan.counts["measurements"] = measured
@@ -119,16 +99,13 @@ def measure_stage(ctx: StageContext) -> None:
         )
 
 
-def _pending(
-    ctx: StageContext,
-    artifacts: ArtifactStore,
-    target: Target,
-    exports: dict[str, str | None],
-    fp: str,
-    settings: dict[str, Any],
+def pending(
+    ctx: StageContext, artifacts: ArtifactStore, target: Target, exports: dict[str, str | None], fp: str
 ) -> list[MeasureJob]:
-    """Link what is already measured (or failed to export); return jobs for the rest."""
+    """Link what is already measured on the machine `fp` names; return jobs for the rest, in a seeded order."""
     req, store = ctx.plan.request, ctx.store
+    # The rounds are part of the protocol, so a measurement made before them is not taken for one made in them.
+    settings = measure_settings(target)
     todo = []
     for arch in ctx.archs:
         ekey = exports.get(arch.spec.arch_id)
@@ -157,7 +134,9 @@ def _pending(
                 inputs_source=inputs[2] if inputs else None,
             )
         )
-    return todo
+    # A seeded shuffle interleaves blocks, so slow drift of the machine does not favour one block.
+    order = space_rng(f"measure:{target.name}", req.seed).permutation(len(todo)) if todo else []
+    return [todo[i] for i in order]
 
 
 def per_image_inputs(export: Any, artifacts: ArtifactStore) -> tuple[str, str, str] | None:

@@ -10,8 +10,10 @@ from typing import Any
 from hwbench.agent.client import AgentAuthError, AgentClient, AgentError, AgentUnreachable
 from hwbench.agent.wire import TokenError
 from hwbench.config.target import Target
+from hwbench.export.artifacts import ArtifactStore
 from hwbench.pipeline.jobs import MeasureJob
 from hwbench.pipeline.plan import Plan
+from hwbench.pipeline.stage import StageContext
 from hwbench.progress import Progress
 from hwbench.runners.local import job_timeout, now
 from hwbench.store import Store
@@ -163,3 +165,25 @@ def measure_remote(
     if failed:
         ui.note(f"{target.name}: {failed} of {stored} measurements failed; they are recorded")
     return stored
+
+
+def measure_agent_target(
+    ctx: StageContext, target: Target, exports: dict[str, str | None], artifacts: ArtifactStore
+) -> tuple[list[MeasureJob], int]:
+    """Measure an agent target's pending networks on its board: (the jobs it ran, how many it stored)."""
+    from hwbench.pipeline.board_lease import board_lease
+    from hwbench.pipeline.measure import pending, target_fingerprint
+
+    board = connect(target, ctx.ui)
+    if board is None:  # unreachable or unusable: said why; its networks stay pending for a re-run
+        return [], 0
+    fp, identity = target_fingerprint(target, board.facts)
+    todo = pending(ctx, artifacts, target, exports, fp)
+    if not todo:
+        board.client.close()
+        return [], 0
+    with board_lease(target.name, ctx.executor) as lease:
+        if lease:
+            ctx.ui.note(lease)
+        stored = measure_remote(ctx.plan, ctx.store, target, fp, identity, todo, board, ctx.ui)
+    return todo, stored
