@@ -1,0 +1,121 @@
+"""The Ray executor against the local worker pool, on a Ray cluster started on this machine (loopback only).
+
+(a) Per-job overhead: N no-op jobs through one local worker process vs one Ray actor (1-CPU node): the median
+    round trip between consecutive results, and the batch's total wall time (worker start included).
+(b) The same real ONNX export jobs (hwbench.export.job.run_export, built here: the pipeline's stage API was not
+    ready) through the local pool (2 workers) vs Ray (2 nodes x 1 CPU): wall-time ratio, goal Ray/local <= 1/0.95.
+(c) Ray on 2 nodes x 1 CPU vs 1 node x 1 CPU on those export jobs: speedup, goal >= 1.8.
+Each run starts from fresh workers (a new executor) and writes into a fresh artifact folder. Ray runs inside a
+loopback-only network namespace (needs root), as the tests do. `--quick`: 20 no-ops and 4 exports, a smoke check
+saved as ray_executor_quick (never the result).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import statistics
+import tempfile
+import time
+from typing import Any
+
+from common import ROOT, sample_specs, save, table
+
+N_NOOP, N_EXPORT = 200, 20
+GOAL_RATIO, GOAL_SPEEDUP = 1 / 0.95, 1.8
+
+
+def export_jobs(n: int) -> list[tuple[int, dict[str, Any]]]:
+    """n ONNX export jobs of networks sampled from the default CNN spaces (artifact folder set per run)."""
+    specs = sample_specs(per_space=n // 5 + 1)[:n]
+    options = {"opset": 18, "exporter": "dynamo"}
+    return [
+        (i, {"spec_json": spec.canonical_json, "format": "onnx", "precision": "fp32", "options": options})
+        for i, (_, spec) in enumerate(specs)
+    ]
+
+
+def timed(executor: Any, batch: Any, jobs: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
+    """Run a batch; its wall time, the gaps between consecutive results, and a check that every job succeeded."""
+    folder = tempfile.mkdtemp(prefix="hwbench-ray-bench-")
+    jobs = [(tag, {**job, "artifact_dir": folder}) for tag, job in jobs]
+    start = time.perf_counter()
+    stamps, failed = [], []
+    try:
+        for tag, result in executor.run(batch, jobs):
+            stamps.append(time.perf_counter())
+            if result["status"] != "ok":
+                failed.append(f"{tag}: {result.get('error')}")
+    finally:
+        executor.close()
+    if failed or len(stamps) != len(jobs):
+        raise RuntimeError(f"{len(stamps)} of {len(jobs)} results; failed: {failed[:3]}")
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    return {"wall_s": stamps[-1] - start, "median_gap_ms": 1000 * statistics.median(gaps) if gaps else None}
+
+
+def main() -> None:
+    """Run (a), (b), (c); print and save the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="20 no-ops and 4 exports: checks that it works")
+    args = parser.parse_args()
+    n_noop, n_export = (20, 4) if args.quick else (N_NOOP, N_EXPORT)
+
+    # Ray workers import the jobs as cluster nodes import hwbench: from their own path.
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
+    os.environ.pop("RAY_ADDRESS", None)
+    from ray.cluster_utils import Cluster
+
+    from hwbench.export.job import run_export
+    from hwbench.pipeline.executor import Batch, LocalExecutor
+    from hwbench.pipeline.ray_executor import RayExecutor
+    from tests.pipeline import ray_jobs
+
+    noop = Batch("noop", ray_jobs.noop, workers=1, timeout=60, threads=1)
+    export = Batch("export", run_export, workers=2, timeout=900, threads=1)
+    noops = [(i, {}) for i in range(n_noop)]
+    exports = export_jobs(n_export)
+    runs: dict[str, dict[str, Any]] = {}
+    with ray_jobs.loopback_namespace():
+        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+        try:
+            runs["noop_ray_1actor"] = timed(RayExecutor(cluster.address), noop, noops)
+            runs["export_ray_1node"] = timed(RayExecutor(cluster.address), export, exports)
+            cluster.add_node(num_cpus=1)
+            runs["export_ray_2nodes"] = timed(RayExecutor(cluster.address), export, exports)
+        finally:
+            cluster.shutdown()
+    runs["noop_local_1worker"] = timed(LocalExecutor(), noop, noops)
+    runs["export_local_2workers"] = timed(LocalExecutor(), export, exports)
+
+    ratio = runs["export_ray_2nodes"]["wall_s"] / runs["export_local_2workers"]["wall_s"]
+    speedup = runs["export_ray_1node"]["wall_s"] / runs["export_ray_2nodes"]["wall_s"]
+    noop_ratio = runs["noop_ray_1actor"]["median_gap_ms"] / runs["noop_local_1worker"]["median_gap_ms"]
+    data = {
+        "quick": args.quick,
+        "jobs": {"noop": n_noop, "export": n_export},
+        "runs": runs,
+        "noop_gap_ratio_ray_over_local": noop_ratio,
+        "export_ratio_ray_over_local": ratio,
+        "export_ratio_goal": GOAL_RATIO,
+        "export_ratio_met": ratio <= GOAL_RATIO,
+        "speedup_2nodes_over_1": speedup,
+        "speedup_goal": GOAL_SPEEDUP,
+        "speedup_met": speedup >= GOAL_SPEEDUP,
+    }
+    rows = [{"run": name, **figures} for name, figures in runs.items()]
+    text = table(rows, ["run", "wall_s", "median_gap_ms"]) + (
+        f"\n\n(a) no-op round trip Ray/local: {noop_ratio:.2f}x"
+        f"\n(b) {n_export} exports, Ray 2x1 CPU / local 2 workers: {ratio:.3f} (goal <= {GOAL_RATIO:.3f}: "
+        f"{'met' if data['export_ratio_met'] else 'missed'})"
+        f"\n(c) Ray 2 nodes / 1 node speedup: {speedup:.2f}x (goal >= {GOAL_SPEEDUP}: "
+        f"{'met' if data['speedup_met'] else 'missed'})"
+    )
+    save("ray_executor_quick" if args.quick else "ray_executor", text, data)
+
+
+if __name__ == "__main__":
+    main()
