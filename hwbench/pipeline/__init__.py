@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from hwbench.pipeline.plan import Plan, SweepRequest, plan_sweep
+from hwbench.pipeline.plan import Plan, plan_sweep
+from hwbench.pipeline.request import SweepRequest
 from hwbench.pipeline.run import run_sweep
 
 __all__ = ["Plan", "SweepRequest", "plan_sweep", "run_sweep"]

@@ -43,7 +43,7 @@ def artifact_stage(ctx: StageContext) -> None:
     from hwbench.export.artifacts import ArtifactStore
     from hwbench.measure.provenance import versions
     from hwbench.pipeline.token_inputs import uses_token_inputs
-    from hwbench.pipeline.train import at_resolution, train_key, weights_path
+    from hwbench.pipeline.training_plan import at_resolution, train_key, weights_path
     from hwbench.runners import get_runner
     from hwbench.store.keys import artifact_accuracy_key
 

@@ -17,7 +17,7 @@ from hwbench.pipeline.executor import Batch
 from hwbench.pipeline.jobs import ExportJob
 from hwbench.pipeline.keys import SweepKeys, calibration_for
 from hwbench.pipeline.plan import Plan
-from hwbench.pipeline.sample import SweepArch
+from hwbench.pipeline.request import SweepArch
 from hwbench.pipeline.stage import StageContext, executed_on, run_stage, scratch
 from hwbench.pipeline.token_inputs import TokenInputs, uses_token_inputs
 from hwbench.store import Store

@@ -15,7 +15,7 @@ from hwbench.export import get_exporter
 from hwbench.export.calibration import SYNTHETIC
 from hwbench.measure.provenance import versions
 from hwbench.pipeline.plan import Plan
-from hwbench.pipeline.sample import SweepArch
+from hwbench.pipeline.request import SweepArch
 from hwbench.pipeline.token_inputs import inputs_key, uses_token_inputs
 from hwbench.store.keys import export_key, measure_key
 

@@ -8,6 +8,7 @@ are measured on their board (pipeline.remote) with the same rounds and the same 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from hwbench.config.target import Target
@@ -100,9 +101,15 @@ def measure_stage(ctx: StageContext) -> None:
 
 
 def pending(
-    ctx: StageContext, artifacts: ArtifactStore, target: Target, exports: dict[str, str | None], fp: str
+    ctx: StageContext,
+    artifacts: ArtifactStore,
+    target: Target,
+    exports: dict[str, str | None],
+    fp: str,
+    pool: Sequence[str] = (),
 ) -> list[MeasureJob]:
-    """Link what is already measured on the machine `fp` names; return jobs for the rest, in a seeded order."""
+    """Link what is already measured on the machine `fp` (or a `pool` one) names; return jobs for the rest, keyed
+    for `fp`, in a seeded order."""
     req, store = ctx.plan.request, ctx.store
     # The rounds are part of the protocol, so a measurement made before them is not taken for one made in them.
     settings = measure_settings(target)
@@ -114,12 +121,20 @@ def pending(
             continue  # failed exports are linked already; unexported networks stay pending
         inputs = per_image_inputs(export, artifacts)
         # Timed image by image: the images are part of what was measured.
-        mkey = measurement_key(export["artifact_hash"], fp, settings, inputs[1] if inputs else None)
-        row = store.get_measurement(mkey)
-        # A result stored as disturbed counts as done, like an error, unless the sweep retries errors.
-        redo = req.retry_errors and (row is not None and (row["status"] != "ok" or bool(row["disturbed"])))
-        if row is not None and not redo and (row["status"] == "ok" or not _transport_error(row)):
-            store.link_run(req.name, arch.spec.arch_id, target.name, ekey, mkey)
+        # A board pool's boards stand for each other: a network measured on any of them is done.
+        keys = [
+            measurement_key(export["artifact_hash"], f, settings, inputs[1] if inputs else None) for f in (fp,)
+        ]
+        mkey, done = keys[0], None
+        for key in dict.fromkeys(keys):
+            row = store.get_measurement(key)
+            # A result stored as disturbed counts as done, like an error, unless the sweep retries errors.
+            redo = req.retry_errors and (row is not None and (row["status"] != "ok" or bool(row["disturbed"])))
+            if row is not None and not redo and (row["status"] == "ok" or not _transport_error(row)):
+                done = key
+                break
+        if done is not None:
+            store.link_run(req.name, arch.spec.arch_id, target.name, ekey, done)
             continue
         todo.append(
             MeasureJob(

@@ -3,64 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from hwbench.config.target import Target, load_target
 from hwbench.errors import ConfigError
+from hwbench.pipeline.request import SweepRequest
+from hwbench.pipeline.training_plan import TrainingPlan, plan_training
 from hwbench.space.design_space import DesignSpace, load_space
 
-if TYPE_CHECKING:
-    from hwbench.pipeline.train import TrainingPlan
-
 STAGES = ("all", "export", "measure", "train")
-
-
-@dataclass(frozen=True)
-class SweepRequest:
-    """Everything `hwbench sweep` was asked to do."""
-
-    name: str
-    spaces: list[Path]
-    targets: list[Path]
-    n: int = 4
-    seed: int = 0
-    store: Path = Path("results/hwbench.sqlite")
-    artifacts: Path | None = None  # default: <store dir>/artifacts
-    workers: int | None = None  # export worker processes; default: CPU count
-    export_timeout: float = 900.0
-    retry_errors: bool = False
-    report: bool = True
-    report_dir: Path | None = None  # default: <store dir>/<name>
-    # Accuracy (see docs/accuracy.md): no dataset, no training.
-    dataset: str | None = None  # NAME[:PATH], e.g. "digits" or "cifar10:/data/cifar-10-batches-py"
-    schedule: str | Path = "short"  # a built-in schedule name or a file
-    download: bool = False  # fetch a missing standard dataset (never done unless asked)
-    train_seed: int | None = None  # default: the schedule's seed
-    train_workers: int | None = None  # default: one per core on CPU, one on CUDA
-    train_timeout: float = 3600.0
-    train_device: str = "auto"  # auto (CUDA when present) | cpu | cuda
-    eval_artifacts: str = "auto"  # auto (each target's switch: int8 targets) | all | none
-    # Which stage to run (each resumes from the store; see docs/cluster.md) and where its jobs run.
-    stage: str = "all"  # all | export | measure | train
-    executor: str = "auto"  # auto (ray when ray_address or RAY_ADDRESS is set) | local | ray
-    ray_address: str | None = None
-
-    @property
-    def artifact_dir(self) -> Path:
-        """Where artifacts are stored by content hash."""
-        return self.artifacts or self.store.parent / "artifacts"
-
-    @property
-    def weights_dir(self) -> Path:
-        """Where trained state_dicts are kept, by accuracy key: beside the artifacts, which on a cluster every
-        node sees at the same path (training writes them on its node; artifact evaluation reads them on another)."""
-        return self.artifact_dir / "weights"
-
-    @property
-    def output_dir(self) -> Path:
-        """Where the report of this sweep goes."""
-        return self.report_dir or self.store.parent / self.name
 
 
 @dataclass
@@ -104,8 +54,6 @@ def plan_sweep(request: SweepRequest) -> Plan:
     raise_errors(errors)
     plan = Plan(request, spaces, targets)
     if request.dataset is not None:
-        from hwbench.pipeline.train import plan_training
-
         plan.training = plan_training(request, spaces, targets)
     return plan
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from hwbench.pipeline.plan import Plan, SweepRequest, plan_sweep
-from hwbench.pipeline.sample import SweepArch, draw_samples, record_samples, stored_samples, targets_of
+from hwbench.pipeline.plan import Plan, plan_sweep
+from hwbench.pipeline.request import SweepArch, SweepRequest
+from hwbench.pipeline.sample import draw_samples, record_samples, stored_samples, targets_of
 from hwbench.progress import NullProgress, Progress
 from hwbench.store import Store
 

@@ -5,24 +5,12 @@ A later stage run alone (`--stage measure|train` without --space) reads the swee
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from hwbench.errors import HwbenchError
 from hwbench.pipeline.plan import Plan
+from hwbench.pipeline.request import SweepArch
 from hwbench.progress import NullProgress, Progress
 from hwbench.space.archspec import ArchSpec
 from hwbench.store import Store
-
-
-@dataclass(frozen=True)
-class SweepArch:
-    """An architecture of the sweep and where it came from."""
-
-    space: str
-    index: int
-    spec: ArchSpec
-    complexity: dict[str, int] | None = field(default=None, compare=False)
-    space_file: str = ""
 
 
 def draw_samples(plan: Plan, ui: Progress | None = None) -> list[SweepArch]:

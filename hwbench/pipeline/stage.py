@@ -11,7 +11,7 @@ from typing import Any
 
 from hwbench.pipeline.executor import Batch, Executor, Tagged, Wire
 from hwbench.pipeline.plan import Plan
-from hwbench.pipeline.sample import SweepArch
+from hwbench.pipeline.request import SweepArch
 from hwbench.progress import Progress
 from hwbench.store import Store
 

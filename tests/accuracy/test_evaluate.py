@@ -53,7 +53,7 @@ def test_onnx_artifact_matches_the_torch_accuracy(tmp_path: Path) -> None:
     from hwbench.accuracy.prepare import prepare
     from hwbench.accuracy.schedule import load_schedule
     from hwbench.accuracy.trainer import train_job
-    from hwbench.pipeline.train import at_resolution
+    from hwbench.pipeline.training_plan import at_resolution
     from tests.accuracy.test_trainer import arch
 
     path = tmp_path / "s.yaml"

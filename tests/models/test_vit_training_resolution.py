@@ -10,7 +10,7 @@ import torch
 from hwbench.errors import ConfigError
 from hwbench.models import build_model
 from hwbench.pipeline.sample import SweepArch
-from hwbench.pipeline.train import at_resolution, check_resolution
+from hwbench.pipeline.training_plan import at_resolution, check_resolution
 from hwbench.space.design_space import load_space
 from tests.conftest import ROOT
 

@@ -129,7 +129,7 @@ def test_resolution_too_small_for_the_network(tmp_path: Path, fast_targets: dict
     from hwbench.accuracy.datasets import inspect_dataset, parse_dataset
     from hwbench.accuracy.schedule import load_schedule
     from hwbench.pipeline.sample import SweepArch
-    from hwbench.pipeline.train import TrainingPlan, check_resolution
+    from hwbench.pipeline.training_plan import TrainingPlan, check_resolution
     from hwbench.space.design_space import load_space
 
     ref = parse_dataset("digits")
@@ -143,7 +143,7 @@ def test_a_crashed_worker_is_a_record_and_the_sweep_goes_on(
     tmp_path: Path, tiny_spaces: dict, fast_targets: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import hwbench.accuracy.trainer as trainer
-    from hwbench.pipeline.train import train_key, weights_path
+    from hwbench.pipeline.training_plan import train_key, weights_path
     from hwbench.space.archspec import ArchSpec
     from tests.accuracy import crashers
 
