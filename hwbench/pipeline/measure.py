@@ -123,7 +123,7 @@ def pending(
         # Timed image by image: the images are part of what was measured.
         # A board pool's boards stand for each other: a network measured on any of them is done.
         keys = [
-            measurement_key(export["artifact_hash"], f, settings, inputs[1] if inputs else None) for f in (fp,)
+            measurement_key(export["artifact_hash"], f, settings, inputs[1] if inputs else None) for f in (fp, *pool)
         ]
         mkey, done = keys[0], None
         for key in dict.fromkeys(keys):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from hwbench.export.artifacts import ArtifactStore
 from hwbench.pipeline.jobs import MeasureJob
 from hwbench.pipeline.plan import Plan
 from hwbench.pipeline.stage import StageContext
-from hwbench.progress import Progress
+from hwbench.progress import Progress, Task
 from hwbench.runners.local import job_timeout, now
 from hwbench.store import Store
 
@@ -33,13 +34,15 @@ class Board:
     facts: dict[str, Any]
 
 
-def client_for(target: Target, retries: int | None = None) -> AgentClient:
-    """An agent client configured from a target's `agent:` section (raises TokenError without a token)."""
+def client_for(target: Target, retries: int | None = None, address: tuple[str, int] | None = None) -> AgentClient:
+    """An agent client configured from a target's `agent:` section, for its main board or the pool's board at
+    `address` (raises TokenError without a token)."""
     agent = target.agent
     assert agent is not None, f"{target.name} is not an agent target"
+    host, port = address or (agent.host, agent.port)
     return AgentClient(
-        agent.host,
-        agent.port,
+        host,
+        port,
         agent.token(),
         connect_timeout_s=agent.connect_timeout_s,
         retries=agent.retries if retries is None else retries,
@@ -48,20 +51,18 @@ def client_for(target: Target, retries: int | None = None) -> AgentClient:
     )
 
 
-def connect(target: Target, ui: Progress) -> Board | None:
-    """Handshake with the target's agent; None (after saying why) when it cannot measure this target now."""
+def handshake(target: Target, address: tuple[str, int] | None = None) -> Board | str:
+    """The connected board at `address` (default: the main one), or why it cannot measure this target now."""
     try:
-        client = client_for(target)
+        client = client_for(target, address=address)
         facts = client.hello()
     except (AgentError, TokenError) as exc:
-        ui.note(f"{target.name}: {exc}; its networks stay pending (re-run the sweep when the board is back)")
-        return None
+        return str(exc)
     runtime = facts.get("runtimes", {}).get(target.runner)
     if not runtime or not runtime.get("available"):
         there = ", ".join(n for n, r in facts.get("runtimes", {}).items() if r.get("available")) or "none"
-        ui.note(f"{target.name}: runner {target.runner!r} is not installed on {client.address} (there: {there})")
         client.close()
-        return None
+        return f"runner {target.runner!r} is not installed on {client.address} (there: {there})"
     return Board(client, facts)
 
 
@@ -118,8 +119,10 @@ def measure_remote(
     todo: list[MeasureJob],
     board: Board,
     ui: Progress,
+    bar: Task,
+    halt: threading.Event | None = None,
 ) -> int:
-    """Measure the pending networks on the board in rounds; stop the target (not the sweep) if the board goes."""
+    """Measure these networks on the board in rounds (until `halt` is set); stop if the board goes, not the sweep."""
     client, facts = board.client, board.facts
     assert target.agent is not None
     extra = {
@@ -138,24 +141,24 @@ def measure_remote(
     driver = RoundDriver(block, todo, plan.request.seed)
     queue = driver.jobs()
     stored = 0
-    with ui.task(f"measuring {target.name} @ {client.address} ({driver.rounds} rounds)", len(todo)) as bar:
-        while queue:
-            tag, job = queue.pop(0)
-            item = todo[tag[0]]
-            result, stop = _measure_one(client, target, item, job)
-            retried = len(driver.retry)
-            driver.handle(tag, result)
-            last = tag[1] == driver.rounds - 1 and tag[2] != -1  # the recovery pass (-1) was counted already
-            if result.get("status") != "ok" or (last and len(driver.retry) == retried):
-                stored += 1
-                bar.advance()
-            if stop:
-                ui.note(
-                    f"{target.name}: {stop}; that network is recorded as a failure and the unfinished ones stay "
-                    "pending; re-run the sweep when the board is back to finish (finished rounds are kept)"
-                )
-                break
-            queue[:0] = driver.followups(tag, result)
+    while queue and not (halt and halt.is_set()):
+        tag, job = queue.pop(0)
+        item = todo[tag[0]]
+        result, stop = _measure_one(client, target, item, job)
+        retried = len(driver.retry)
+        driver.handle(tag, result)
+        last = tag[1] == driver.rounds - 1 and tag[2] != -1  # the recovery pass (-1) was counted already
+        if result.get("status") != "ok" or (last and len(driver.retry) == retried):
+            stored += 1
+            bar.advance()
+        if stop:
+            ui.note(
+                f"{target.name}: {stop}; that network is recorded as a failure and the unfinished ones on "
+                f"{client.address} stay pending; re-run the sweep when the board is back to finish (finished "
+                "rounds are kept)"
+            )
+            break
+        queue[:0] = driver.followups(tag, result)
     driver.finish()
     failed = block.failed
     client.close()
@@ -163,27 +166,15 @@ def measure_remote(
         size = sum(u[1] for u in client.uploaded) / 1e6
         ui.note(f"{target.name}: uploaded {len(client.uploaded)} artifacts ({size:.1f} MB) to {client.address}")
     if failed:
-        ui.note(f"{target.name}: {failed} of {stored} measurements failed; they are recorded")
+        ui.note(f"{target.name}: {failed} of {stored} measurements on {client.address} failed; they are recorded")
     return stored
 
 
 def measure_agent_target(
     ctx: StageContext, target: Target, exports: dict[str, str | None], artifacts: ArtifactStore
 ) -> tuple[list[MeasureJob], int]:
-    """Measure an agent target's pending networks on its board: (the jobs it ran, how many it stored)."""
-    from hwbench.pipeline.board_lease import board_lease
-    from hwbench.pipeline.measure import pending, target_fingerprint
+    """Measure an agent target's pending networks on its boards (the main one and its pool's, in parallel):
+    (the jobs that ran, how many results were stored)."""
+    from hwbench.pipeline.board_pool import measure_pool
 
-    board = connect(target, ctx.ui)
-    if board is None:  # unreachable or unusable: said why; its networks stay pending for a re-run
-        return [], 0
-    fp, identity = target_fingerprint(target, board.facts)
-    todo = pending(ctx, artifacts, target, exports, fp)
-    if not todo:
-        board.client.close()
-        return [], 0
-    with board_lease(target.name, ctx.executor) as lease:
-        if lease:
-            ctx.ui.note(lease)
-        stored = measure_remote(ctx.plan, ctx.store, target, fp, identity, todo, board, ctx.ui)
-    return todo, stored
+    return measure_pool(ctx, target, exports, artifacts)
