@@ -13,7 +13,8 @@ from typing import Annotated, Any
 
 import typer
 
-from hwbench.cli import DEFAULT_STORE, StoreOpt, _num, _pct, _print_table, _range, app
+from hwbench.cli.common import DEFAULT_STORE, StoreOpt, app
+from hwbench.cli.text import num, num_range, pct, print_table
 from hwbench.errors import ConfigError
 
 FORMATS = ("table", "csv", "json", "markdown")
@@ -32,7 +33,7 @@ class Column:
 
 
 def _ci(r: dict[str, Any]) -> str:
-    return "–" if _missing(r.get("ci_low_ms")) else f"{_num(r['ci_low_ms'])}–{_num(r['ci_high_ms'])}"
+    return "–" if _missing(r.get("ci_low_ms")) else f"{num(r['ci_low_ms'])}–{num(r['ci_high_ms'])}"
 
 
 def _cov(r: dict[str, Any]) -> str:
@@ -65,13 +66,13 @@ COLUMNS: dict[str, Column] = {
     "arch_id": Column("arch_id", 3, lambda r: str(r["arch_id"]), ("arch_id",)),
     "target": Column("target", 1, lambda r: str(r["target"]), ("target",)),
     "status": Column("status", 3, lambda r: str(r["status"]), ("status",)),
-    "macs": Column("MACs", 3, lambda r: _range(r["macs"], r["macs"], 1e6, "M"), ("macs",)),
+    "macs": Column("MACs", 3, lambda r: num_range(r["macs"], r["macs"], 1e6, "M"), ("macs",)),
     "params": Column("params", 4, lambda r: f"{r['params'] / 1e6:.2f}M", ("params",)),
-    "median_ms": Column("median ms", 1, lambda r: _num(r["median_ms"]), ("median_ms",)),
+    "median_ms": Column("median ms", 1, lambda r: num(r["median_ms"]), ("median_ms",)),
     "ci": Column("95% CI ms", 3, _ci, ("ci_low_ms", "ci_high_ms")),
     "cov": Column("CoV", 2, _cov, ("cov",)),
-    "runs": Column("runs", 4, lambda r: _num(r["n_runs"], 0), ("n_runs",)),
-    "top1": Column("top-1", 1, lambda r: _pct(r.get("top1")), ("top1",)),
+    "runs": Column("runs", 4, lambda r: num(r["n_runs"], 0), ("n_runs",)),
+    "top1": Column("top-1", 1, lambda r: pct(r.get("top1")), ("top1",)),
     "flags": Column("flags", 0, flags, ("converged", "disturbed")),
     "artifact": Column("artifact", 5, _artifact, ()),
     "error": Column("error", 2, _error, ("error",)),
@@ -140,7 +141,7 @@ def show(
     if format not in FORMATS:
         raise ConfigError(None, "--format", f"expected one of {', '.join(FORMATS)}, got {format!r}")
     if accuracy:
-        from hwbench.cli_accuracy import show_accuracy
+        from hwbench.cli.accuracy_records import show_accuracy
 
         show_accuracy(Store(store, create=False), name)
         return
@@ -164,7 +165,7 @@ def show(
     width = terminal_width()
     shown = choose_columns(cells, headers, width) if chosen is None else list(cells)
     rows = [tuple(cells[k][i] for k in shown) for i in range(len(records))]
-    _print_table([headers[k] for k in shown], rows, width)
+    print_table([headers[k] for k in shown], rows, width)
     hidden = [k for k in cells if k not in shown]
     if hidden:
         _note(
@@ -189,7 +190,7 @@ def _note(text: str, width: int) -> None:
 def _plain(value: Any) -> str:
     if _missing(value):
         return "–"
-    return _num(value) if isinstance(value, float) else str(value)
+    return num(value) if isinstance(value, float) else str(value)
 
 
 def _write_data(frame: Any, chosen: list[str] | None, fmt: str) -> None:
@@ -216,10 +217,15 @@ def _print_markdown(headers: list[str], rows: list[list[str]]) -> None:
     typer.echo("\n".join([line(headers), "|" + "|".join("---" for _ in headers) + "|", *map(line, rows)]))
 
 
+def _image_ms(r: object) -> str:
+    """Median [p10–p90] over images of each image's median latency, for artifacts timed image by image."""
+    if getattr(r, "image_median_ms", None) is None or r.image_median_ms != r.image_median_ms:  # type: ignore[attr-defined]
+        return "–"
+    return f"{num(r.image_median_ms)} [{num(r.image_p10_ms)}–{num(r.image_p90_ms)}] ×{r.images_timed}"  # type: ignore[attr-defined]
+
+
 def _show_token_comparison(frame: Any, width: int) -> None:
     """Token-reduced ViTs next to their dense counterparts measured on the same target (if any)."""
-    from hwbench.cli import _image_ms
-
     reduced = frame[frame["dense_median_ms"].notna()]
     if reduced.empty:
         return
@@ -229,18 +235,18 @@ def _show_token_comparison(frame: Any, width: int) -> None:
             r.arch_id,
             r.target,
             r.token_form,
-            _range(r.token_macs_min, r.token_macs_max, 1e6, "M"),
-            _range(r.tokens_min, r.tokens_max),
-            _num(r.median_ms),
+            num_range(r.token_macs_min, r.token_macs_max, 1e6, "M"),
+            num_range(r.tokens_min, r.tokens_max),
+            num(r.median_ms),
             _image_ms(r),
-            _num(r.dense_median_ms),
+            num(r.dense_median_ms),
             f"{r.speedup_vs_dense:.2f}x",
             "SLOWER than dense" if r.slower_than_dense else "",
         )
         for r in reduced.itertuples(index=False)
     ]
     header = ["space", "arch_id", "target", "token form", "MACs", "tokens", "ms", "per image ms", "dense ms"]
-    _print_table([*header, "speedup", ""], rows, width)
+    print_table([*header, "speedup", ""], rows, width)
     sources = sorted({str(s) for s in reduced["token_inputs"].dropna()})
     if sources:
         _note(f"MACs and token ranges over the images each network was prepared on: {'; '.join(sources)}", width)

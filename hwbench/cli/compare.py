@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from hwbench.cli import DEFAULT_STORE, StoreOpt, _num, _print_table, app
+from hwbench.cli.common import DEFAULT_STORE, StoreOpt, app
+from hwbench.cli.text import num, print_table
 
 
 @app.command("compare-sweeps")
@@ -90,18 +91,18 @@ def _print_pairs(pairs: object) -> None:
             r.space,
             r.arch_id,
             r.identity,
-            _num(r.median_ms_a),
-            f"{_num(r.ci_low_ms_a)}–{_num(r.ci_high_ms_a)}",
-            _num(r.median_ms_b),
-            f"{_num(r.ci_low_ms_b)}–{_num(r.ci_high_ms_b)}",
-            _num(r.ratio),
+            num(r.median_ms_a),
+            f"{num(r.ci_low_ms_a)}–{num(r.ci_high_ms_a)}",
+            num(r.median_ms_b),
+            f"{num(r.ci_low_ms_b)}–{num(r.ci_high_ms_b)}",
+            num(r.ratio),
             _yes(r.b_in_a),
             _yes(r.a_in_b),
         )
         for r in pairs.itertuples(index=False)  # type: ignore[attr-defined]
     ]
     headers = ["target", "space", "arch_id", "artifacts", "A ms", "A 95% CI", "B ms", "B 95% CI", "B/A"]
-    _print_table([*headers, "B in A's CI", "A in B's CI"], rows)
+    print_table([*headers, "B in A's CI", "A in B's CI"], rows)
 
 
 def _print_summary(summary: object, a: str, b: str) -> None:
@@ -109,14 +110,14 @@ def _print_summary(summary: object, a: str, b: str) -> None:
         (
             s.target,
             f"{s.identical}/{s.networks}" + (f" (+{s.same_content} same content)" if s.same_content else ""),
-            f"{_num(s.median_ratio)} ({_num(s.ratio_p10)}–{_num(s.ratio_p90)})",
+            f"{num(s.median_ratio)} ({num(s.ratio_p10)}–{num(s.ratio_p90)})",
             f"{100 * s.median_abs_delta:.1f}%" if s.median_abs_delta == s.median_abs_delta else "–",
             f"{s.b_in_a}/{s.measured_both}",
             f"{s.a_in_b}/{s.measured_both}",
-            _num(s.spearman),
+            num(s.spearman),
         )
         for s in summary.itertuples(index=False)  # type: ignore[attr-defined]
     ]
     typer.echo(f"\nB = {b} against A = {a}")
     headers = ["target", "identical artifacts", "B/A median (p10–p90)", "median |Δ|", "B in A's CI", "A in B's CI"]
-    _print_table([*headers, "Spearman ρ"], rows)
+    print_table([*headers, "Spearman ρ"], rows)
