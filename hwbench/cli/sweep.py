@@ -51,6 +51,10 @@ def sweep(
     seed: Annotated[int, typer.Option(help="Sampling seed: same seed, same architectures.")] = 0,
     name: Annotated[str, typer.Option("--name", help="Sweep name (re-use it to resume).")] = "demo",
     store: StoreOpt = DEFAULT_STORE,
+    artifacts: Annotated[
+        Path | None,
+        typer.Option(help="Artifact folder (default: beside the store); on a cluster, one every node sees."),
+    ] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Export worker processes (default: cores).")] = None,
     export_timeout: Annotated[float, typer.Option(help="Seconds before a hung export is killed.")] = 900.0,
     retry_errors: Annotated[bool, typer.Option(help="Redo exports and measurements that failed before.")] = False,
@@ -101,6 +105,7 @@ def sweep(
         n=n,
         seed=seed,
         store=store,
+        artifacts=artifacts,
         workers=workers,
         export_timeout=export_timeout,
         retry_errors=retry_errors,

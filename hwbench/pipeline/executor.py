@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 Wire = dict[str, Any]  # a job or result in its JSON-safe wire form
 Tagged = tuple[Any, Wire]
-EXECUTORS = ("auto", "local", "ray")
 
 
 @dataclass(frozen=True)
@@ -76,21 +74,3 @@ class LocalExecutor:
 
     def close(self) -> None:
         """Nothing outlives a batch here."""
-
-
-def choose(name: str, address: str | None = None) -> str:
-    """The executor a request gets: `auto` is Ray when an address is given or RAY_ADDRESS is set, else local."""
-    if name not in EXECUTORS:
-        raise ValueError(f"unknown executor {name!r} (expected one of {', '.join(EXECUTORS)})")
-    if name == "auto":
-        return "ray" if (address or os.environ.get("RAY_ADDRESS")) else "local"
-    return name
-
-
-def make_executor(name: str, address: str | None = None) -> Executor:
-    """An executor by name (`auto`, `local`, `ray`); Ray is imported only when chosen."""
-    if choose(name, address) == "local":
-        return LocalExecutor()
-    from hwbench.pipeline.ray_executor import RayExecutor
-
-    return RayExecutor(address)

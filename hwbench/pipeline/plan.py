@@ -60,7 +60,7 @@ def plan_sweep(request: SweepRequest) -> Plan:
 
 def _option_errors(request: SweepRequest) -> list[ConfigError]:
     """Command-line values the files do not cover: stage, executor, counts, seeds, names."""
-    from hwbench.pipeline.executor import EXECUTORS
+    from hwbench.pipeline.executors import EXECUTORS
 
     errors = []
     if request.stage not in STAGES:

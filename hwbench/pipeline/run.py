@@ -16,7 +16,7 @@ def run_sweep(request: SweepRequest, progress: Progress | None = None) -> dict[s
     bad input never leaves a trace there. Training runs after measuring (never beside it): latency results are
     complete before the longest stage starts, and an interrupted training keeps every measurement.
     """
-    from hwbench.pipeline.executor import make_executor
+    from hwbench.pipeline.executors import make_executor
     from hwbench.pipeline.export import export_stage
     from hwbench.pipeline.measure import measure_stage
     from hwbench.pipeline.stage import StageContext

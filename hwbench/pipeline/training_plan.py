@@ -12,7 +12,7 @@ from hwbench.accuracy.datasets import DatasetInfo, DatasetRef, inspect_dataset, 
 from hwbench.accuracy.schedule import Schedule, load_schedule
 from hwbench.config.target import Target
 from hwbench.errors import ConfigError
-from hwbench.pipeline.executor import choose
+from hwbench.pipeline.executors import choose
 from hwbench.pipeline.request import SweepArch, SweepRequest
 from hwbench.space.archspec import ArchSpec
 from hwbench.space.design_space import DesignSpace

@@ -159,10 +159,12 @@ def test_stage_default_inputs_and_summary(
 
 def test_given_inputs_executor_and_ray_address_pass_through(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     args = ["--stage", "train", "--space", "convnext", "--target", "cpu-torch-1t", "--executor", "ray"]
-    seen, _ = _requests(monkeypatch, tmp_path, *args, "--ray-address", "ray://head:10001")
+    shared = tmp_path / "nfs" / "artifacts"
+    seen, _ = _requests(monkeypatch, tmp_path, *args, "--ray-address", "ray://head:10001", "--artifacts", str(shared))
     (request,) = seen
     assert [p.stem for p in request.spaces] == ["convnext"] and [p.stem for p in request.targets] == ["cpu-torch-1t"]
     assert request.executor == "ray" and request.ray_address == "ray://head:10001"
+    assert request.artifact_dir == shared and request.weights_dir == shared / "weights"
     seen, output = _requests(monkeypatch, tmp_path, "--executor", "local", "--no-train")
     assert seen[0].executor == "local" and seen[0].dataset is None
     assert "4 new measurements (store" in output and "trained" not in output

@@ -234,7 +234,7 @@ def test_a_node_removed_mid_batch_loses_no_job(ray_env: RayEnv, tmp_path: Path) 
 def test_the_local_path_never_imports_ray() -> None:
     code = (
         "import sys\n"
-        "from hwbench.pipeline.executor import Batch, make_executor\n"
+        "from hwbench.pipeline.executor import Batch\nfrom hwbench.pipeline.executors import make_executor\n"
         "from tests.pipeline import ray_jobs\n"
         "ex = make_executor('local')\n"
         "out = list(ex.run(Batch('export', ray_jobs.run, workers=1, timeout=60), [(0, {'value': 4})]))\n"
@@ -269,7 +269,7 @@ def test_without_an_address_a_fresh_local_ray_is_started_and_stopped(ray_env: Ra
     # In a fresh process inside this module's namespace: the module's own connection must not be reused.
     code = (
         "import ray\n"
-        "from hwbench.pipeline.executor import Batch, make_executor\n"
+        "from hwbench.pipeline.executor import Batch\nfrom hwbench.pipeline.executors import make_executor\n"
         "from tests.pipeline import ray_jobs\n"
         "ex = make_executor('ray')\n"
         "out = list(ex.run(Batch('export', ray_jobs.run, workers=1, timeout=60), [(0, {'value': 4})]))\n"
