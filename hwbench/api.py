@@ -14,6 +14,7 @@ from hwbench.paths import resolve
 from hwbench.space.archspec import ArchSpec
 from hwbench.space.design_space import DesignSpace
 from hwbench.space.design_space import load_space as _load_space
+from hwbench.space.sampling import sample_space
 from hwbench.store import Store
 
 
@@ -44,7 +45,7 @@ def load_arch(path: str | Path) -> ArchSpec:
 def sample(space: DesignSpace | str | Path, n: int, seed: int = 0) -> list[ArchSpec]:
     """n distinct architectures from a space (same seed, same arch_ids)."""
     space = space if isinstance(space, DesignSpace) else load_space(space)
-    return [s.spec for s in space.sample(n, seed)]
+    return [s.spec for s in sample_space(space, n, seed)]
 
 
 def build_model(spec: ArchSpec) -> Any:

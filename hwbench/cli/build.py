@@ -24,10 +24,11 @@ def build(
     from hwbench.models.complexity import complexity
     from hwbench.space.design_space import load_space
     from hwbench.space.locate import space_paths
+    from hwbench.space.sampling import sample_space
 
     by_path = Path(spec).is_file() or spec.endswith((".yaml", ".yml"))  # a missing file: "file not found"
     space = load_space(spec if by_path else space_paths(spec, "SPEC")[0])
-    arch = space.fixed or space.sample(1, seed)[0].spec
+    arch = space.fixed or sample_space(space, 1, seed)[0].spec
     cx = complexity(arch)
     if as_json:
         typer.echo(json.dumps({"arch_id": arch.arch_id, **cx.as_dict(), "arch": arch.to_dict()}, indent=2))

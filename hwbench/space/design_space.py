@@ -53,12 +53,6 @@ class DesignSpace:
         data = family.draw(self.macro, self.block, self.block_params, rng)  # type: ignore[arg-type]
         return ArchSpec.from_dict(data, self.source)
 
-    def sample(self, n: int, seed: int) -> list[Any]:
-        """n distinct architectures that satisfy the constraints; see hwbench.space.sampling."""
-        from hwbench.space.sampling import sample_space
-
-        return sample_space(self, n, seed)
-
 
 def load_space(path: str | Path) -> DesignSpace:
     """Load and validate a design-space file (block space or fixed architecture); every fault is reported."""

@@ -131,12 +131,15 @@ def test_fresh_store_is_not_created_by_bad_input(made: Path, tmp_path: Path) -> 
 def test_inline_macro_works_like_a_macro_file(made: Path, tmp_path: Path) -> None:
     """A space may carry its macro inline (a mapping under `macro:`): same architectures as the file form."""
     from hwbench.space.design_space import load_space
+    from hwbench.space.sampling import sample_space
 
     inline = tmp_path / "inline.yaml"
     inline.write_text(INLINE)
     by_file, by_inline = load_space(made / "design_spaces" / "tiny_mbconv.yaml"), load_space(inline)
     assert by_inline.macro == by_file.macro
-    assert [s.spec.arch_id for s in by_inline.sample(3, 0)] == [s.spec.arch_id for s in by_file.sample(3, 0)]
+    assert [s.spec.arch_id for s in sample_space(by_inline, 3, 0)] == [
+        s.spec.arch_id for s in sample_space(by_file, 3, 0)
+    ]
 
 
 def test_macro_key_at_top_level_says_where_it_belongs(tmp_path: Path) -> None:

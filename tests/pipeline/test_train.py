@@ -131,10 +131,11 @@ def test_resolution_too_small_for_the_network(tmp_path: Path, fast_targets: dict
     from hwbench.pipeline.sample import SweepArch
     from hwbench.pipeline.training_plan import TrainingPlan, check_resolution
     from hwbench.space.design_space import load_space
+    from hwbench.space.sampling import sample_space
 
     ref = parse_dataset("digits")
     tp = TrainingPlan(ref, inspect_dataset(ref), load_schedule(tmp_path / "sched.yaml"), "id", 0)
-    sampled = load_space(ROOT / "design_spaces" / "convnext.yaml").sample(2, 5)
+    sampled = sample_space(load_space(ROOT / "design_spaces" / "convnext.yaml"), 2, 5)
     with pytest.raises(ConfigError, match=r"resolution: 16 px is too small for network \w+ of convnext"):
         check_resolution([SweepArch("convnext", s.index, s.spec) for s in sampled], tp)
 

@@ -64,4 +64,4 @@ def test_negative_seed_is_a_config_error() -> None:
 
     space = load_space(ROOT / "design_spaces" / "mbconv.yaml")
     with pytest.raises(ConfigError, match=r"--seed: must be an integer from 0 to 2\^63-1, got -5"):
-        space.sample(2, -5)
+        sample_space(space, 2, -5)
