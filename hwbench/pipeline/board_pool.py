@@ -5,7 +5,8 @@ connection (sqlite connections belong to their thread; this process stays the st
 round driver and its own fingerprint, so each result is keyed by the board that measured it. A network measured
 on any board of the pool counts as measured; the rest are dealt out round-robin in the seeded order. A board that
 goes away stops its own share only: its unfinished networks stay pending for a re-run, never handed to another
-board mid-run (that board's rounds are kept in the store, and re-run resumes them).
+board mid-run. A re-run deals them again; rounds the lost board finished are resumed only if the network comes
+back to that board (they are keyed by its fingerprint).
 """
 
 from __future__ import annotations

@@ -153,9 +153,8 @@ def measure_remote(
             bar.advance()
         if stop:
             ui.note(
-                f"{target.name}: {stop}; that network is recorded as a failure and the unfinished ones on "
-                f"{client.address} stay pending; re-run the sweep when the board is back to finish (finished "
-                "rounds are kept)"
+                f"{target.name}: {stop}; that network is recorded as a failure and the unfinished ones stay "
+                "pending; re-run the sweep when the board is back to finish (finished rounds are kept)"
             )
             break
         queue[:0] = driver.followups(tag, result)

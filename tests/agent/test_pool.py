@@ -11,6 +11,8 @@ import json
 import shutil
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -148,6 +150,33 @@ def test_a_pool_shares_the_networks_and_measures_each_once(exported: Path, tmp_p
     assert len(measured(db)) == NETWORKS
 
 
+def test_each_board_measures_under_its_own_lease(
+    exported: Path, tmp_path: Path, boards: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under Ray every board's thread holds one unit of `board:<target>`: a pool of N boards holds N at once."""
+    held: list[str] = []
+    most = [0]
+    lock = threading.Lock()
+
+    @contextmanager
+    def lease(target_name: str, executor: object) -> Iterator[str]:
+        with lock:
+            held.append(threading.current_thread().name)
+            most[0] = max(most[0], len(held))
+        try:
+            yield f"holding board:{target_name}"
+        finally:
+            with lock:
+                held.remove(threading.current_thread().name)
+
+    monkeypatch.setattr("hwbench.pipeline.board_lease.board_lease", lease)
+    counts, notes, _ = measure(exported, tmp_path, boards)
+    assert counts["measurements"] == NETWORKS
+    leased = sorted(n for n in notes.lines if "holding board:t-pool" in n)
+    assert leased == sorted(f"t-pool @ 127.0.0.1:{a.port}: holding board:t-pool" for a in boards)
+    assert most[0] == 2 and not held
+
+
 def test_a_board_down_is_skipped_and_its_results_count_for_the_pool(
     exported: Path, tmp_path: Path, boards: list
 ) -> None:
@@ -193,7 +222,7 @@ def test_a_board_lost_mid_sweep_stops_its_share_only(exported: Path, tmp_path: P
     thread.join(300)
     assert not thread.is_alive()
     db, notes = outcome["db"], outcome["notes"].lines
-    assert any(f"127.0.0.1:{lost.port} stay pending" in n for n in notes), notes
+    assert any(f"127.0.0.1:{lost.port}" in n and "the unfinished ones stay pending" in n for n in notes), notes
     rows = measured(db)
     kept = [r for r in rows if r["agent"]["address"] == f"127.0.0.1:{first.port}"]
     failed = [r for r in rows if r["agent"]["address"] == f"127.0.0.1:{lost.port}"]
