@@ -19,6 +19,7 @@ BENCHMARKS = [
     "report_scale.py",
     "trainer.py",
     "token_reduction.py",
+    "ray_executor.py",
 ]
 
 if __name__ == "__main__":

@@ -219,7 +219,10 @@ class RayExecutor:
         run = slot.running
         slot.running = None
         try:
-            return [(run.tag, ray.get(run.ref))]
+            result = ray.get(run.ref)
+            if run.requeues:  # provenance says it ran again after losing its worker
+                result["executor"] = {**result["executor"], "requeued": run.requeues}
+            return [(run.tag, result)]
         except LOST as exc:
             self._drop(pool, slot)
             if run.requeues < MAX_REQUEUES:

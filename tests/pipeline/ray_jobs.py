@@ -8,7 +8,7 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +71,27 @@ def loopback_namespace() -> Iterator[None]:
                 raise OSError(ctypes.get_errno(), "setns back to the original network namespace failed")
     finally:
         os.close(original)
+
+
+@contextmanager
+def local_cluster(root: Path, worker_resources: dict[str, float] | None = None) -> Iterator[Any]:
+    """A real two-node Ray cluster on this machine (head and worker, 1 CPU each), in a loopback-only namespace,
+    with workers importing `tests.*` like cluster nodes import hwbench. pytest.skip where no namespace can be made."""
+    import pytest
+
+    pytest.importorskip("ray")
+    from ray.cluster_utils import Cluster
+
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(loopback_namespace())
+        except (OSError, subprocess.SubprocessError) as exc:
+            pytest.skip(f"no loopback-only network namespace for Ray here: {exc}")
+        env = stack.enter_context(pytest.MonkeyPatch.context())
+        env.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
+        env.setenv("RAY_USAGE_STATS_ENABLED", "0")
+        env.delenv("RAY_ADDRESS", raising=False)
+        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+        stack.callback(cluster.shutdown)
+        cluster.worker = cluster.add_node(num_cpus=1, resources=worker_resources or {})
+        yield cluster

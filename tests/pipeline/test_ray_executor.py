@@ -3,7 +3,6 @@ for the module inside a loopback-only network namespace (skipped where one canno
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import subprocess
@@ -37,27 +36,14 @@ class RayEnv:
 @pytest.fixture(scope="module")
 def ray_env() -> Iterator[RayEnv]:
     """One cluster for the module: head (1 CPU) + worker (1 CPU, board:tiny), one RayExecutor connected to it."""
-    pytest.importorskip("ray")
-    from ray.cluster_utils import Cluster
-
     from hwbench.pipeline.ray_executor import RayExecutor
 
-    with contextlib.ExitStack() as stack:
-        try:
-            stack.enter_context(ray_jobs.loopback_namespace())
-        except (OSError, subprocess.SubprocessError) as exc:
-            pytest.skip(f"no loopback-only network namespace for Ray here: {exc}")
-        env = stack.enter_context(pytest.MonkeyPatch.context())
-        # Ray workers import the test jobs the way cluster nodes import hwbench: from their own Python path.
-        env.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-        env.setenv("RAY_USAGE_STATS_ENABLED", "0")
-        env.delenv("RAY_ADDRESS", raising=False)
-        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-        stack.callback(cluster.shutdown)
-        worker = cluster.add_node(num_cpus=1, resources={"board:tiny": 1})
+    with ray_jobs.local_cluster(ROOT, {"board:tiny": 1}) as cluster:
         executor = RayExecutor(cluster.address)
-        stack.callback(executor.close)
-        yield RayEnv(cluster, executor, worker)
+        try:
+            yield RayEnv(cluster, executor, cluster.worker)
+        finally:
+            executor.close()
 
 
 def batch(timeout: Any = 30.0, resources: Resources = ANY_NODE, followups: Any = None) -> Batch:
