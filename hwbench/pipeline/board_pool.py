@@ -58,7 +58,7 @@ def measure_pool(
     ctx: StageContext, target: Target, exports: dict[str, str | None], artifacts: ArtifactStore
 ) -> tuple[list[MeasureJob], int]:
     """Measure the target's pending networks on every usable board of its pool: (the jobs that ran, results stored)."""
-    from hwbench.pipeline.measure import target_fingerprint
+    from hwbench.pipeline.measurements import target_fingerprint
 
     boards = connect_pool(target, ctx.ui)
     if not boards:  # said why; its networks stay pending for a re-run
@@ -96,7 +96,7 @@ def deal(
 ) -> list[list[MeasureJob]]:
     """Each board's share of the pending networks (board k: fingerprint fps[k]), round-robin in the seeded order,
     each job keyed for the board that measures it; networks measured on any of the boards are linked instead."""
-    from hwbench.pipeline.measure import pending
+    from hwbench.pipeline.measurements import pending
 
     distinct = list(dict.fromkeys(fps))
     # pending() once per fingerprint: the same networks in the same seeded order, each keyed for that board.

@@ -11,10 +11,8 @@ from typing import Any
 from hwbench.agent.client import AgentAuthError, AgentClient, AgentError, AgentUnreachable
 from hwbench.agent.wire import TokenError
 from hwbench.config.target import Target
-from hwbench.export.artifacts import ArtifactStore
 from hwbench.pipeline.jobs import MeasureJob
 from hwbench.pipeline.plan import Plan
-from hwbench.pipeline.stage import StageContext
 from hwbench.progress import Progress, Task
 from hwbench.runners.local import job_timeout, now
 from hwbench.store import Store
@@ -134,7 +132,7 @@ def measure_remote(
             "delegates": facts.get("delegates"),
         }
     }
-    from hwbench.pipeline.measure import Block
+    from hwbench.pipeline.measurements import Block
     from hwbench.pipeline.rounds import RoundDriver
 
     block = Block(plan, store, target, fp, identity, extra)
@@ -167,13 +165,3 @@ def measure_remote(
     if failed:
         ui.note(f"{target.name}: {failed} of {stored} measurements on {client.address} failed; they are recorded")
     return stored
-
-
-def measure_agent_target(
-    ctx: StageContext, target: Target, exports: dict[str, str | None], artifacts: ArtifactStore
-) -> tuple[list[MeasureJob], int]:
-    """Measure an agent target's pending networks on its boards (the main one and its pool's, in parallel):
-    (the jobs that ran, how many results were stored)."""
-    from hwbench.pipeline.board_pool import measure_pool
-
-    return measure_pool(ctx, target, exports, artifacts)

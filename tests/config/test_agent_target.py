@@ -9,7 +9,7 @@ import pytest
 
 from hwbench.config.target import MeasurementSettings, load_target
 from hwbench.errors import ConfigError
-from hwbench.pipeline.measure import target_fingerprint
+from hwbench.pipeline.measurements import target_fingerprint
 
 BASE = "runner: onnxruntime\nthreads: 1\nexport: {format: onnx}\n"
 
