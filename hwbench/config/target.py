@@ -166,8 +166,11 @@ class TargetFile(Strict):
     export: ExportProfile
     measurement: MeasurementSettings = MeasurementSettings()
     runner_options: dict[str, Any] = {}
-    transport: Literal["local", "agent"] = "local"
+    transport: Literal["local", "agent", "ray-node"] = "local"
     agent: AgentSettings | None = None
+    # transport: ray-node — the Ray custom resource that names the cluster node measuring this target
+    # (`ray start --resources '{"<name>": 1}'` on that node); measured there with the whole node to itself.
+    ray_resource: str | None = Field(None, min_length=1)
     # Evaluate the accuracy of this target's artifact (built from the trained weights) through its runtime,
     # when the sweep trains. Default (null): only for int8 targets, where quantization can cost accuracy.
     evaluate_accuracy: bool | None = None
@@ -189,6 +192,7 @@ class Target:
     measurement: MeasurementSettings
     transport: str = "local"
     agent: AgentSettings | None = None
+    ray_resource: str | None = None
     evaluate_accuracy: bool = False
     token_form: str | dict[str, str] = "auto"
 
@@ -290,6 +294,7 @@ def _build_target(file: TargetFile, path: Path) -> Target:
         measurement=file.measurement,
         transport=file.transport,
         agent=file.agent,
+        ray_resource=file.ray_resource,
         evaluate_accuracy=file.export.precision == "int8" if file.evaluate_accuracy is None else file.evaluate_accuracy,
         token_form=file.export.token_form,
     )
@@ -301,8 +306,14 @@ def _check_transport(file: TargetFile, path: Path) -> None:
         raise ConfigError(
             path, "agent", "transport: agent needs an `agent:` section (host, port, token_env or token_file)"
         )
-    if file.transport == "local" and file.agent is not None:
+    if file.transport != "agent" and file.agent is not None:
         raise ConfigError(path, "transport", "an `agent:` section needs `transport: agent`")
+    if file.transport == "ray-node" and not file.ray_resource:
+        raise ConfigError(
+            path, "ray_resource", "transport: ray-node needs the Ray resource that names the node (docs/cluster.md)"
+        )
+    if file.transport != "ray-node" and file.ray_resource:
+        raise ConfigError(path, "ray_resource", "only a `transport: ray-node` target is measured on a Ray node")
     if file.agent is not None and file.agent.token_env and file.agent.token_file:
         raise ConfigError(path, "agent", "give token_env or token_file, not both")
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from hwbench.config.target import Target
 from hwbench.export.artifacts import ArtifactStore
-from hwbench.pipeline.executor import Batch, LocalExecutor
+from hwbench.pipeline.executor import Batch, Executor, LocalExecutor, Resources
 from hwbench.pipeline.jobs import MeasureJob
 from hwbench.pipeline.measurements import Block, count_disturbed, measure_timeout, pending, target_fingerprint
 from hwbench.pipeline.stage import StageContext
@@ -42,10 +42,7 @@ def measure_stage(ctx: StageContext) -> None:
 
             todo, stored = measure_pool(ctx, target, exports, artifacts)
         else:
-            fp, identity = target_fingerprint(target)
-            todo = pending(ctx, artifacts, target, exports, fp)
-            if todo:
-                _measure_target(ctx, target, fp, identity, todo)
+            todo = _measure_here_or_on_node(ctx, target, exports, artifacts)
             stored = len(todo)
         measured += stored
         _link_missing(ctx, target, exports)  # networks left when a board went away show as pending
@@ -65,19 +62,46 @@ def _link_missing(ctx: StageContext, target: Target, exports: dict[str, str | No
         ctx.store.link_run(ctx.plan.request.name, arch_id, target.name, None, None)
 
 
-def _measure_target(
-    ctx: StageContext, target: Target, fp: str, identity: dict[str, Any], todo: list[MeasureJob]
-) -> None:
-    """Run the round jobs of one target in one worker process on this machine, strictly one at a time.
+def _measure_here_or_on_node(
+    ctx: StageContext, target: Target, exports: dict[str, str | None], artifacts: ArtifactStore
+) -> list[MeasureJob]:
+    """A local target on this machine, or a `ray-node` target on its Ray node with the whole node to itself."""
+    if target.transport != "ray-node":
+        fp, identity = target_fingerprint(target)
+        todo = pending(ctx, artifacts, target, exports, fp)
+        if todo:
+            _measure_target(ctx, target, fp, identity, todo, LocalExecutor(), Resources())
+        return todo
+    from hwbench.pipeline.cluster_node import exclusive_resources, node_facts
 
-    Local targets are measured here even when exports and training run on a Ray cluster: the machine the
-    target names is this one, and nothing else of the sweep runs beside a measurement.
-    """
+    resources = exclusive_resources(ctx.executor, target)
+    facts = node_facts(ctx.executor, target, resources)
+    fp, identity = target_fingerprint(target, node=facts)
+    todo = pending(ctx, artifacts, target, exports, fp)
+    if todo:
+        extra = {"ray_node": {"resource": target.ray_resource, "cpus": resources.cpus, **facts["executor"]}}
+        _measure_target(ctx, target, fp, identity, todo, ctx.executor, resources, extra)
+    return todo
+
+
+def _measure_target(
+    ctx: StageContext,
+    target: Target,
+    fp: str,
+    identity: dict[str, Any],
+    todo: list[MeasureJob],
+    executor: Executor,
+    resources: Resources,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Run the round jobs of one target in one worker process, strictly one at a time: on this machine (a local
+    target: nothing else of the sweep runs beside it, the stages run one after another) or in one Ray actor that
+    holds every CPU of the target's node (a `ray-node` target)."""
     from hwbench.pipeline.rounds import RoundDriver
     from hwbench.pipeline.stage import run_stage
     from hwbench.runners.local import measure_artifact
 
-    block = Block(ctx.plan, ctx.store, target, fp, identity)
+    block = Block(ctx.plan, ctx.store, target, fp, identity, extra)
     driver = RoundDriver(block, todo, ctx.plan.request.seed)
 
     def record(tag: Any, result: dict[str, Any]) -> int:
@@ -88,10 +112,19 @@ def _measure_target(
             return 0
         return 1 if result.get("status") == "ok" else driver.rounds - tag[1]
 
-    batch = Batch("measure", measure_artifact, 1, measure_timeout, threads=target.threads, followups=driver.followups)
-    local = StageContext(ctx.plan, ctx.archs, ctx.store, ctx.ui, LocalExecutor())
-    title = f"measuring {target.name} ({driver.rounds} rounds)"
-    run_stage(local, batch, driver.jobs(), title=title, total=len(todo) * driver.rounds, record=record)
+    batch = Batch(
+        f"measure:{target.name}",
+        measure_artifact,
+        1,
+        measure_timeout,
+        threads=target.threads,
+        resources=resources,
+        followups=driver.followups,
+    )
+    runs = StageContext(ctx.plan, ctx.archs, ctx.store, ctx.ui, executor)
+    where = f" on {target.ray_resource}" if target.transport == "ray-node" else ""
+    title = f"measuring {target.name}{where} ({driver.rounds} rounds)"
+    run_stage(runs, batch, driver.jobs(), title=title, total=len(todo) * driver.rounds, record=record)
     driver.finish()
     if block.failed:
         ctx.ui.note(f"{target.name}: {block.failed} of {len(todo)} measurements failed; they are recorded")

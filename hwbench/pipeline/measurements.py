@@ -29,8 +29,11 @@ def measure_settings(target: Target) -> dict[str, Any]:
     return {**target.measurement.settings(), "rounds": ROUNDS}
 
 
-def target_fingerprint(target: Target, board: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
-    """What makes two measurements comparable: runtime and versions, threads, options, machine (a board's own)."""
+def target_fingerprint(
+    target: Target, board: dict[str, Any] | None = None, node: dict[str, Any] | None = None
+) -> tuple[str, dict[str, Any]]:
+    """What makes two measurements comparable: runtime and versions, threads, options, machine (a board's own,
+    or a Ray node's: `node` is what hwbench.runners.local.machine_facts returned there)."""
     runner = get_runner(target.runner)
     identity = {
         "runner": target.runner,
@@ -46,6 +49,9 @@ def target_fingerprint(target: Target, board: dict[str, Any] | None = None) -> t
         # The host alias and port are not identity: the same board keeps its results when its address changes.
         identity["device_id"] = board["device"].get("device_id")
         identity["versions"] = board["runtimes"].get(target.runner, {}).get("versions", {})
+    if node is not None:
+        identity["machine"], identity["versions"] = node["machine_id"], node["versions"]
+        identity["ray_resource"] = target.ray_resource
     return digest(identity), identity
 
 

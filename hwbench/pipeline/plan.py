@@ -47,6 +47,11 @@ def plan_sweep(request: SweepRequest) -> Plan:
                 _check_token(target)
             except ConfigError as exc:
                 errors.append(exc)
+    if choose_safely(request) == "local":
+        for target in targets:
+            if target.transport == "ray-node":
+                message = f"target {target.name!r} (transport: ray-node) is measured on a Ray node: use --executor ray"
+                errors.append(ConfigError(target.source, "transport", message))
     for kind, items in (("space", spaces), ("target", targets)):
         names = [i.name for i in items]
         for dupe in sorted({n for n in names if names.count(n) > 1}):
@@ -97,3 +102,13 @@ def _check_token(target: Target) -> None:
     except TokenError as exc:
         key = "agent.token_file" if target.agent.token_file else "agent.token_env"
         raise ConfigError(target.source, key, str(exc)) from None
+
+
+def choose_safely(request: SweepRequest) -> str | None:
+    """The executor the request gets, or None for an unknown name (reported with the other option errors)."""
+    from hwbench.pipeline.executors import choose
+
+    try:
+        return choose(request.executor, request.ray_address)
+    except ValueError:
+        return None

@@ -127,3 +127,15 @@ def _per_image(session: Any, job: dict[str, Any], protocol: Protocol) -> dict[st
     except Exception as exc:  # the usual statistics stand; the record says why the distribution is missing
         return {"error": f"{type(exc).__name__}: {exc}"[:500]}
     return {**facts, "source": job.get("inputs_source")}
+
+
+def machine_facts(job: dict[str, Any]) -> dict[str, Any]:
+    """What identifies the machine this runs on for `job["runner"]` (a Ray node measuring a target)."""
+    from hwbench.measure.provenance import machine_id
+
+    return {
+        "status": "ok",
+        "machine_id": machine_id(),
+        "machine": machine_info(),
+        "versions": versions(get_runner(job["runner"]).distributions),
+    }

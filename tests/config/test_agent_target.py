@@ -52,7 +52,11 @@ def test_agent_target_loads_with_defaults(tmp_path: Path) -> None:
             "transport: agent\nagent: {host: h, prot: 1}\n",
             r"board.yaml: agent.prot: unknown key \(did you mean 'port'\?\)",
         ),
-        ("transport: ssh\n", r"board.yaml: transport: .*'local' or 'agent'"),
+        ("transport: ssh\n", r"board.yaml: transport: .*'local', 'agent' or 'ray-node'"),
+        ("transport: ray-node\n", r"board.yaml: ray_resource: transport: ray-node needs the Ray resource"),
+        ("ray_resource: arm-1\n", r"board.yaml: ray_resource: only a `transport: ray-node` target"),
+        ("transport: ray-node\nray_resource: ''\n", r"board.yaml: ray_resource: .*at least 1 character"),
+        ("transport: ray-node\nray_resource: n\nagent: {host: h}\n", r"transport: an `agent:` section needs"),
     ],
 )
 def test_bad_agent_sections(tmp_path: Path, text: str, pattern: str) -> None:

@@ -13,18 +13,21 @@ import pytest
 
 from hwbench.pipeline import SweepRequest, run_sweep
 from hwbench.store import Store
+from tests.conftest import write_target
 from tests.pipeline import ray_jobs
 from tests.pipeline.test_stages import records
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
+NODE = "measure:w"  # the worker node's resource: a `transport: ray-node` target is measured there
+NODE_TARGET = f"transport: ray-node\nray_resource: '{NODE}'\n"
 SCHEDULE = "epochs: 1\nbatch_size: 32\nresolution: 16\ntrain_images: 256\n"
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
-    with ray_jobs.local_cluster(ROOT) as cluster:
+    with ray_jobs.local_cluster(ROOT, {NODE: 1}) as cluster:
         yield cluster
 
 
@@ -91,7 +94,7 @@ def test_a_node_lost_mid_sweep_loses_nothing_and_a_rerun_finishes(
     finally:
         done.set()
         killer.join(timeout=60)
-        cluster.worker = cluster.add_node(num_cpus=1)  # Ray adds nodes from the main thread only
+        cluster.worker = cluster.add_node(num_cpus=1, resources={NODE: 1})  # from the main thread only
     assert removed.is_set() and counts["exports"] == 6
     store = Store(req.store, create=False)
     exports = store.query(
@@ -111,3 +114,24 @@ def test_a_node_lost_mid_sweep_loses_nothing_and_a_rerun_finishes(
     statuses = store.query("SELECT COUNT(*), SUM(status='ok') FROM exports")[0]
     measured = store.query("SELECT COUNT(*) FROM runs WHERE sweep='t' AND measure_key IS NOT NULL")[0][0]
     assert tuple(statuses) == (6, 6) and measured == 6
+
+
+def test_a_ray_node_target_is_measured_on_its_node_with_the_node_to_itself(
+    cluster: Any, tmp_path: Path, tiny_spaces: dict
+) -> None:
+    target = write_target(tmp_path / "targets", "t-node", "onnxruntime", "{format: onnx, opset: 18}", extra=NODE_TARGET)
+    req = request(
+        tmp_path, spaces=[tiny_spaces["mbconv"]], targets=[target], executor="ray", ray_address=cluster.address
+    )
+    assert run_sweep(req)["measurements"] == 2
+    store = Store(req.store, create=False)
+    rows = store.query(
+        "SELECT m.status, p.json FROM measurements m JOIN provenance p ON p.prov_id = m.prov_id WHERE m.target='t-node'"
+    )
+    assert [r[0] for r in rows] == ["ok", "ok"]
+    for _, text in rows:
+        prov = json.loads(text)
+        # Measured on the node that declares the resource, holding all of its CPUs (1 here), keyed by that node.
+        assert prov["ray_node"]["node_id"] == cluster.worker.node_id and prov["ray_node"]["cpus"] == 1.0
+        assert prov["target"]["ray_resource"] == NODE and prov["target"]["transport"] == "ray-node"
+    assert run_sweep(req)["measurements"] == 0  # resumed: its key names the node's machine, found again

@@ -123,3 +123,15 @@ def test_stage_options_are_checked(
     kw = {"spaces": [tiny_spaces["mbconv"]], "targets": [fast_targets["ort"]], **kw}
     with pytest.raises(ConfigError, match=message):
         plan_sweep(request(tmp_path, **kw))
+
+
+def test_a_ray_node_target_needs_the_ray_executor(tmp_path: Path, tiny_spaces: dict) -> None:
+    from tests.conftest import write_target
+
+    extra = "transport: ray-node\nray_resource: arm-1\n"
+    target = write_target(tmp_path / "targets", "t-node", "onnxruntime", "{format: onnx, opset: 18}", extra=extra)
+    req = request(tmp_path, spaces=[tiny_spaces["mbconv"]], targets=[target], executor="local")
+    with pytest.raises(
+        ConfigError, match=r"t-node.yaml: transport: target 't-node' \(transport: ray-node\) is measured"
+    ):
+        plan_sweep(req)
