@@ -77,7 +77,7 @@ def measure_pool(
         return [], 0
     where = f"on {len(work)} boards" if len(work) > 1 else f"@ {work[0][0].client.address}"
     halt = threading.Event()
-    with ctx.ui.task(f"measuring {target.name} {where} ({ROUNDS} rounds)", len(todo)) as bar:
+    with ctx.ui.task(f"measuring {target.name} {where} ({ROUNDS} rounds)", len(todo) * ROUNDS) as bar:
         shared = _SharedBar(bar)
         threads = [_Share(ctx, target, *one, shared, halt) for one in work]
         try:
@@ -147,16 +147,7 @@ class _Share(threading.Thread):
                     if lease:
                         ctx.ui.note(f"{target.name} @ {self.board.client.address}: {lease}")
                     self.stored = measure_remote(
-                        ctx.plan,
-                        store,
-                        target,
-                        self.fp,
-                        self.identity,
-                        self.todo,
-                        self.board,
-                        ctx.ui,
-                        self.bar,
-                        self.halt,
+                        ctx, store, target, self.fp, self.identity, self.todo, self.board, self.bar, self.halt
                     )
             finally:
                 store.close()

@@ -13,7 +13,14 @@ from hwbench.config.target import Target
 from hwbench.export.artifacts import ArtifactStore
 from hwbench.pipeline.executor import Batch, Executor, LocalExecutor, Resources
 from hwbench.pipeline.jobs import MeasureJob
-from hwbench.pipeline.measurements import Block, count_disturbed, measure_timeout, pending, target_fingerprint
+from hwbench.pipeline.measurements import (
+    Block,
+    count_disturbed,
+    measure_timeout,
+    pending,
+    round_recorder,
+    target_fingerprint,
+)
 from hwbench.pipeline.stage import StageContext
 
 
@@ -104,14 +111,6 @@ def _measure_target(
     block = Block(ctx.plan, ctx.store, target, fp, identity, extra)
     driver = RoundDriver(block, todo, ctx.plan.request.seed)
 
-    def record(tag: Any, result: dict[str, Any]) -> int:
-        retried = len(driver.retry)
-        driver.handle(tag, result)
-        # A round advances the bar once: not when it schedules a re-measure, nor in the recovery pass (-1).
-        if len(driver.retry) != retried or tag[2] == -1:
-            return 0
-        return 1 if result.get("status") == "ok" else driver.rounds - tag[1]
-
     batch = Batch(
         f"measure:{target.name}",
         measure_artifact,
@@ -124,7 +123,7 @@ def _measure_target(
     runs = StageContext(ctx.plan, ctx.archs, ctx.store, ctx.ui, executor)
     where = f" on {target.ray_resource}" if target.transport == "ray-node" else ""
     title = f"measuring {target.name}{where} ({driver.rounds} rounds)"
-    run_stage(runs, batch, driver.jobs(), title=title, total=len(todo) * driver.rounds, record=record)
+    run_stage(runs, batch, driver.jobs(), title=title, total=len(todo) * driver.rounds, record=round_recorder(driver))
     driver.finish()
     if block.failed:
         ctx.ui.note(f"{target.name}: {block.failed} of {len(todo)} measurements failed; they are recorded")

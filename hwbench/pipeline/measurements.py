@@ -6,7 +6,7 @@ Shared by the measure stage's local path (pipeline.measure) and its board path (
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from hwbench.config.target import Target
@@ -190,13 +190,29 @@ class Block:
             identity,
             extra,
         )
-        self.failed = 0
+        self.failed = self.stored = 0
 
     def store_final(self, i: int, keys: MeasureKeys, result: dict[str, Any], tag: Any) -> None:
         """Store a network's final record (pooled rounds, or the error that ended it)."""
+        self.stored += 1
         self.failed += not store_result(
             self.plan, self.store, self.target, self.fp, self.identity, i, keys, result, self.extra
         )
+
+
+def round_recorder(driver: Any) -> Callable[[Any, dict[str, Any]], int]:
+    """The stage loop's `record` for measurement rounds (pipeline.rounds.RoundDriver): hand each round's result to
+    the driver; the bar advances once per round (a failed network: its rounds left), not for a re-measure it
+    schedules, nor in the recovery pass (attempt -1, counted already)."""
+
+    def record(tag: Any, result: dict[str, Any]) -> int:
+        retried = len(driver.retry)
+        driver.handle(tag, result)
+        if len(driver.retry) != retried or tag[2] == -1:
+            return 0
+        return 1 if result.get("status") == "ok" else driver.rounds - tag[1]
+
+    return record
 
 
 def count_disturbed(store: Store, todo: list[MeasureJob]) -> int:

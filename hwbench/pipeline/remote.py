@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,9 @@ from typing import Any
 from hwbench.agent.client import AgentAuthError, AgentClient, AgentError, AgentUnreachable
 from hwbench.agent.wire import TokenError
 from hwbench.config.target import Target
+from hwbench.pipeline.executor import Batch, Tagged
 from hwbench.pipeline.jobs import MeasureJob
-from hwbench.pipeline.plan import Plan
+from hwbench.pipeline.stage import StageContext
 from hwbench.progress import Progress, Task
 from hwbench.runners.local import job_timeout, now
 from hwbench.store import Store
@@ -108,21 +110,65 @@ def _measure_one(
     return result, stop
 
 
+class AgentExecutor:
+    """Measurement rounds on one board through its agent: the measure stage's transport for agent targets.
+
+    The same interface as the local worker pool (pipeline.executor), so the measure stage has one loop. Jobs run
+    one at a time (the board measures one network at a time anyway); a lost board stops the batch after its
+    failure is yielded (the rest stay pending), as does `halt` (set when the sweep is interrupted).
+    """
+
+    name = "agent"
+
+    def __init__(
+        self, board: Board, target: Target, todo: list[MeasureJob], ui: Progress, halt: threading.Event | None
+    ) -> None:
+        self.board, self.target, self.todo, self.ui, self.halt = board, target, todo, ui, halt
+
+    def run(self, batch: Batch, jobs: Iterable[Tagged]) -> Iterator[Tagged]:
+        """Send each round job to the board; yield its result; then its followups run next."""
+        queue = list(jobs)
+        while queue and not (self.halt and self.halt.is_set()):
+            tag, job = queue.pop(0)
+            result, stop = _measure_one(self.board.client, self.target, self.todo[tag[0]], job)
+            yield tag, result
+            if stop:
+                self.ui.note(
+                    f"{self.target.name}: {stop}; that network is recorded as a failure and the unfinished ones "
+                    "stay pending; re-run the sweep when the board is back to finish (finished rounds are kept)"
+                )
+                return
+            if batch.followups is not None:
+                queue[:0] = batch.followups(tag, result)
+
+    def describe(self) -> dict[str, Any]:
+        """The board's agent."""
+        return {"executor": "agent", "address": self.board.client.address}
+
+    def close(self) -> None:
+        """Close the connection to the agent."""
+        self.board.client.close()
+
+
 def measure_remote(
-    plan: Plan,
+    ctx: StageContext,
     store: Store,
     target: Target,
     fp: str,
     identity: dict[str, Any],
     todo: list[MeasureJob],
     board: Board,
-    ui: Progress,
     bar: Task,
     halt: threading.Event | None = None,
 ) -> int:
-    """Measure these networks on the board in rounds (until `halt` is set); stop if the board goes, not the sweep."""
+    """Measure these networks on the board in rounds (until `halt` is set); stop if the board goes, not the sweep.
+    Returns how many final records were stored."""
+    from hwbench.pipeline.measurements import Block, measure_timeout, round_recorder
+    from hwbench.pipeline.rounds import RoundDriver
+    from hwbench.pipeline.stage import run_stage
+    from hwbench.runners.local import measure_artifact
+
     client, facts = board.client, board.facts
-    assert target.agent is not None
     extra = {
         "agent": {
             "address": client.address,
@@ -132,36 +178,23 @@ def measure_remote(
             "delegates": facts.get("delegates"),
         }
     }
-    from hwbench.pipeline.measurements import Block
-    from hwbench.pipeline.rounds import RoundDriver
-
-    block = Block(plan, store, target, fp, identity, extra)
-    driver = RoundDriver(block, todo, plan.request.seed)
-    queue = driver.jobs()
-    stored = 0
-    while queue and not (halt and halt.is_set()):
-        tag, job = queue.pop(0)
-        item = todo[tag[0]]
-        result, stop = _measure_one(client, target, item, job)
-        retried = len(driver.retry)
-        driver.handle(tag, result)
-        last = tag[1] == driver.rounds - 1 and tag[2] != -1  # the recovery pass (-1) was counted already
-        if result.get("status") != "ok" or (last and len(driver.retry) == retried):
-            stored += 1
-            bar.advance()
-        if stop:
-            ui.note(
-                f"{target.name}: {stop}; that network is recorded as a failure and the unfinished ones stay "
-                "pending; re-run the sweep when the board is back to finish (finished rounds are kept)"
-            )
-            break
-        queue[:0] = driver.followups(tag, result)
-    driver.finish()
-    failed = block.failed
-    client.close()
+    block = Block(ctx.plan, store, target, fp, identity, extra)
+    driver = RoundDriver(block, todo, ctx.plan.request.seed)
+    executor = AgentExecutor(board, target, todo, ctx.ui, halt)
+    # The agent runs the same measurement function on the board (the batch's fn names what it runs there).
+    batch = Batch("measure", measure_artifact, 1, measure_timeout, threads=target.threads, followups=driver.followups)
+    here = StageContext(ctx.plan, ctx.archs, store, ctx.ui, executor)
+    try:
+        run_stage(here, batch, driver.jobs(), title="", total=0, record=round_recorder(driver), bar=bar)
+        driver.finish()
+    finally:
+        executor.close()
     if client.uploaded:
         size = sum(u[1] for u in client.uploaded) / 1e6
-        ui.note(f"{target.name}: uploaded {len(client.uploaded)} artifacts ({size:.1f} MB) to {client.address}")
-    if failed:
-        ui.note(f"{target.name}: {failed} of {stored} measurements on {client.address} failed; they are recorded")
-    return stored
+        ctx.ui.note(f"{target.name}: uploaded {len(client.uploaded)} artifacts ({size:.1f} MB) to {client.address}")
+    if block.failed:
+        ctx.ui.note(
+            f"{target.name}: {block.failed} of {block.stored} measurements on {client.address} failed; "
+            "they are recorded"
+        )
+    return block.stored

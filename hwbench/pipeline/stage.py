@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,7 @@ from typing import Any
 from hwbench.pipeline.executor import Batch, Executor, Tagged, Wire
 from hwbench.pipeline.plan import Plan
 from hwbench.pipeline.request import SweepArch
-from hwbench.progress import Progress
+from hwbench.progress import Progress, Task
 from hwbench.store import Store
 
 
@@ -35,18 +35,20 @@ def run_stage(
     title: str,
     total: int,
     record: Callable[[Any, Wire], int],
+    bar: Task | None = None,
 ) -> int:
     """Run `jobs` on the executor; `record(tag, result)` stores a result and returns how far the bar advances.
 
     The driver alone writes the store (one writer, WAL): results from any number of workers or nodes are
     recorded here one at a time, each in its own transaction, so an interruption keeps every result so far.
-    Returns how many results were errors.
+    Returns how many results were errors. `bar`: a progress bar shared with other loops (boards measured side by
+    side), advanced instead of a bar of this loop's own.
     """
     failed = 0
-    with ctx.ui.task(title, total) as bar:
+    with nullcontext(bar) if bar is not None else ctx.ui.task(title, total) as shown:
         for tag, result in ctx.executor.run(batch, jobs):
             failed += result.get("status") != "ok"
-            bar.advance(record(tag, result))
+            shown.advance(record(tag, result))
     return failed
 
 
