@@ -1,9 +1,10 @@
 """Every `hwbench ...` command in README.md's code blocks runs (tiny n, temporary directory), so the docs cannot rot.
 
 All commands run once, in README order, in one temporary directory (its own results/ store), by a module fixture;
-each command is then one test. Substitutions keep the run short on CI's 2 cores and are listed with their reason;
-commands that need hardware this machine lacks are skipped with the reason stated. `compare-sweeps` compares
-the store with a copy of itself (no second machine here).
+each command is then one test. Substitutions keep the run short on CI's 2 cores and are listed with their reason
+(tiny n, a one-epoch schedule, the built-in targets with a short measurement protocol); commands that need
+hardware this machine lacks are skipped with the reason stated. `compare-sweeps` compares the store with a copy
+of itself (no second machine here).
 """
 
 from __future__ import annotations
@@ -23,6 +24,17 @@ README = ROOT / "README.md"
 # One epoch instead of the `short` schedule's 8, same resolution (32 px: the resolution the ViT example failed at).
 TINY_SCHEDULE = (ROOT / "hwbench" / "accuracy" / "schedules" / "short.yaml").read_text()
 TINY_SCHEDULE = re.sub(r"(?m)^epochs: \d+", "epochs: 1", TINY_SCHEDULE).replace("name: short", "name: readme-tiny")
+# The built-in targets with a short measurement protocol: these tests check that each command runs; the protocol
+# (a 1 % interval goal, up to 20 s a round, two rounds) has its own tests (tests/measure, tests/pipeline).
+FAST_MEASUREMENT = {
+    "warmup_runs": 2,
+    "warmup_seconds": 0.0,
+    "min_runs": 5,
+    "min_seconds": 0.0,
+    "max_runs": 40,
+    "max_seconds": 1.0,
+    "rel_ci": 0.05,
+}
 SKIPS = {
     "agent-check": "needs a board's agent on the network (the command against a local agent: tests/agent/test_cli.py)",
     "rpi4-tflite-int8": "needs a Raspberry Pi running hwbench-agent (agent targets: tests/agent, tests/runners)",
@@ -82,8 +94,8 @@ def readme_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, subprocess
     work = tmp_path_factory.mktemp("readme")
     # The README's commands run from the checkout (`design_spaces/fixed/...` paths); links give the same view
     # while results/ (the default store) stays in the temporary directory.
-    for data in ("design_spaces", "targets"):
-        (work / data).symlink_to(ROOT / data, target_is_directory=True)
+    (work / "design_spaces").symlink_to(ROOT / "design_spaces", target_is_directory=True)
+    _fast_targets(work / "targets")
     (work / "tiny.yaml").write_text(TINY_SCHEDULE)
     write_cifar(work / "data", per_batch=20)  # 100 training images: more than one batch of 64
     env = {"PYTHONPATH": str(ROOT), "COLUMNS": "120", "PATH": "/usr/bin:/bin"}
@@ -101,6 +113,17 @@ def readme_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, subprocess
         )  # fmt: skip
     results["__work__"] = work  # type: ignore[assignment]
     return results
+
+
+def _fast_targets(folder: Path) -> None:
+    """Every built-in target file, same runner, export and options, measured with FAST_MEASUREMENT."""
+    import yaml
+
+    folder.mkdir()
+    for path in sorted((ROOT / "targets").glob("*.yaml")):
+        data = yaml.safe_load(path.read_text())
+        data["measurement"] = {**(data.get("measurement") or {}), **FAST_MEASUREMENT}
+        (folder / path.name).write_text(yaml.safe_dump(data, sort_keys=False))
 
 
 def _write_accuracies(work: Path) -> None:

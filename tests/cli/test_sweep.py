@@ -168,17 +168,3 @@ def test_given_inputs_executor_and_ray_address_pass_through(monkeypatch: pytest.
     seen, output = _requests(monkeypatch, tmp_path, "--executor", "local", "--no-train")
     assert seen[0].executor == "local" and seen[0].dataset is None
     assert "4 new measurements (store" in output and "trained" not in output
-
-
-@pytest.mark.slow
-def test_export_then_measure_stage_alone(tmp_path: Path, tiny_spaces: dict, fast_targets: dict) -> None:
-    store, target = str(tmp_path / "s.sqlite"), str(fast_targets["ort"])
-    common = ["--target", target, "--n", "2", "--name", "st", "--store", store, "--no-train", "--no-report"]
-    out = run_cli("sweep", "--stage", "export", "--space", str(tiny_spaces["mbconv"]), *common, cwd=tmp_path)
-    assert out.returncode == 0, out.stderr
-    assert "sweep 'st': 2 networks, 2 new exports (store" in out.stderr and "measurements" not in out.stderr
-    out = run_cli("sweep", "--stage", "measure", *common, cwd=tmp_path)  # the networks come from the store
-    assert out.returncode == 0, out.stderr
-    assert "sweep 'st': 2 new measurements (store" in out.stderr
-    shown = run_cli("show", "st", "--store", store, cwd=tmp_path)
-    assert shown.stdout.count("tiny_mbconv") == 2 and " ok " in shown.stdout
