@@ -7,7 +7,7 @@ TORCH ?= torch==2.13.0
 EXTRAS ?= host,tflite,openvino,cluster,dev
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test test-extended lint format bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# The slower second checks (every README command, a few end-to-end variants): `-m extended`.
+test-extended: install
+	$(BIN)/python -m pytest -q -m extended
 
 lint: install
 	$(BIN)/ruff check .

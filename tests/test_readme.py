@@ -20,6 +20,10 @@ import pytest
 
 from tests.conftest import ROOT
 
+# Every README command once (about 6 minutes on 2 cores): `make test-extended`. The default suite checks each
+# capability on its own; the README's two quick-start commands are `make demo` and `make test`.
+pytestmark = pytest.mark.extended
+
 README = ROOT / "README.md"
 # One epoch instead of the `short` schedule's 8, same resolution (32 px: the resolution the ViT example failed at).
 TINY_SCHEDULE = (ROOT / "hwbench" / "accuracy" / "schedules" / "short.yaml").read_text()

@@ -167,6 +167,7 @@ def test_missing_token_stops_before_anything_runs(tmp_path: Path, tiny_spaces: d
     assert "Traceback" not in err and not (tmp_path / "s.sqlite").exists()
 
 
+@pytest.mark.extended
 def test_per_image_timing_is_skipped_on_agent_targets_with_the_reason_stored(tmp_path: Path) -> None:
     """The agent receives the artifact only: a data-dependent ViT gets its usual statistics and a stored reason."""
     from tests.space.test_vit_space import write_spaces

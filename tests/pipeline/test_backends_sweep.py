@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from hwbench.analysis.table import results_frame
 from hwbench.export.artifacts import ArtifactStore
 from hwbench.pipeline import SweepRequest, run_sweep
@@ -73,6 +75,7 @@ def test_int8_reuses_fp32_and_facts_reach_the_table(tmp_path: Path, tiny_spaces:
     assert "XNNPACK" in shown.stdout
 
 
+@pytest.mark.extended  # the default suite rebuilds a corrupted ONNX artifact (tests/pipeline/test_sweep.py)
 def test_corrupted_tflite_is_rebuilt(tmp_path: Path, tiny_spaces: dict) -> None:
     base = tmp_path / "targets"
     targets = [write_target(base, "t-fp32", "tflite", TFLITE_FP32), write_target(base, "t-int8", "tflite", TFLITE_INT8)]

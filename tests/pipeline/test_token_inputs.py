@@ -36,7 +36,7 @@ def sweep(tmp_path: Path, dataset: str | None) -> SweepRequest:
     )
 
 
-@pytest.mark.parametrize("dataset", ["digits", None])
+@pytest.mark.parametrize("dataset", ["digits", pytest.param(None, marks=pytest.mark.extended)])
 def test_dynamic_artifacts_are_timed_image_by_image_on_the_sweeps_images(tmp_path: Path, dataset: str | None) -> None:
     req = sweep(tmp_path, dataset)
     counts = run_sweep(req)
