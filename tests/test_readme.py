@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.agent.conftest import FAST
 from tests.conftest import ROOT
 
 # Every README command once (about 6 minutes on 2 cores): `make test-extended`. The default suite checks each
@@ -30,15 +31,7 @@ TINY_SCHEDULE = (ROOT / "hwbench" / "accuracy" / "schedules" / "short.yaml").rea
 TINY_SCHEDULE = re.sub(r"(?m)^epochs: \d+", "epochs: 1", TINY_SCHEDULE).replace("name: short", "name: readme-tiny")
 # The built-in targets with a short measurement protocol: these tests check that each command runs; the protocol
 # (a 1 % interval goal, up to 20 s a round, two rounds) has its own tests (tests/measure, tests/pipeline).
-FAST_MEASUREMENT = {
-    "warmup_runs": 2,
-    "warmup_seconds": 0.0,
-    "min_runs": 5,
-    "min_seconds": 0.0,
-    "max_runs": 40,
-    "max_seconds": 1.0,
-    "rel_ci": 0.05,
-}
+FAST_MEASUREMENT = FAST
 SKIPS = {
     "agent-check": "needs a board's agent on the network (the command against a local agent: tests/agent/test_cli.py)",
     "rpi4-tflite-int8": "needs a Raspberry Pi running hwbench-agent (agent targets: tests/agent, tests/runners)",
