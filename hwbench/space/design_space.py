@@ -1,4 +1,5 @@
-"""Design-space files: a block space (macro + block + block knobs) or a fixed architecture (a space of one)."""
+"""Design-space files: a block space (macro + block + block knobs), a detector space (a CNN block space +
+a detector macro) or a fixed architecture (a space of one)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,15 @@ class SpaceFile(Strict):
     macro: str | dict[str, Any]
     block: str
     block_params: dict[str, Param] = {}
+
+
+class DetSpaceFile(Strict):
+    """A detector space: its backbone CNN block space (a file) and its detector macro (a file or inline)."""
+
+    name: str | None = None
+    description: str = ""
+    backbone: str
+    detector: str | dict[str, Any] = {}
 
 
 @dataclass(frozen=True)
@@ -60,12 +70,17 @@ def load_space(path: str | Path) -> DesignSpace:
     data = load_yaml(path)
     if "arch" in data:
         return _load_fixed(path, data)
+    if "backbone" in data or "detector" in data:
+        return _load_det(path, data)
     if "block" not in data and "stages" in data:
         raise ConfigError(path, None, "this is a macro file; pass a block space that names it in `macro:`")
     errors = [_macro_key_error(e, path) for e in validation_errors(SpaceFile, data, path)]
     macro, macro_errors = _load_macro(path, data.get("macro"))
     errors += macro_errors
     family = getattr(macro, "family", None)
+    if family == "det":
+        where = "under `detector:` in a detector space, next to `backbone:` (a CNN block space file)"
+        raise ConfigError(path, "macro", f"{data.get('macro')!r} is a detector macro: name it {where}")
     errors += _block_errors(path, family, data.get("block"), data.get("block_params"))
     raise_errors(errors)
     space = SpaceFile.model_validate(data)
@@ -108,14 +123,17 @@ def _macro_key_error(err: ConfigError, path: Path) -> ConfigError:
     return err
 
 
-def _load_macro(path: Path, value: Any) -> tuple[BaseModel | None, list[ConfigError]]:
-    """The macro named by `macro:` (a file relative to the space) or written inline as a mapping."""
-    if isinstance(value, dict):  # inline: the same keys as a macro file, errors under `macro.`
-        source, prefix, macro_data = path, "macro", value
+def _load_macro(
+    path: Path, value: Any, key: str = "macro", only: str | None = None
+) -> tuple[BaseModel | None, list[ConfigError]]:
+    """The macro named by `key:` (a file relative to the space) or written inline as a mapping; `only`: the
+    family it must be (its schema then reports a wrong `family:`)."""
+    if isinstance(value, dict):  # inline: the same keys as a macro file, errors under `<key>.`
+        source, prefix, macro_data = path, key, value
     elif isinstance(value, str):
         source, prefix = (path.parent / value).resolve(), ""
         if not source.exists():
-            return None, [ConfigError(path, "macro", f"macro file {value!r} not found (looked in {path.parent})")]
+            return None, [ConfigError(path, key, f"{key} file {value!r} not found (looked in {path.parent})")]
         try:
             macro_data = load_yaml(source)
         except ConfigError as exc:
@@ -124,7 +142,7 @@ def _load_macro(path: Path, value: Any) -> tuple[BaseModel | None, list[ConfigEr
         return None, []  # missing or wrong type: already reported by the schema
     key = f"{prefix}.family" if prefix else "family"
     try:
-        family = get_family(str(macro_data.get("family", "")), source, key)
+        family = get_family(only or str(macro_data.get("family", "")), source, key)
     except ConfigError as exc:
         return None, [exc]
     errors = validation_errors(family.macro_model, macro_data, source, prefix)
@@ -175,3 +193,52 @@ def _check_draw(space: DesignSpace) -> None:
         raise
     except (ValueError, UnknownNameError) as exc:
         raise ConfigError(space.source, None, str(exc)) from None
+
+
+def _load_det(path: Path, data: dict[str, Any]) -> DesignSpace:
+    """A detector space: the backbone CNN block space and the detector macro, checked together."""
+    from hwbench.space.detection import DetBackbone, DetSpaceMacro, backbone_faults
+
+    errors = validation_errors(DetSpaceFile, data, path)
+    backbone, backbone_errors = _load_backbone(path, data.get("backbone"))
+    value = data.get("detector", {})
+    macro, macro_errors = _load_macro(path, value, "detector", only="det")
+    errors += backbone_errors + macro_errors
+    source, prefix = (path, "detector.") if isinstance(value, dict) else ((path.parent / str(value)).resolve(), "")
+    if macro is not None and backbone is not None:
+        faults = backbone_faults(macro, backbone.macro)  # type: ignore[arg-type]
+        errors += [ConfigError(source, prefix + key, f"{msg} (backbone {backbone.source.name})") for key, msg in faults]
+    raise_errors(errors)
+    assert macro is not None and backbone is not None  # no errors: both loaded
+    space = DetSpaceFile.model_validate(data)
+    held = DetBackbone(space=backbone.name, macro=backbone.macro, block_params=backbone.block_params)  # type: ignore[arg-type]
+    result = DesignSpace(
+        name=space.name or path.stem,
+        description=space.description or getattr(macro, "description", ""),
+        source=path,
+        family="det",
+        block=backbone.block,
+        macro=DetSpaceMacro.model_validate({**dict(macro), "backbone": held}),
+        block_params=dict(backbone.block_params),
+    )
+    _check_draw(result)
+    return result
+
+
+def _load_backbone(path: Path, value: Any) -> tuple[DesignSpace | None, list[ConfigError]]:
+    """The CNN block space named by `backbone:` (a file relative to the detector space)."""
+    if not isinstance(value, str):
+        return None, []  # missing or wrong type: reported by the schema
+    source = (path.parent / value).resolve()
+    if not source.is_file():
+        return None, [
+            ConfigError(path, "backbone", f"backbone space file {value!r} not found (looked in {path.parent})")
+        ]
+    try:
+        backbone = load_space(source)
+    except ConfigError as exc:
+        return None, [exc]
+    if backbone.family != "cnn" or backbone.fixed is not None:
+        kind = "a fixed architecture" if backbone.fixed is not None else f"a {backbone.family} space"
+        return None, [ConfigError(path, "backbone", f"{value!r} is {kind}; a detector needs a CNN block space")]
+    return backbone, []

@@ -1,0 +1,132 @@
+"""Build a one-stage detector from a DetArch: the CNN backbone's stem and stages, a feature pyramid (chosen
+stages + extra stride-2 levels), an SSD-lite or RetinaNet-lite head, and box decoding inside the graph."""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import torch
+from torch import Tensor, nn
+
+from hwbench.models.cnn import CNN
+from hwbench.models.det_heads import RetinaNetLiteHead, SSDLiteHead, extra_level
+from hwbench.space.archspec import ArchSpec
+from hwbench.space.detection import DetArch, anchor_boxes, pyramid
+from hwbench.space.detection import num_boxes as arch_num_boxes
+
+# The shared box coding (SSD style): centre deltas scaled by 0.1 × anchor size, log-size deltas by 0.2.
+CENTRE_VARIANCE = 0.1
+SIZE_VARIANCE = 0.2
+# Log-size deltas are clamped before exp (as torchvision does) so an untrained head cannot overflow.
+MAX_LOG_SIZE = math.log(1000.0 / 16)
+
+
+def decode_boxes(deltas: Tensor, anchors: Tensor) -> Tensor:
+    """Deltas [..., N, 4] on anchors [N, 4] xyxy → boxes [..., N, 4] xyxy (the shared box coding)."""
+    sizes = anchors[:, 2:] - anchors[:, :2]
+    return _decode(deltas, anchors[:, :2] + 0.5 * sizes, sizes)
+
+
+def _decode(deltas: Tensor, centres: Tensor, sizes: Tensor) -> Tensor:
+    """Decode with precomputed anchor centres and sizes ([N, 2] each)."""
+    centre = centres + deltas[..., :2] * (CENTRE_VARIANCE * sizes)
+    size = sizes * torch.exp(torch.clamp(deltas[..., 2:] * SIZE_VARIANCE, max=MAX_LOG_SIZE))
+    return torch.cat([centre - 0.5 * size, centre + 0.5 * size], dim=-1)
+
+
+class Detector(nn.Module):
+    """Backbone → pyramid → head; `forward` also decodes boxes and turns logits into class scores."""
+
+    anchors: Tensor
+
+    def __init__(self, arch: DetArch) -> None:
+        super().__init__()
+        self.num_classes = arch.num_classes
+        self.head_type = arch.head.type
+        cnn = CNN(arch.backbone)  # reused for its stem and stages; its classifier head is dropped
+        self.stem, self.stages = cnn.stem, cnn.stages
+        self.feature_stages = list(arch.head.levels)
+        levels = pyramid(arch)
+        per_level = arch.anchors.per_level
+        # Extra levels past the last one with anchors feed nothing: they are not built.
+        extras = [j for j, lv in enumerate(levels) if lv.stage is None and per_level[j]]
+        needed = extras[-1] - len(self.feature_stages) + 1 if extras else 0
+        cin = arch.backbone.stages[-1].width
+        self.extras = nn.ModuleList()
+        for _ in range(needed):
+            self.extras.append(extra_level(cin, arch.head.width, arch.head.act))
+            cin = arch.head.width
+        channels = [lv.channels for lv in levels]
+        if self.head_type == "ssdlite":
+            self.head: nn.Module = SSDLiteHead(channels, per_level, arch.num_classes + 1, arch.head.act)
+        else:
+            shapes = [[(a.scale, a.ratio) for a in level] for level in arch.anchors.levels]
+            self.head = RetinaNetLiteHead(
+                channels, shapes, arch.num_classes, arch.head.width, arch.head.depth, arch.head.act
+            )
+        for m in self.extras.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        anchors = torch.as_tensor(anchor_boxes(arch))
+        sizes = anchors[:, 2:] - anchors[:, :2]
+        # Not persistent: anchors follow from the arch, so weight files hold only learned tensors.
+        self.register_buffer("anchors", anchors, persistent=False)
+        self.register_buffer("anchor_centres", anchors[:, :2] + 0.5 * sizes, persistent=False)
+        self.register_buffer("anchor_sizes", sizes, persistent=False)
+
+    def features(self, x: Tensor) -> list[Tensor]:
+        """Pyramid features: the chosen stages' outputs, then the extra levels that are built."""
+        x = self.stem(x)
+        feats = []
+        for i, stage in enumerate(self.stages):
+            x = stage(x)
+            if i in self.feature_stages:
+                feats.append(x)
+        for extra in self.extras:
+            x = extra(x)
+            feats.append(x)
+        return feats
+
+    def forward_raw(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(cls_logits [B, N, K], box_deltas [B, N, 4]); K = C + 1 (ssdlite, 0 = background) or C."""
+        return self.head(self.features(x))
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(boxes [B, N, 4] xyxy input pixels, scores [B, N, C]): the exported graph."""
+        logits, deltas = self.forward_raw(x)
+        boxes = _decode(deltas, self.anchor_centres, self.anchor_sizes)
+        if self.head_type == "ssdlite":
+            return boxes, torch.softmax(logits, dim=-1)[..., 1:]
+        return boxes, torch.sigmoid(logits)
+
+
+def build_detector(arch: DetArch) -> Detector:
+    """Builder registered for the det family."""
+    return Detector(arch)
+
+
+def num_boxes(spec: ArchSpec) -> int:
+    """Boxes the detector predicts per image (from its anchors and feature sizes)."""
+    return arch_num_boxes(spec.arch)  # type: ignore[arg-type]
+
+
+def head_macs(spec: ArchSpec) -> int:
+    """MACs of the head alone (laterals, tower, predictors; not the backbone or extra levels) at batch 1."""
+    return _head_macs(spec.canonical_json)
+
+
+@lru_cache(maxsize=1024)
+def _head_macs(spec_json: str) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from hwbench.models import build_model, example_input
+
+    spec = ArchSpec.from_json(spec_json)
+    model = build_model(spec, device="meta")
+    with torch.no_grad():
+        feats = model.features(example_input(spec).to("meta"))  # type: ignore[operator]
+        counter = FlopCounterMode(display=False)
+        with counter:
+            model.head(feats)  # type: ignore[operator]
+    return int(counter.get_total_flops() // 2)
