@@ -99,6 +99,18 @@ def test_decode_inverts_encode() -> None:
     assert huge[0, 2] - huge[0, 0] == pytest.approx(2 * 1000 / 16, rel=1e-5)
 
 
+def test_decoding_equals_the_measuring_side() -> None:
+    """The graph's decoding and the torch-free one on the measuring side are the same box coding."""
+    from hwbench.postprocess import boxes as host
+
+    spec = tiny("retinanet_lite", depth=1)
+    model = build_model(spec)
+    deltas = torch.as_tensor(np.random.default_rng(1).normal(0, 3, (2, num_boxes(spec), 4)), dtype=torch.float32)
+    deltas[0, :5, 2:] = 60.0  # past the log-size clamp
+    graph = decode_boxes(deltas, model.anchors).numpy()
+    np.testing.assert_allclose(graph, host.decode(deltas.numpy(), model.anchors.numpy()), rtol=1e-5, atol=1e-3)
+
+
 def test_output_order_is_y_x_anchor() -> None:
     b, a, k, h, w = 1, 2, 3, 2, 4
     y, x, ai, ki = np.meshgrid(range(h), range(w), range(a), range(k), indexing="ij")
