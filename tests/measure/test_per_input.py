@@ -58,3 +58,27 @@ def test_inputs_take_the_artifacts_layout_or_fail_naming_both_shapes() -> None:
         as_input(image, (1, 3, 8, 8))
     with pytest.raises(ValueError, match="non-empty N×C×H×W"):
         time_per_input(FakeRuntime().prepare, (1, 2, 3, 4), image)
+
+
+class SharedBufferRuntime(FakeRuntime):
+    """Binds inputs into one buffer, as TFLite's interpreter and OpenVINO's request do: the call runs whatever
+    was bound last."""
+
+    def prepare(self, inputs: list[np.ndarray]):
+        (self.buffer,) = inputs
+
+        def run() -> None:
+            x = self.buffer
+            self.calls.append(float(x.flat[0]))
+            self.now += int((1 + float(x.flat[0])) * 1e6)
+
+        return run
+
+
+def test_each_image_is_timed_on_its_own_input_when_the_runtime_shares_one_buffer() -> None:
+    images = np.zeros((4, 1, 2, 2), dtype=np.float32)
+    images[:, 0, 0, 0] = [0, 1, 2, 3]
+    rt = SharedBufferRuntime()
+    out = time_per_input(rt.prepare, (1, 1, 2, 2), images, rounds=3, max_seconds=60, clock=rt.clock)
+    assert out["image_median_ms"] == [1.0, 2.0, 3.0, 4.0]
+    assert sorted(rt.calls) == sorted([0.0, 1.0, 2.0, 3.0] * 4)
