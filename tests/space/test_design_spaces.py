@@ -52,6 +52,13 @@ def test_space_samples_and_builds(path: Path) -> None:
     model = build_model(spec)
     with torch.no_grad():
         out = model(example_input(spec))
-    assert out.shape == (1, spec.arch.num_classes)
+    if spec.family == "det":  # a detector: (boxes [1, N, 4], scores [1, N, C]), one row per anchor
+        from hwbench.models.detector import num_boxes
+
+        boxes, scores = out
+        assert boxes.shape == (1, num_boxes(spec), 4) and scores.shape == (1, num_boxes(spec), spec.arch.num_classes)
+        out = torch.cat([boxes, scores], -1)
+    else:
+        assert out.shape == (1, spec.arch.num_classes)
     assert torch.isfinite(out).all()
     assert complexity(spec).params == sum(p.numel() for p in model.parameters())
