@@ -77,6 +77,7 @@ def gone(pid: int) -> bool:
         return True
 
 
+@pytest.mark.extended  # the default suite: a board lost mid-sweep (tests/agent/test_pool.py)
 @pytest.mark.remote
 @pytest.mark.slow
 def test_sweep_survives_a_killed_agent_and_resumes(tmp_path: Path, tiny_spaces: dict) -> None:

@@ -65,6 +65,7 @@ def _weights(store: Store) -> list[dict[str, Any]]:
     return [json.loads(r[0])["weights"] for r in rows]
 
 
+@pytest.mark.extended  # the default suite: a node removed mid-batch loses no job (tests/pipeline/test_ray_executor.py)
 def test_a_node_lost_mid_sweep_loses_nothing_and_a_rerun_finishes(
     cluster: Any, tmp_path: Path, tiny_spaces: dict, fast_targets: dict
 ) -> None:

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT, write_target
 
 SLOW = "measurement: {warmup_runs: 2, warmup_seconds: 0.0, min_runs: 5, min_seconds: 0.6, max_runs: 5000, max_seconds: 0.6}\n"
@@ -105,6 +107,7 @@ def test_kill_9_then_resume(tmp_path: Path, tiny_spaces: dict) -> None:
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+@pytest.mark.extended  # the default suite resumes after kill -9 (above), the harder stop
 def test_ctrl_c_stops_cleanly(tmp_path: Path, tiny_spaces: dict) -> None:
     target = write_target(tmp_path / "targets", "t-ort", "onnxruntime", "{format: onnx}").read_text()
     (tmp_path / "targets" / "t-ort.yaml").write_text(target.split("measurement:")[0] + SLOW)

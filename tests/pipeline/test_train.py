@@ -58,6 +58,7 @@ def test_train_resume_and_artifact_accuracy(tmp_path: Path, tiny_spaces: dict, f
     assert len(accuracy_rows(req.store)) == 6
 
 
+@pytest.mark.extended  # the default suite: calibration on the dataset (tests/export/test_calibration.py), artifact accuracy (above)
 def test_int8_artifact_is_calibrated_on_the_dataset(tmp_path: Path, tiny_spaces: dict) -> None:
     import json
 

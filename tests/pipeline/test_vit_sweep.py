@@ -69,6 +69,7 @@ def test_token_form_enters_the_export_profile_only_when_set(tmp_path: Path) -> N
     assert static.profile()["token_form"] == "static"
 
 
+@pytest.mark.extended  # the default suite: the trainer trains each mechanism (tests/accuracy/test_token_phase.py), ViT sweeps (above)
 def test_vit_sweep_on_digits_trains_the_mechanisms_and_stores_what_they_learned(tmp_path: Path) -> None:
     """LTMP gets its threshold epoch, the pruner its keep-ratio loss; the trained record keeps the outcome, and
     the artifact exported from the trained weights keeps the learned thresholds (no re-calibration)."""
