@@ -49,3 +49,22 @@ MEASUREMENT_COLUMNS = (
 
 # accuracies of trained networks: what hwbench.accuracy.trainer.train_job returns besides its status.
 TRAINING_COLUMNS = ("top1", "top5", "loss", "train_seconds", "images_per_second", "final_train_loss")
+
+# accuracies of trained detectors: the COCO metrics hwbench.accuracy.detection.trainer returns under "metrics".
+DETECTION_METRICS = ("map", "map50", "map75", "map_small", "map_medium", "map_large")
+
+# detection_timings: the summary columns of hwbench.measure.detection.time_detection's record.
+DETECTION_TIMING_COLUMNS = {
+    "graph_ms": "graph_median_ms",
+    "nms_ms": "nms_median_ms",
+    "e2e_ms": "e2e_median_ms",
+    "graph_p10_ms": "graph_p10_ms",
+    "graph_p90_ms": "graph_p90_ms",
+    "nms_p10_ms": "nms_p10_ms",
+    "nms_p90_ms": "nms_p90_ms",
+    "e2e_p10_ms": "e2e_p10_ms",
+    "e2e_p90_ms": "e2e_p90_ms",
+    "nms_ms_per_1000": "nms_ms_per_1000_candidates",
+    "rounds": "rounds",
+    "images": "count",
+}

@@ -82,6 +82,31 @@ MIGRATIONS: list[str] = [
         started_at TEXT, finished_at TEXT, PRIMARY KEY (measure_key, round)
     );
     """,
+    # 4: detection (docs/detection.md): mAP beside top-1, each detector's boxes and head MACs, and latency in parts
+    # (graph, NMS, end to end) timed on dataset images with trained weights, keyed by what produced it.
+    """
+    ALTER TABLE accuracies ADD COLUMN map REAL;
+    ALTER TABLE accuracies ADD COLUMN map50 REAL;
+    ALTER TABLE accuracies ADD COLUMN map75 REAL;
+    ALTER TABLE accuracies ADD COLUMN map_small REAL;
+    ALTER TABLE accuracies ADD COLUMN map_medium REAL;
+    ALTER TABLE accuracies ADD COLUMN map_large REAL;
+    ALTER TABLE archs ADD COLUMN boxes INTEGER;
+    ALTER TABLE archs ADD COLUMN head_macs INTEGER;
+    CREATE TABLE detection_timings (
+        timing_key TEXT PRIMARY KEY, arch_id TEXT NOT NULL REFERENCES archs(arch_id), target TEXT NOT NULL,
+        target_fp TEXT NOT NULL, acc_key TEXT NOT NULL, artifact_hash TEXT, placement TEXT NOT NULL,
+        nms_json TEXT NOT NULL, status TEXT NOT NULL, error TEXT, images INTEGER, rounds INTEGER,
+        graph_ms REAL, nms_ms REAL, e2e_ms REAL, graph_p10_ms REAL, graph_p90_ms REAL, nms_p10_ms REAL,
+        nms_p90_ms REAL, e2e_p10_ms REAL, e2e_p90_ms REAL, boxes_before INTEGER, boxes_above REAL, boxes_kept REAL,
+        nms_ms_per_1000 REAL, info_json TEXT, prov_id TEXT REFERENCES provenance(prov_id), created_at TEXT NOT NULL
+    );
+    CREATE TABLE sweep_detection_timings (
+        sweep TEXT NOT NULL REFERENCES sweeps(name), arch_id TEXT NOT NULL REFERENCES archs(arch_id),
+        target TEXT NOT NULL, timing_key TEXT NOT NULL REFERENCES detection_timings(timing_key),
+        PRIMARY KEY (sweep, arch_id, target)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -177,8 +177,20 @@ class Store:
         """Insert an architecture (idempotent: the arch_id is the hash of spec_json)."""
         with self.transaction():
             self.db.execute(
-                "INSERT OR IGNORE INTO archs VALUES (?,?,?,?,?,?,?,?)",
-                (arch_id, family, block, spec_json, cx["macs"], cx["params"], cx["acts"], utcnow()),
+                "INSERT OR IGNORE INTO archs (arch_id, family, block, spec_json, macs, params, acts, created_at, "
+                "boxes, head_macs) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    arch_id,
+                    family,
+                    block,
+                    spec_json,
+                    cx["macs"],
+                    cx["params"],
+                    cx["acts"],
+                    utcnow(),
+                    cx.get("boxes"),
+                    cx.get("head_macs"),
+                ),
             )
 
     def link_arch(self, sweep: str, space: str, index: int, arch_id: str, space_file: str) -> None:
