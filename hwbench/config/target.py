@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -174,6 +174,9 @@ class TargetFile(Strict):
     # Evaluate the accuracy of this target's artifact (built from the trained weights) through its runtime,
     # when the sweep trains. Default (null): only for int8 targets, where quantization can cost accuracy.
     evaluate_accuracy: bool | None = None
+    # Detectors: post-processing settings (score/IoU thresholds, pre-NMS top-k, max detections, placement host |
+    # graph); part of the key of every detection timing on this target (docs/detection.md).
+    nms: dict[str, Any] = {}
 
 
 @dataclass(frozen=True)
@@ -195,6 +198,7 @@ class Target:
     ray_resource: str | None = None
     evaluate_accuracy: bool = False
     token_form: str | dict[str, str] = "auto"
+    nms: dict[str, Any] = field(default_factory=dict)  # as written in the file (validated); {}: the defaults
 
     def profile(self) -> dict[str, Any]:
         """The export profile as a canonical dict (exporter defaults filled in; token_form unless auto)."""
@@ -207,6 +211,8 @@ class Target:
         data["source"] = str(self.source)
         data["measurement"] = self.measurement.settings()
         data["agent"] = self.agent.model_dump() if self.agent else None
+        if not self.nms:  # targets without NMS settings keep the configuration they were stored with
+            data.pop("nms")
         return data
 
 
@@ -276,6 +282,7 @@ def _build_target(file: TargetFile, path: Path) -> Target:
         runner_options = _validate_dataclass(runner.options, file.runner_options, path, "runner_options")
     except ConfigError as exc:
         errors += split_errors(exc)
+    errors += _nms_errors(file, path)
     raise_errors(errors)
     try:
         export_options = exporter.canonical_options(file.export.precision, parsed)
@@ -297,7 +304,24 @@ def _build_target(file: TargetFile, path: Path) -> Target:
         ray_resource=file.ray_resource,
         evaluate_accuracy=file.export.precision == "int8" if file.evaluate_accuracy is None else file.evaluate_accuracy,
         token_form=file.export.token_form,
+        nms=dict(file.nms),
     )
+
+
+def _nms_errors(file: TargetFile, path: Path) -> list[ConfigError]:
+    """NMS settings that validate, and an in-graph placement only where the format has an NMS operator."""
+    from hwbench.postprocess.nms import NmsSettings
+
+    if not file.nms:
+        return []
+    try:
+        settings = NmsSettings.from_dict(file.nms, path)
+    except ConfigError as exc:
+        return [exc]
+    if settings.placement == "graph" and file.export.format != "onnx":
+        why = "litert-torch cannot lower NMS and TFLite has no NMS operator it could run in the graph"
+        return [ConfigError(path, "nms.placement", f"graph placement needs an ONNX artifact ({why}); use host")]
+    return []
 
 
 def _check_transport(file: TargetFile, path: Path) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from hwbench.config.target import Target, load_target
 from hwbench.errors import ConfigError
+from hwbench.pipeline.det_plan import DetTrainingPlan
 from hwbench.pipeline.request import SweepRequest
 from hwbench.pipeline.training_plan import TrainingPlan, plan_training
 from hwbench.space.design_space import DesignSpace, load_space
@@ -21,7 +22,7 @@ class Plan:
     spaces: list[DesignSpace]
     targets: list[Target]
     counts: dict[str, int] = field(default_factory=dict)
-    training: TrainingPlan | None = None  # when a dataset was given
+    training: TrainingPlan | DetTrainingPlan | None = None  # when a dataset was given
 
     def runs(self, stage: str) -> bool:
         """Whether this sweep runs `stage` (sampling is part of the export stage)."""
@@ -59,8 +60,22 @@ def plan_sweep(request: SweepRequest) -> Plan:
     raise_errors(errors)
     plan = Plan(request, spaces, targets)
     if request.dataset is not None:
-        plan.training = plan_training(request, spaces, targets)
+        plan.training = _plan_training(request, spaces, targets)
     return plan
+
+
+def _plan_training(
+    request: SweepRequest, spaces: list[DesignSpace], targets: list[Target]
+) -> TrainingPlan | DetTrainingPlan:
+    """The classification or detection training plan, as the dataset (or, for `auto`, the spaces) say."""
+    from dataclasses import replace
+
+    from hwbench.pipeline.det_plan import plan_detection, resolve_auto, task_of
+
+    dataset, schedule = resolve_auto(spaces, request.dataset, request.schedule)
+    if task_of(spaces, dataset) == "detection":
+        return plan_detection(str(dataset), schedule, request.train_seed, spaces)
+    return plan_training(replace(request, dataset=dataset, schedule=schedule), spaces, targets)
 
 
 def _option_errors(request: SweepRequest) -> list[ConfigError]:

@@ -22,9 +22,19 @@ def draw_samples(plan: Plan, ui: Progress | None = None) -> list[SweepArch]:
     with (ui or NullProgress()).task("sampling", len(plan.spaces)) as bar:
         for space in plan.spaces:
             for sample in sample_space(space, req.n, req.seed):
-                archs.append(SweepArch(space.name, sample.index, sample.spec, sample.complexity, str(space.source)))
+                cx = {**sample.complexity, **detector_facts(sample.spec)}
+                archs.append(SweepArch(space.name, sample.index, sample.spec, cx, str(space.source)))
             bar.advance()
     return archs
+
+
+def detector_facts(spec: ArchSpec) -> dict[str, int]:
+    """A detector's candidate boxes per image and head MACs (stored with its complexity); {} for other families."""
+    if spec.family != "det":
+        return {}
+    from hwbench.models.detector import head_macs, num_boxes
+
+    return {"boxes": num_boxes(spec), "head_macs": head_macs(spec)}
 
 
 def record_samples(plan: Plan, archs: list[SweepArch], store: Store) -> None:

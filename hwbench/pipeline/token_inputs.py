@@ -32,7 +32,7 @@ def inputs_key(plan: Any) -> dict[str, Any] | None:
     from hwbench.models.vit_deploy import DATASET_IMAGES
 
     tp = plan.training
-    if tp is None:
+    if tp is None or getattr(tp, "task", "") == "detection":
         return None
     return {"source": "dataset", "dataset_id": tp.dataset_id, "count": DATASET_IMAGES}
 

@@ -32,6 +32,11 @@ def training_stage(ctx: StageContext) -> None:
     tp = plan.training
     if tp is None:
         return
+    if not isinstance(tp, TrainingPlan):  # a detection dataset: detectors, mAP, latency in parts
+        from hwbench.pipeline.det_train import det_training_stage
+
+        det_training_stage(ctx)
+        return
     from hwbench.pipeline.evaluate import artifact_stage, wants_artifacts
 
     req = plan.request

@@ -65,6 +65,10 @@ def plan_training(request: SweepRequest, spaces: list[DesignSpace], targets: lis
     schedule = load_schedule(request.schedule)
     info = inspect_dataset(ref, download=request.download)
     for space in spaces:
+        if space.family == "det":
+            raise ConfigError(
+                space.source, None, f"{space.name} is a detector space; dataset {ref} is a classification dataset"
+            )
         classes, _ = _space_shape(space)
         if classes != info.num_classes:
             raise ConfigError(

@@ -119,10 +119,7 @@ class Store:
                 (name, seed, utcnow(), canonical(config)),
             )
             for space, index, arch_id, family, block, spec_json, cx, space_file in archs:
-                self.db.execute(
-                    "INSERT OR IGNORE INTO archs VALUES (?,?,?,?,?,?,?,?)",
-                    (arch_id, family, block, spec_json, cx["macs"], cx["params"], cx["acts"], utcnow()),
-                )
+                self._insert_arch(arch_id, family, block, spec_json, cx)
                 self.db.execute(
                     "INSERT OR IGNORE INTO sweep_archs VALUES (?,?,?,?,?)", (name, space, index, arch_id, space_file)
                 )
@@ -176,22 +173,26 @@ class Store:
     def put_arch(self, arch_id: str, family: str, block: str, spec_json: str, cx: dict[str, int]) -> None:
         """Insert an architecture (idempotent: the arch_id is the hash of spec_json)."""
         with self.transaction():
-            self.db.execute(
-                "INSERT OR IGNORE INTO archs (arch_id, family, block, spec_json, macs, params, acts, created_at, "
-                "boxes, head_macs) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (
-                    arch_id,
-                    family,
-                    block,
-                    spec_json,
-                    cx["macs"],
-                    cx["params"],
-                    cx["acts"],
-                    utcnow(),
-                    cx.get("boxes"),
-                    cx.get("head_macs"),
-                ),
-            )
+            self._insert_arch(arch_id, family, block, spec_json, cx)
+
+    def _insert_arch(self, arch_id: str, family: str, block: str, spec_json: str, cx: dict[str, int]) -> None:
+        # boxes and head MACs: detectors only (schema 4); None for classifiers.
+        self.db.execute(
+            "INSERT OR IGNORE INTO archs (arch_id, family, block, spec_json, macs, params, acts, created_at, "
+            "boxes, head_macs) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (
+                arch_id,
+                family,
+                block,
+                spec_json,
+                cx["macs"],
+                cx["params"],
+                cx["acts"],
+                utcnow(),
+                cx.get("boxes"),
+                cx.get("head_macs"),
+            ),
+        )
 
     def link_arch(self, sweep: str, space: str, index: int, arch_id: str, space_file: str) -> None:
         """Record that sample `index` of `space` in `sweep` is `arch_id`; refuse if that changed."""
@@ -330,12 +331,13 @@ class Store:
     def sweep_samples(self, sweep: str) -> list[dict[str, Any]]:
         """The sweep's sampled networks in sampling order: space, index, spec_json, complexity, space_file."""
         rows = self.query(
-            "SELECT sa.space, sa.sample_index, sa.space_file, a.spec_json, a.macs, a.params, a.acts "
-            "FROM sweep_archs sa JOIN archs a ON a.arch_id = sa.arch_id WHERE sa.sweep=? "
+            "SELECT sa.space, sa.sample_index, sa.space_file, a.spec_json, a.macs, a.params, a.acts, a.boxes, "
+            "a.head_macs FROM sweep_archs sa JOIN archs a ON a.arch_id = sa.arch_id WHERE sa.sweep=? "
             "ORDER BY sa.rowid",
             (sweep,),
         )
-        return [{**dict(r), "complexity": {"macs": r["macs"], "params": r["params"], "acts": r["acts"]}} for r in rows]
+        keys = ("macs", "params", "acts", "boxes", "head_macs")
+        return [{**dict(r), "complexity": {k: r[k] for k in keys if r[k] is not None}} for r in rows]
 
     def sweep_exports(self, sweep: str, target: str) -> dict[str, str | None]:
         """arch_id → the export key the export stage linked for (sweep, network, target); None: not exported."""

@@ -1,0 +1,124 @@
+"""The detection side of a sweep's training plan: a detection dataset, a schedule at the detectors' input size,
+and the prepared splits (.npz) workers train and evaluate on. Chosen when the dataset is a detection dataset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hwbench.accuracy.detection.data import (
+    DetectionInfo,
+    DetectionRef,
+    inspect_detection_dataset,
+    is_detection_dataset,
+    parse_detection_dataset,
+)
+from hwbench.accuracy.schedule import Schedule, load_schedule
+from hwbench.errors import ConfigError
+from hwbench.postprocess.nms import NmsSettings
+from hwbench.space.design_space import DesignSpace
+from hwbench.store.keys import digest
+
+# What `--dataset auto` / `--schedule auto` (the command line's defaults) mean for each task.
+AUTO = "auto"
+DEFAULTS = {"classification": ("digits", "demo"), "detection": ("digits-det", "det_demo")}
+
+
+def task_of(spaces: list[DesignSpace], dataset: str | None) -> str:
+    """detection when the dataset is a detection dataset (or, for `auto`, when every space is a detector space)."""
+    if dataset not in (None, AUTO):
+        return "detection" if is_detection_dataset(dataset) else "classification"
+    return "detection" if spaces and all(s.family == "det" for s in spaces) else "classification"
+
+
+def resolve_auto(spaces: list[DesignSpace], dataset: str | None, schedule: str | Path) -> tuple[str | None, str | Path]:
+    """The dataset and schedule `auto` stands for: the built-in dataset and demo schedule of the sweep's task."""
+    task = task_of(spaces, dataset)
+    default_dataset, default_schedule = DEFAULTS[task]
+    return (default_dataset if dataset == AUTO else dataset), (default_schedule if schedule == AUTO else schedule)
+
+
+@dataclass
+class DetTrainingPlan:
+    """A detection sweep's dataset and schedule, and its splits prepared once per input size."""
+
+    ref: DetectionRef
+    info: DetectionInfo
+    schedule: Schedule
+    dataset_id: str
+    seed: int
+    nms: NmsSettings  # the post-processing mAP is evaluated with (COCO practice: low threshold, 100 detections)
+    prepared: dict[int, dict[str, Any]] = field(default_factory=dict)
+    workdir: Path | None = None
+    task: str = "detection"
+
+    def data(self, resolution: int) -> dict[str, Any]:
+        """Train/test splits at `resolution` px as .npz files, with the training split's channel mean/std."""
+        if resolution not in self.prepared:
+            assert self.workdir is not None
+            data = self.ref.definition.load(self.ref.path, resolution)
+            folder = self.workdir / f"det{resolution}"
+            folder.mkdir(parents=True, exist_ok=True)
+            data.train.save(folder / "train.npz")
+            data.test.save(folder / "test.npz")
+            pixels = data.train.images.reshape(-1, data.train.images.shape[-1]).astype(np.float64) / 255.0
+            self.prepared[resolution] = {
+                "train": str(folder / "train.npz"),
+                "test": str(folder / "test.npz"),
+                "mean": [float(v) for v in pixels.mean(0)],
+                "std": [float(v) for v in pixels.std(0)],
+                "resolution": resolution,
+                "train_images": len(data.train),
+                "test_images": len(data.test),
+            }
+        return self.prepared[resolution]
+
+
+def plan_detection(
+    dataset: str, schedule_arg: str | Path, seed: int | None, spaces: list[DesignSpace]
+) -> DetTrainingPlan:
+    """Validate a detection sweep's dataset, schedule and spaces before anything is stored."""
+    ref = parse_detection_dataset(dataset)
+    info = inspect_detection_dataset(ref)
+    schedule = load_schedule(schedule_arg)
+    for space in spaces:
+        if space.family != "det":
+            raise ConfigError(
+                space.source, None, f"{space.name} is a classification space; dataset {ref} is a detection dataset"
+            )
+        classes = int(space.macro.num_classes) if space.macro is not None else int(space.fixed.arch.num_classes)  # type: ignore[union-attr]
+        if classes != info.num_classes:
+            raise ConfigError(
+                space.source,
+                "num_classes",
+                f"the detectors have {classes} classes but dataset {ref} has {info.num_classes}",
+            )
+        resolution = np.random.default_rng(0)
+        arch = space.draw(resolution).arch
+        if int(arch.resolution) != schedule.spec.resolution:  # type: ignore[attr-defined]
+            raise ConfigError(
+                schedule.source,
+                "resolution",
+                f"{schedule.spec.resolution} px, but the detectors of {space.name} take "
+                f"{arch.resolution} px (anchors are in input pixels): use a schedule at that size, e.g. det_demo",  # type: ignore[attr-defined]
+            )
+    most = min(info.train_size, schedule.spec.train_images or info.train_size)
+    if schedule.spec.batch_size > most:
+        raise ConfigError(
+            schedule.source,
+            "batch_size",
+            f"{schedule.spec.batch_size} is more than the {most} training images of {ref}",
+        )
+    dataset_id = digest({"dataset": ref.name, "loader_version": ref.definition.version, "content": info.fingerprint})
+    return DetTrainingPlan(ref, info, schedule, dataset_id, schedule.spec.seed if seed is None else seed, NmsSettings())
+
+
+def det_train_key(arch_id: str, block_version: int, tp: DetTrainingPlan) -> str:
+    """The accuracy key of a detector trained under the sweep's dataset, schedule and seed."""
+    from hwbench.accuracy.detection.trainer import DET_TRAINER_VERSION
+    from hwbench.store.keys import accuracy_key
+
+    return accuracy_key(arch_id, block_version, tp.dataset_id, tp.schedule.hash, tp.seed, DET_TRAINER_VERSION)

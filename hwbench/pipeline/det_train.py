@@ -1,0 +1,134 @@
+"""Stage 4 for detection sweeps: train every detector on the sweep's detection dataset and schedule, score its
+COCO mAP on the test split (through the measuring side's post-processing), keyed and resumable like classification."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from hwbench.pipeline.det_plan import DetTrainingPlan, det_train_key
+from hwbench.pipeline.executor import Batch, Resources
+from hwbench.pipeline.request import SweepArch
+from hwbench.pipeline.stage import StageContext, executed_on, run_stage, scratch
+from hwbench.pipeline.training_plan import weights_path
+from hwbench.store.columns import DETECTION_METRICS
+
+
+def train_key(arch: SweepArch, tp: DetTrainingPlan) -> str:
+    """The accuracy key of one of the sweep's detectors."""
+    from hwbench.blocks import get_block
+
+    return det_train_key(arch.spec.arch_id, get_block(arch.spec.block).version, tp)
+
+
+def det_training_stage(ctx: StageContext) -> None:
+    """Train what the store lacks (or what failed, with --retry-errors), then time trained detectors in parts."""
+    from hwbench.pipeline.det_timing import det_timing_stage
+
+    plan, store = ctx.plan, ctx.store
+    tp = plan.training
+    assert isinstance(tp, DetTrainingPlan)
+    req = plan.request
+    todo = []
+    for arch in ctx.archs:
+        key = train_key(arch, tp)
+        row = store.get_accuracy(key)
+        missing = row is not None and row["status"] == "ok" and not weights_path(req, key).is_file()
+        if row is None or (row["status"] != "ok" and req.retry_errors) or missing:
+            todo.append((key, arch))
+        else:
+            store.link_accuracy(req.name, arch.spec.arch_id, key)
+    plan.counts["trained"] = len(todo)
+    with scratch(ctx, "hwbench-det-") as workdir:
+        tp.workdir = workdir
+        try:
+            if todo:
+                _train(ctx, tp, todo)
+            det_timing_stage(ctx)
+        finally:
+            tp.prepared.clear()
+            tp.workdir = None
+
+
+def _train(ctx: StageContext, tp: DetTrainingPlan, todo: list[tuple[str, SweepArch]]) -> None:
+    from hwbench.accuracy.detection.trainer import train_detection_job
+    from hwbench.measure.provenance import git_commit, machine_info, versions
+    from hwbench.pipeline.train import _workers
+
+    req = ctx.plan.request
+    if ctx.executor.name == "local":
+        workers, threads, device = _workers(req, len(todo))
+        resources = Resources(cpus=threads)
+    else:
+        gpus = 1.0 if req.train_device != "cpu" and ctx.executor.describe().get("gpus") else 0.0
+        workers, threads, device = req.train_workers or len(todo), 1, req.train_device
+        resources = Resources(cpus=1, gpus=gpus)
+    jobs: dict[str, dict[str, Any]] = {}
+    for key, arch in todo:
+        jobs[key] = {
+            "spec_json": arch.spec.canonical_json,
+            "schedule": {**tp.schedule.math(), "seed": tp.seed},
+            "data": tp.data(int(arch.spec.arch.resolution)),  # type: ignore[attr-defined]
+            "weights_path": str(weights_path(req, key)),
+            "threads": threads,
+            "device": device,
+            "nms": tp.nms.key(),
+        }
+    archs = dict(todo)
+    provenance = {"machine": machine_info(), "versions": versions(("torch", "numpy")), "commit": git_commit()}
+
+    def record(key: str, result: dict[str, Any]) -> int:
+        arch = archs[key]
+        row = _record(key, arch, tp, jobs[key], result, str(req.store.parent))
+        ctx.store.put_accuracy(row, {**provenance, **executed_on(result)}, [(req.name, arch.spec.arch_id)])
+        return 1
+
+    batch = Batch("train", train_detection_job, workers, req.train_timeout, threads, resources)
+    title = f"training detectors ({workers} workers × {threads} threads, {device})"
+    failed = run_stage(ctx, batch, list(jobs.items()), title=title, total=len(jobs), record=record)
+    if failed:
+        ctx.ui.note(
+            f"{failed} of {len(jobs)} trainings failed; they are recorded (`hwbench show {req.name} --accuracy`)"
+        )
+
+
+def _record(
+    key: str, arch: SweepArch, tp: DetTrainingPlan, job: dict[str, Any], result: dict[str, Any], store_dir: str
+) -> dict[str, Any]:
+    """The accuracies row of one detector's training (ok or error): mAP columns, top-1 left empty."""
+    info = dict(result.get("info") or {})
+    weights = result.get("weights")
+    if weights:  # relative to the store, so a results folder can move
+        info["weights"] = {**weights, "path": os.path.relpath(weights["path"], store_dir)}
+    metrics = result.get("metrics") or {}
+    error = result.get("error")
+    if error and "exit code -9" in error:
+        error += " (killed by the system: out of memory?)"
+    return {
+        "acc_key": key,
+        "arch_id": arch.spec.arch_id,
+        "dataset": tp.ref.name,
+        "dataset_id": tp.dataset_id,
+        "schedule": tp.schedule.name,
+        "schedule_hash": tp.schedule.hash,
+        "evaluated_on": "torch",
+        "source": "trained",
+        **{k: metrics.get(k) for k in DETECTION_METRICS},
+        "train_seconds": result.get("train_seconds"),
+        "images_per_second": info.get("images_per_second"),
+        "final_train_loss": result.get("final_loss"),
+        "status": result["status"],
+        "error": error,
+        "curve_json": result.get("curve") or [],
+        "info_json": {
+            **info,
+            "task": "detection",
+            "eval_images": result.get("eval_images"),
+            "seed": tp.seed,
+            "dataset_arg": str(tp.ref),
+            "resolution": job["data"]["resolution"],
+            "normalisation": {"mean": job["data"]["mean"], "std": job["data"]["std"]},
+            "nms": job["nms"],
+            "schedule": job["schedule"],
+        },
+    }
