@@ -17,10 +17,11 @@ from hwbench.cli.common import DEFAULT_STORE, StoreOpt, app
 # 3 networks each, or three with 10, showed no comparison at all.
 DEFAULT_SPACES = ["mbconv", "fused_mbconv"]
 DEFAULT_TARGETS = ["cpu-onnxruntime-1t", "cpu-onnxruntime-2t"]
-# The built-in offline dataset (ships inside scikit-learn) and the schedule the demo trains on (`demo`: 5 epochs),
-# chosen so that `make demo` stays under 10 minutes on 2 cores from a fresh clone (README "Quick start").
-DEFAULT_DATASET = "digits"
-DEFAULT_SCHEDULE = "demo"
+# `auto`: the built-in offline dataset (ships inside scikit-learn) and the schedule the demo trains on (`demo`:
+# 5 epochs, chosen so that `make demo` stays under 10 minutes on 2 cores from a fresh clone, README "Quick start");
+# for detector spaces, digits-det and det_demo (hwbench.pipeline.det_plan.DEFAULTS).
+DEFAULT_DATASET = "auto"
+DEFAULT_SCHEDULE = "auto"
 DEFAULT_N = 15
 
 
@@ -60,11 +61,17 @@ def sweep(
     retry_errors: Annotated[bool, typer.Option(help="Redo exports and measurements that failed before.")] = False,
     report: Annotated[bool, typer.Option(help="Write the report when done.")] = True,
     dataset: Annotated[
-        str, typer.Option(help="Dataset to train on: NAME[:PATH] (see `hwbench datasets`).")
+        str,
+        typer.Option(
+            help="Dataset to train on: NAME[:PATH] (see `hwbench datasets`); auto: digits, or digits-det for detectors."
+        ),
     ] = DEFAULT_DATASET,
-    schedule: Annotated[str, typer.Option(help="Training schedule: a name (see `hwbench schedules`) or a file.")] = (
-        DEFAULT_SCHEDULE
-    ),
+    schedule: Annotated[
+        str,
+        typer.Option(
+            help="Training schedule: a name (see `hwbench schedules`) or a file; auto: demo, or det_demo for detectors."
+        ),
+    ] = (DEFAULT_SCHEDULE),
     train: Annotated[bool, typer.Option(help="Train and evaluate every network (--no-train: latency only).")] = True,
     download: Annotated[
         bool, typer.Option(help="Fetch a missing standard dataset (CIFAR, MNIST) into PATH; never done otherwise.")
@@ -154,6 +161,8 @@ def summary(name: str, stage: str, counts: dict[str, int], *, train: bool, store
             f"{counts.get('archs', 0)} networks, {counts.get('exports', 0)} new exports, "
             f"{counts.get('measurements', 0)} new measurements{trained}"
         )
+        if counts.get("detection_timings"):
+            done += f", {counts['detection_timings']} detectors timed in parts"
     return f"sweep {name!r}: {done} (store: {store})"
 
 
