@@ -209,7 +209,7 @@ def _store(
         "status": result.get("status", "error"),
         "error": result.get("error"),
         **({col: result.get(src) for col, src in DETECTION_TIMING_COLUMNS.items()} if ok else {}),
-        "boxes_before": _boxes(p["arch"].spec),
+        "boxes_before": _candidates(p["arch"].spec),
         "boxes_above": statistics.median(above) if above else None,
         "boxes_kept": statistics.median(kept) if kept else None,
         "info_json": {k: v for k, v in result.items() if k not in ("status", "error")},
@@ -217,8 +217,9 @@ def _store(
     put_detection_timing(ctx.store, row, provenance, [(req.name, p["arch"].spec.arch_id, p["target"].name)])
 
 
-def _boxes(spec: Any) -> int:
-    """Candidate boxes the graph sends to NMS per image: one per anchor."""
+def _candidates(spec: Any) -> int:
+    """(box, class) pairs the graph sends to post-processing per image, before the score threshold: one box
+    per anchor, scored for every class (what `above_threshold` counts after it)."""
     from hwbench.space.detection import num_boxes
 
-    return int(num_boxes(spec.arch))
+    return int(num_boxes(spec.arch)) * int(spec.arch.num_classes)
