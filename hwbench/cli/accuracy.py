@@ -29,12 +29,16 @@ def import_accuracy(
 def datasets() -> None:
     """List the datasets `--dataset NAME[:PATH]` accepts and the layout each expects."""
     from hwbench.accuracy.datasets import dataset_names, get_dataset
+    from hwbench.accuracy.detection.data import detection_dataset_names, get_detection_dataset
 
     rows = []
     for n in dataset_names():
         d = get_dataset(n)
-        rows.append((n, d.description, d.layout, "yes" if d.download else "no"))
-    print_table(["name", "description", "PATH", "--download"], rows)
+        rows.append((n, "classification", d.description, d.layout, "yes" if d.download else "no"))
+    for n in detection_dataset_names():
+        det = get_detection_dataset(n)
+        rows.append((n, "detection", det.description, det.layout, "no"))
+    print_table(["name", "task", "description", "PATH", "--download"], rows)
 
 
 @app.command()

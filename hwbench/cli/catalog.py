@@ -40,5 +40,7 @@ def _describe(path: Path, key: str) -> tuple[str, str]:
     except HwbenchError as exc:
         return ("?", f"unreadable: {exc}")
     value = data.get(key) or (data.get("arch") or {}).get(key, "")
+    if not value and key == "block" and isinstance(data.get("backbone"), str):  # a detector space
+        value = f"detector on {Path(data['backbone']).stem}"
     description = data.get("description", "")
     return (str(value), f"{description}{' (fixed architecture)' if 'arch' in data else ''}")

@@ -115,7 +115,8 @@ def test_bad_training_options_exit_2_before_the_store(tmp_path: Path, tiny_space
 def test_listings() -> None:
     datasets = run_cli("datasets", cwd=ROOT)
     assert datasets.returncode == 0
-    for name in ("digits", "cifar10", "cifar100", "imagefolder", "mnist", "fashion-mnist"):
+    for name in ("digits", "cifar10", "cifar100", "imagefolder", "mnist", "fashion-mnist", "digits-det", "coco", "voc"):
         assert name in datasets.stdout
+    assert "detection" in datasets.stdout and "classification" in datasets.stdout
     schedules = run_cli("schedules", cwd=ROOT)
     assert schedules.returncode == 0 and "short" in schedules.stdout
