@@ -29,6 +29,15 @@ README = ROOT / "README.md"
 # One epoch instead of the `short` schedule's 8, same resolution (32 px: the resolution the ViT example failed at).
 TINY_SCHEDULE = (ROOT / "hwbench" / "accuracy" / "schedules" / "short.yaml").read_text()
 TINY_SCHEDULE = re.sub(r"(?m)^epochs: \d+", "epochs: 1", TINY_SCHEDULE).replace("name: short", "name: readme-tiny")
+# Detector sweeps: det_demo cut to one epoch on 64 training and 32 test images (same 128 px: anchors are in pixels).
+TINY_DET_SCHEDULE = (
+    (ROOT / "hwbench" / "accuracy" / "schedules" / "det_demo.yaml")
+    .read_text()
+    .replace("name: det_demo", "name: readme-det")
+)
+TINY_DET_SCHEDULE = (
+    re.sub(r"(?m)^(epochs|eval_every): \d+", r"\1: 1", TINY_DET_SCHEDULE) + "train_images: 64\nval_images: 32\n"
+)
 # The built-in targets with a short measurement protocol: these tests check that each command runs; the protocol
 # (a 1 % interval goal, up to 20 s a round, two rounds) has its own tests (tests/measure, tests/pipeline).
 FAST_MEASUREMENT = FAST
@@ -73,7 +82,8 @@ def substitute(command: str, work: Path) -> list[str]:
         out.append(arg)
         i += 1
     if out[0] == "sweep":  # `hwbench report` is run (and checked) by its own README commands
-        out += ["--schedule", str(work / "tiny.yaml"), "--no-report"]
+        detectors = any(a.startswith("det_") for a in out) or "digits-det" in out
+        out += ["--schedule", str(work / ("tiny_det.yaml" if detectors else "tiny.yaml")), "--no-report"]
     if out[0] == "report" and "pi" in out:  # `pi` is the board sweep (skipped): combine with a local sweep
         out[out.index("pi")] = "backends"
     return out
@@ -94,6 +104,7 @@ def readme_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, subprocess
     (work / "design_spaces").symlink_to(ROOT / "design_spaces", target_is_directory=True)
     _fast_targets(work / "targets")
     (work / "tiny.yaml").write_text(TINY_SCHEDULE)
+    (work / "tiny_det.yaml").write_text(TINY_DET_SCHEDULE)
     write_cifar(work / "data", per_batch=20)  # 100 training images: more than one batch of 64
     env = {"PYTHONPATH": str(ROOT), "COLUMNS": "120", "PATH": "/usr/bin:/bin"}
     results: dict[str, subprocess.CompletedProcess] = {}
