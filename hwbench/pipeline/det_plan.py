@@ -81,6 +81,8 @@ def plan_detection(
     dataset: str, schedule_arg: str | Path, seed: int | None, spaces: list[DesignSpace]
 ) -> DetTrainingPlan:
     """Validate a detection sweep's dataset, schedule and spaces before anything is stored."""
+    from hwbench.pipeline.training_plan import check_batch
+
     ref = parse_detection_dataset(dataset)
     info = inspect_detection_dataset(ref)
     schedule = load_schedule(schedule_arg)
@@ -105,13 +107,7 @@ def plan_detection(
                 f"{schedule.spec.resolution} px, but the detectors of {space.name} take "
                 f"{arch.resolution} px (anchors are in input pixels): use a schedule at that size, e.g. det_demo",  # type: ignore[attr-defined]
             )
-    most = min(info.train_size, schedule.spec.train_images or info.train_size)
-    if schedule.spec.batch_size > most:
-        raise ConfigError(
-            schedule.source,
-            "batch_size",
-            f"{schedule.spec.batch_size} is more than the {most} training images of {ref}",
-        )
+    check_batch(schedule, info.train_size, str(ref))
     dataset_id = digest({"dataset": ref.name, "loader_version": ref.definition.version, "content": info.fingerprint})
     return DetTrainingPlan(ref, info, schedule, dataset_id, schedule.spec.seed if seed is None else seed, NmsSettings())
 

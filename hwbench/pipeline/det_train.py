@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from hwbench.pipeline.det_plan import DetTrainingPlan, det_train_key
-from hwbench.pipeline.executor import Batch, Resources
+from hwbench.pipeline.executor import Batch
 from hwbench.pipeline.request import SweepArch
 from hwbench.pipeline.stage import StageContext, executed_on, run_stage, scratch
 from hwbench.pipeline.training_plan import weights_path
@@ -53,16 +53,10 @@ def det_training_stage(ctx: StageContext) -> None:
 def _train(ctx: StageContext, tp: DetTrainingPlan, todo: list[tuple[str, SweepArch]]) -> None:
     from hwbench.accuracy.detection.trainer import train_detection_job
     from hwbench.measure.provenance import git_commit, machine_info, versions
-    from hwbench.pipeline.train import _workers
+    from hwbench.pipeline.train import placement
 
     req = ctx.plan.request
-    if ctx.executor.name == "local":
-        workers, threads, device = _workers(req, len(todo))
-        resources = Resources(cpus=threads)
-    else:
-        gpus = 1.0 if req.train_device != "cpu" and ctx.executor.describe().get("gpus") else 0.0
-        workers, threads, device = req.train_workers or len(todo), 1, req.train_device
-        resources = Resources(cpus=1, gpus=gpus)
+    workers, threads, device, resources = placement(ctx, len(todo))
     jobs: dict[str, dict[str, Any]] = {}
     for key, arch in todo:
         jobs[key] = {

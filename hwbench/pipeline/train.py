@@ -74,20 +74,24 @@ def _workers(req: SweepRequest, jobs: int) -> tuple[int, int, str]:
     return workers, max(1, cores // workers), device
 
 
+def placement(ctx: StageContext, jobs: int) -> tuple[int, int, str, Resources]:
+    """(workers, threads each, device, resources per job) for `jobs` trainings on the sweep's executor."""
+    req = ctx.plan.request
+    if ctx.executor.name == "local":
+        workers, threads, device = _workers(req, jobs)
+        return workers, threads, device, Resources(cpus=threads)
+    # On a cluster each network trains where Ray places it: one GPU each when the cluster has GPUs (and
+    # training may use them), else one CPU each; the device is picked on the worker's own machine.
+    gpus = 1.0 if req.train_device != "cpu" and ctx.executor.describe().get("gpus") else 0.0
+    return req.train_workers or jobs, 1, req.train_device, Resources(cpus=1, gpus=gpus)
+
+
 def _train(ctx: StageContext, tp: TrainingPlan, todo: list[tuple[str, SweepArch]]) -> None:
     from hwbench.accuracy.trainer import train_job
     from hwbench.measure.provenance import git_commit, machine_info, versions
 
     req = ctx.plan.request
-    if ctx.executor.name == "local":
-        workers, threads, device = _workers(req, len(todo))
-        resources = Resources(cpus=threads)
-    else:
-        # On a cluster each network trains where Ray places it: one GPU each when the cluster has GPUs (and
-        # training may use them), else one CPU each; the device is picked on the worker's own machine.
-        gpus = 1.0 if req.train_device != "cpu" and ctx.executor.describe().get("gpus") else 0.0
-        workers, threads, device = req.train_workers or len(todo), 1, req.train_device
-        resources = Resources(cpus=1, gpus=gpus)
+    workers, threads, device, resources = placement(ctx, len(todo))
     jobs: dict[str, TrainJob] = {}
     for key, arch in todo:
         data = tp.data(int(arch.spec.arch.in_channels))  # type: ignore[attr-defined]

@@ -76,15 +76,7 @@ def plan_training(request: SweepRequest, spaces: list[DesignSpace], targets: lis
                 "num_classes",
                 f"the networks have {classes} outputs but dataset {ref} has {info.num_classes} classes",
             )
-    # The training split is at most this large (a holdout or subset only shrinks it): a batch larger than that is
-    # known to fail now, before anything is stored (the exact split size is checked again when data is prepared).
-    most = min(info.train_size, schedule.spec.train_images or info.train_size)
-    if schedule.spec.batch_size > most:
-        raise ConfigError(
-            schedule.source,
-            "batch_size",
-            f"{schedule.spec.batch_size} is more than the {most} training images of {ref}",
-        )
+    check_batch(schedule, info.train_size, str(ref))
     seed = schedule.spec.seed if request.train_seed is None else request.train_seed
     plan = TrainingPlan(ref, info, schedule, dataset_id(ref, info), seed)
     if choose(request.executor, request.ray_address) == "local":
@@ -93,6 +85,21 @@ def plan_training(request: SweepRequest, spaces: list[DesignSpace], targets: lis
     # the training stage checks every sampled network again.
     check_resolution([SweepArch(s.name, 0, s.draw(np.random.default_rng(0))) for s in spaces], plan)
     return plan
+
+
+def check_batch(schedule: Schedule, train_size: int, dataset: str) -> None:
+    """A batch larger than the training split is known to fail: say so before anything is stored.
+
+    The split is at most this large (a holdout or subset only shrinks it); the exact size is checked again when
+    the data is prepared.
+    """
+    most = min(train_size, schedule.spec.train_images or train_size)
+    if schedule.spec.batch_size > most:
+        raise ConfigError(
+            schedule.source,
+            "batch_size",
+            f"{schedule.spec.batch_size} is more than the {most} training images of {dataset}",
+        )
 
 
 def train_key(arch: ArchSpec, tp: TrainingPlan) -> str:
