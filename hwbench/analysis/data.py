@@ -33,7 +33,7 @@ class Quality:
     @property
     def unit(self) -> str:
         """top-1, MACs or params."""
-        return {"top1": "top-1", "top5": "top-5", "macs": "MACs"}.get(self.column, self.column)
+        return {"top1": "top-1", "top5": "top-5", "map": "mAP", "macs": "MACs"}.get(self.column, self.column)
 
     def reach(self, best: np.ndarray | float, tolerance: float) -> np.ndarray | float:
         """The highest level a front whose best network has quality `best` is taken to reach, within tolerance
@@ -50,6 +50,8 @@ class Quality:
 
 
 ACCURACY = Quality("top1", "top-1 accuracy", True, False)
+# COCO mAP@[.5:.95] of a detector: an accuracy in [0, 1] on the same 0.5-point level grid as top-1.
+MAP = Quality("map", "mAP@[.5:.95]", True, False)
 PROXIES = {
     "macs": Quality("macs", "MACs (capacity proxy)", False, True),
     "params": Quality("params", "parameters (capacity proxy)", False, True),
@@ -57,7 +59,9 @@ PROXIES = {
 
 
 def choose_quality(data: pd.DataFrame, proxy: str = "macs") -> Quality:
-    """Accuracy if any successful result has top-1, else the complexity proxy."""
+    """mAP if any successful result has one (a detection sweep), else top-1 if any has it, else the proxy."""
+    if "map" in data and data["map"].notna().any():
+        return MAP
     if "top1" in data and data["top1"].notna().any():
         return ACCURACY
     return PROXIES[proxy]
@@ -101,6 +105,8 @@ def eval_sizes(data: pd.DataFrame) -> np.ndarray:
     if "eval_images" not in data:
         return np.full(len(data), np.nan)
     n = pd.to_numeric(data["eval_images"], errors="coerce").to_numpy(dtype=float)
+    if "map" in data:  # a mAP is no proportion of images: it has no binomial basis and is kept exact
+        n = np.where(pd.to_numeric(data["map"], errors="coerce").notna().to_numpy(), np.nan, n)
     return np.where(np.isfinite(n) & (n >= 1), n, np.nan)
 
 
@@ -188,3 +194,30 @@ def accuracy_basis(frame: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=columns)
+
+
+def detection_basis(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset and schedule of the detectors: networks with a mAP, evaluation images and resolution."""
+    columns = ["dataset", "schedule", "networks", "eval_images", "resolution"]
+    if "map" not in frame or frame["map"].isna().all():
+        return pd.DataFrame(columns=columns)
+    acc = frame[frame["map"].notna()].drop_duplicates("arch_id")
+    acc = acc.assign(_n=_numeric(acc, "map_eval_images"), _r=_numeric(acc, "eval_resolution"))
+    rows = [
+        {
+            "dataset": dataset,
+            "schedule": schedule,
+            "networks": len(part),
+            "eval_images": int(part["_n"].min()) if part["_n"].notna().any() else None,
+            "resolution": int(part["_r"].dropna().iloc[0]) if part["_r"].notna().any() else None,
+        }
+        for (dataset, schedule), part in acc.groupby(["dataset", "schedule"], sort=True, dropna=False)
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _numeric(frame: pd.DataFrame, column: str) -> pd.Series:
+    """A column as floats (NaN where absent or not a number)."""
+    if column not in frame:
+        return pd.Series(np.nan, index=frame.index)
+    return pd.to_numeric(frame[column], errors="coerce")

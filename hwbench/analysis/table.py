@@ -50,6 +50,55 @@ ORDER BY a.created_at
 
 ACCURACY_COLUMNS = ["dataset", "schedule", "accuracy_source", "top1", "top5", "eval_images", "eval_resolution"]
 
+# Detection (schema 4): the COCO metrics of a sweep's trained detector (newest successful PyTorch evaluation) and
+# the images they were scored on. Kept apart from eval_images, the binomial basis of a top-1 (mAP has none).
+_DET_ACC_SQL = """
+SELECT sa.sweep, a.arch_id, a.map, a.map50, a.map75, a.map_small, a.map_medium, a.map_large,
+       json_extract(a.info_json, '$.eval_images') AS map_eval_images, a.created_at
+FROM sweep_accuracy sa JOIN accuracies a ON a.acc_key = sa.acc_key
+WHERE sa.sweep IN ({marks}) AND a.status = 'ok' AND a.evaluated_on = 'torch' AND a.map IS NOT NULL
+ORDER BY a.created_at
+"""
+
+# Latency in parts of a sweep's trained detector on a target, with the per-image lists the report plots.
+_DET_TIMING_SQL = """
+SELECT l.sweep, l.arch_id, l.target, d.status AS det_status, d.error AS det_error, d.placement AS nms_placement,
+       d.nms_json AS nms_settings, d.images AS det_images, d.graph_ms AS det_graph_ms, d.nms_ms AS det_nms_ms,
+       d.e2e_ms AS det_e2e_ms, d.e2e_p10_ms AS det_e2e_p10_ms, d.e2e_p90_ms AS det_e2e_p90_ms, d.boxes_before,
+       d.boxes_above, d.boxes_kept, d.nms_ms_per_1000,
+       json_object('graph_ms', json_extract(d.info_json, '$.graph_ms'), 'nms_ms', json_extract(d.info_json, '$.nms_ms'),
+                   'e2e_ms', json_extract(d.info_json, '$.e2e_ms'),
+                   'above_threshold', json_extract(d.info_json, '$.above_threshold'),
+                   'kept', json_extract(d.info_json, '$.kept')) AS det_per_image
+FROM sweep_detection_timings l JOIN detection_timings d ON d.timing_key = l.timing_key
+WHERE l.sweep IN ({marks})
+"""
+
+_DET_ARCH_SQL = """
+SELECT DISTINCT sa.sweep, a.arch_id, a.boxes, a.head_macs FROM sweep_archs sa JOIN archs a ON a.arch_id = sa.arch_id
+WHERE sa.sweep IN ({marks}) AND (a.boxes IS NOT NULL OR a.head_macs IS NOT NULL)
+"""
+
+DETECTION_ACCURACY_COLUMNS = ["map", "map50", "map75", "map_small", "map_medium", "map_large", "map_eval_images"]
+DETECTION_TIMING_COLUMNS = [
+    "det_status",
+    "det_error",
+    "nms_placement",
+    "nms_settings",
+    "det_images",
+    "det_graph_ms",
+    "det_nms_ms",
+    "det_e2e_ms",
+    "det_e2e_p10_ms",
+    "det_e2e_p90_ms",
+    "boxes_before",
+    "boxes_above",
+    "boxes_kept",
+    "nms_ms_per_1000",
+    "det_per_image",
+]
+DETECTION_COLUMNS = ["boxes", "head_macs", *DETECTION_ACCURACY_COLUMNS, *DETECTION_TIMING_COLUMNS, "nms_share"]
+
 
 def results_frame(store: Store, sweeps: list[str]) -> pd.DataFrame:
     """Every result of the given sweeps, with a combined `status` column (ok / export_error / ...).
@@ -59,6 +108,8 @@ def results_frame(store: Store, sweeps: list[str]) -> pd.DataFrame:
     Artifact columns (delegation, fully-integer, int8 fidelity, ...) are described in
     hwbench.analysis.artifact_info.
     ViT columns (`token_form`, `token_macs`, `speedup_vs_dense`, ...) are described in hwbench.analysis.tokens.
+    Detection columns (`map`, `boxes`, `head_macs`, `det_e2e_ms`, `nms_share`, ...) appear only when the sweeps hold
+    detectors; they are described in add_detection_columns.
     Measurement-trust columns (docs/measurement.md): `disturbed` (1: still disturbed after re-measuring, 0: clean,
     NaN: measured before rounds existed or not measured), `disturbed_reason`, `rounds`, `n_eff` (effective
     independent runs), `foreign_share` (largest share of the measured cores other processes took in a round) and
@@ -87,7 +138,43 @@ def results_frame(store: Store, sweeps: list[str]) -> pd.DataFrame:
     frame = frame.merge(art, on=["sweep", "arch_id", "export_key"], how="left")
     from hwbench.analysis.tokens import add_token_columns
 
-    return add_token_columns(frame, store)
+    return add_detection_columns(add_token_columns(frame, store), store, sweeps)
+
+
+def add_detection_columns(frame: pd.DataFrame, store: Store, sweeps: list[str]) -> pd.DataFrame:
+    """Add DETECTION_COLUMNS when the sweeps hold detectors (a frame without detectors is returned as it was).
+
+    `boxes` (candidate boxes per image, one per anchor) and `head_macs` come from the network; `map` … `map_large`
+    (COCO AP@[.5:.95], AP50, AP75, AP small/medium/large in [0, 1]) and `map_eval_images` from its newest trained
+    evaluation. The latency parts were timed with trained weights on `det_images` test images at batch 1:
+    `det_graph_ms` (backbone + head + box decoding), `det_nms_ms` and `det_e2e_ms` are medians over images of each
+    image's median (`det_e2e_p10_ms`/`_p90_ms`: spread over images); `nms_share` = det_nms_ms / det_e2e_ms;
+    `boxes_above` / `boxes_kept`: median per image over the score threshold / after NMS; `nms_placement`: host
+    (numpy NMS, timed apart) or graph (in the graph: det_nms_ms and nms_share are NaN); `det_per_image`: the
+    per-image lists as JSON (graph_ms, nms_ms, e2e_ms, above_threshold, kept).
+    """
+    marks = ",".join("?" for _ in sweeps)
+    archs = _query_frame(store, _DET_ARCH_SQL, marks, sweeps, ["sweep", "arch_id", "boxes", "head_macs"])
+    acc = _query_frame(
+        store, _DET_ACC_SQL, marks, sweeps, ["sweep", "arch_id", *DETECTION_ACCURACY_COLUMNS, "created_at"]
+    )
+    timing_keys = ["sweep", "arch_id", "target"]
+    parts = _query_frame(store, _DET_TIMING_SQL, marks, sweeps, [*timing_keys, *DETECTION_TIMING_COLUMNS])
+    if archs.empty and acc.empty and parts.empty:
+        return frame
+    acc = acc.drop_duplicates(["sweep", "arch_id"], keep="last").drop(columns="created_at")
+    frame = frame.merge(archs, on=["sweep", "arch_id"], how="left").merge(acc, on=["sweep", "arch_id"], how="left")
+    frame = frame.merge(parts, on=timing_keys, how="left")
+    text = {"det_status", "det_error", "nms_placement", "nms_settings", "det_per_image"}
+    for column in (c for c in DETECTION_COLUMNS[:-1] if c not in text):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")  # an all-NULL column would stay object
+    frame["nms_share"] = (frame["det_nms_ms"] / frame["det_e2e_ms"]).where(frame["det_e2e_ms"] > 0)
+    return frame
+
+
+def _query_frame(store: Store, sql: str, marks: str, sweeps: list[str], columns: list[str]) -> pd.DataFrame:
+    rows = store.query(sql.format(marks=marks), tuple(sweeps))
+    return pd.DataFrame([tuple(r) for r in rows], columns=columns)
 
 
 def _columns() -> list[str]:

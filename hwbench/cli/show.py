@@ -79,6 +79,31 @@ COLUMNS: dict[str, Column] = {
 }
 
 
+# Detection sweeps (a results frame with `map`): the accuracy is mAP, and the latency comes in parts (trained
+# weights, real images, NMS included) next to the graph's protocol median.
+DETECTION_COLUMNS: dict[str, Column] = {
+    "map": Column("mAP", 1, lambda r: pct(r.get("map")), ("map",)),
+    "map50": Column("AP50", 3, lambda r: pct(r.get("map50")), ("map50",)),
+    "boxes": Column("boxes", 3, lambda r: num(r.get("boxes"), 0), ("boxes",)),
+    "head_macs": Column(
+        "head MACs", 4, lambda r: num_range(r.get("head_macs"), r.get("head_macs"), 1e6, "M"), ("head_macs",)
+    ),
+    "det_graph_ms": Column("graph ms", 2, lambda r: num(r.get("det_graph_ms")), ("det_graph_ms",)),
+    "det_nms_ms": Column("NMS ms", 2, lambda r: num(r.get("det_nms_ms")), ("det_nms_ms",)),
+    "det_e2e_ms": Column("e2e ms", 1, lambda r: num(r.get("det_e2e_ms")), ("det_e2e_ms",)),
+    "nms_share": Column("NMS share", 2, lambda r: pct(r.get("nms_share")), ("nms_share",)),
+}
+ALL_COLUMNS = {**COLUMNS, **DETECTION_COLUMNS}
+
+
+def default_columns(frame_columns: list[str]) -> list[str]:
+    """The columns shown when none are chosen: detection sweeps show mAP and the latency parts instead of top-1."""
+    if "map" not in frame_columns:
+        return list(COLUMNS)
+    keys = [k for k in COLUMNS if k not in ("top1", "flags", "artifact", "error")]
+    return [*keys, *DETECTION_COLUMNS, "flags", "artifact", "error"]
+
+
 def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
@@ -100,9 +125,13 @@ def choose_columns(cells: dict[str, list[str]], headers: dict[str, str], width: 
         return sum(max([len(headers[k]), *map(len, cells[k])]) + 3 for k in chosen) + 1
 
     while len(keys) > 1 and table_width(keys) > width:
-        worst = max(range(len(keys)), key=lambda i: (COLUMNS[keys[i]].priority if keys[i] in COLUMNS else 9, i))
+        worst = max(range(len(keys)), key=lambda i: (_priority(keys[i]), i))
         keys.pop(worst)
     return keys
+
+
+def _priority(key: str) -> int:
+    return ALL_COLUMNS[key].priority if key in ALL_COLUMNS else 9
 
 
 def parse_columns(text: str | None, frame_columns: list[str]) -> list[str] | None:
@@ -154,9 +183,9 @@ def show(
         _write_data(frame, chosen, format)
         return
     records = frame.to_dict("records")
-    keys = chosen or list(COLUMNS)
-    headers = {k: COLUMNS[k].header if k in COLUMNS else k for k in keys}
-    cells = {k: [COLUMNS[k].cell(r) if k in COLUMNS else _plain(r.get(k)) for r in records] for k in keys}
+    keys = chosen or default_columns(list(frame.columns))
+    headers = {k: ALL_COLUMNS[k].header if k in ALL_COLUMNS else k for k in keys}
+    cells = {k: [ALL_COLUMNS[k].cell(r) if k in ALL_COLUMNS else _plain(r.get(k)) for r in records] for k in keys}
     if chosen is None:  # the default view drops empty columns, then fits the width
         cells = {k: v for k, v in cells.items() if k not in ("flags", "artifact", "error") or any(v)}
     if format == "markdown":
@@ -177,7 +206,23 @@ def show(
             "not clear it (docs/measurement.md); not conv. = stopped at its run/time cap before its precision goal",
             width,
         )
+    _detection_note(frame, [k for k in shown if k in DETECTION_COLUMNS or k == "median_ms"], width)
     _show_token_comparison(frame, width)
+
+
+def _detection_note(frame: Any, shown: list[str], width: int) -> None:
+    """What the latencies of a detection table are: the protocol's graph, and the parts timed on real images."""
+    if "det_e2e_ms" not in frame or not any(k.startswith(("det_", "nms_")) for k in shown):
+        return
+    images = frame["det_images"].dropna()
+    placements = sorted(frame["nms_placement"].dropna().unique())
+    where = " and ".join({"host": "on the host (numpy)", "graph": "in the graph"}.get(p, p) for p in placements)
+    _note(
+        "median ms: the graph (backbone + head + box decoding) under the measurement protocol, untrained weights; "
+        f"graph / NMS / e2e ms: trained weights, median over {int(images.max()) if len(images) else 'no'} test "
+        f"images at batch 1, NMS {where or 'not timed'}; NMS share = NMS / e2e",
+        width,
+    )
 
 
 def _note(text: str, width: int) -> None:
@@ -198,8 +243,8 @@ def _write_data(frame: Any, chosen: list[str] | None, fmt: str) -> None:
     frame = frame.copy()
     frame["flags"] = [flags(r) for r in frame.to_dict("records")]
     names: list[str] = []
-    for key in chosen or list(COLUMNS):
-        raw = COLUMNS[key].raw if key in COLUMNS else (key,)
+    for key in chosen or default_columns(list(frame.columns)):
+        raw = ALL_COLUMNS[key].raw if key in ALL_COLUMNS else (key,)
         for col in (*raw, "flags") if key == "flags" else raw:
             if col in frame.columns and col not in names:
                 names.append(col)

@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 
 from hwbench.analysis.analyse import Analysis
+from hwbench.analysis.data import detection_basis
 from hwbench.analysis.noisy import disturbed_banner
 
 
@@ -31,4 +32,21 @@ def report_header(analysis: Analysis) -> dict[str, Any]:
         lines.append(
             f"Accuracy of {r.networks} network(s) on {r.dataset} ({r.schedule} schedule){res}, {images}{resolve}."
         )
+    lines += detection_lines(analysis.tables["results"])
     return {"accuracy_basis": lines, "disturbed": disturbed_banner(analysis.tables["results"])}
+
+
+def detection_lines(results: pd.DataFrame) -> list[str]:
+    """What each mAP rests on: dataset, schedule, resolution, evaluation images, and the uncertainty left out."""
+    lines = []
+    for r in detection_basis(results).itertuples():
+        images = (
+            f"{int(r.eval_images):,} evaluation images" if pd.notna(r.eval_images) else "an unrecorded number of images"
+        )
+        res = f" at {int(r.resolution)}×{int(r.resolution)} px" if pd.notna(r.resolution) else ""
+        lines.append(
+            f"mAP@[.5:.95] of {r.networks} detector(s) on {r.dataset} ({r.schedule} schedule){res}, {images}: "
+            "mAP is not a proportion of images, so it has no binomial interval, and its uncertainty over the "
+            "evaluation images is not included (the bootstrap treats each mAP as exact)."
+        )
+    return lines

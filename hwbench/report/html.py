@@ -11,6 +11,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from hwbench import __version__
 from hwbench.analysis.analyse import Analysis
 from hwbench.report import sections
+from hwbench.report.detection import detection_sections, has_detection, per_image
 from hwbench.report.fig_across import across_figure
 from hwbench.report.fig_dist import edf_figure
 from hwbench.report.fig_fronts import fronts_figure
@@ -29,11 +30,17 @@ def write_tables(analysis: Analysis, outdir: Path) -> list[str]:
     names = []
     for name, table in analysis.tables.items():
         if name == "results":
-            table = table.drop(columns=[c for c in ("prov_id",) if c in table])
+            # the per-image lists of detectors go to detection_images.csv, one row per image, not as JSON cells
+            table = table.drop(columns=[c for c in ("prov_id", "det_per_image") if c in table])
         if table is None or (table.empty and name != "results"):
             continue
         table.to_csv(outdir / f"{name}.csv", index=False)
         names.append(f"{name}.csv")
+    results = analysis.tables["results"]
+    if has_detection(results):
+        images = per_image(results.assign(group=results[analysis.options.group].astype(str)))
+        images.to_csv(outdir / "detection_images.csv", index=False)
+        names.append("detection_images.csv")
     return names
 
 
@@ -53,6 +60,7 @@ def render_report(analysis: Analysis, outdir: Path) -> Path:
             fig = speedup_figure(t["slowdown"], t["speedups"], target, analysis.quality, colors)
             figures.append(save(fig, f"speedup_{slug(target)}", outdir))
         targets.append(sections.target_section(analysis, results, target, figures))
+    detection = detection_sections(results, outdir, colors)
     overall = []
     if analysis.has_accuracy and not t["edf"].empty:
         overall.append(save(edf_figure(t["edf"], t["edf_summary"], colors), "edf", outdir))
@@ -73,6 +81,7 @@ def render_report(analysis: Analysis, outdir: Path) -> Path:
         summary=sections.summary_matrix(analysis),
         header=report_header(analysis),
         targets=targets,
+        detection=detection,
         edf_figure=overall[0] if overall else None,
         edf_table=sections.edf_table(analysis),
         across_figure=across,
@@ -80,7 +89,7 @@ def render_report(analysis: Analysis, outdir: Path) -> Path:
         noise=sections.noise_table(analysis),
         provenance=sections.provenance_table(analysis),
         files=files,
-        figure_files=[f for s in targets for f in s["figures"]] + overall + [across],
+        figure_files=[f for s in [*targets, *detection] for f in s["figures"]] + overall + [across],
     )
     path = outdir / "report.html"
     path.write_text(html, encoding="utf-8")
