@@ -137,10 +137,11 @@ def _tables(
     o, q = a.options, a.quality
     t: dict[str, pd.DataFrame] = {"results": frame.drop(columns=["group"])}
     t["overview"] = overview.block_overview(frame, data)
-    qualities = ["top1"] if q.is_accuracy else ["macs", "params"]
+    qualities = [q.column] if q.is_accuracy else ["macs", "params"]
     costs = ["median_ms", "macs", "params"] if q.is_accuracy else ["median_ms"]
     t["fronts"] = pd.concat(
-        [pareto.front_table(with_quality(data, _q(qc)), qc, c) for qc in qualities for c in costs], ignore_index=True
+        [pareto.front_table(with_quality(data, _q(qc, q)), qc, c) for qc in qualities for c in costs],
+        ignore_index=True,
     )
     t["shares"] = pareto.front_shares(scored, q.column, q.log)
     pairs = [iso.pair_tables(tf, o.confidence) for tf in a.fronts.values()]
@@ -189,10 +190,10 @@ def _with_holm(pairs: pd.DataFrame, alpha: float) -> pd.DataFrame:
     return pairs
 
 
-def _q(column: str) -> Quality:
-    from hwbench.analysis.data import ACCURACY, PROXIES
+def _q(column: str, quality: Quality) -> Quality:
+    from hwbench.analysis.data import PROXIES
 
-    return ACCURACY if column == "top1" else PROXIES[column]
+    return quality if column == quality.column else PROXIES[column]
 
 
 def _concat(frames: list[pd.DataFrame], columns: list[str] | None = None) -> pd.DataFrame:
@@ -237,7 +238,7 @@ def _coverage_notes(data: pd.DataFrame, quality: Quality) -> list[str]:
             f"EDFs) are not shown, and fronts and recommendations use {quality.label} instead."
         )
         return notes
-    missing = data[data["top1"].isna()]
+    missing = data[data[quality.column].isna()]
     for group, part in missing.groupby("group", sort=True):
         notes.append(
             f"{part['arch_id'].nunique()} network(s) of {group} have no accuracy and are left out of the accuracy views"

@@ -36,6 +36,8 @@ def block_overview(frame: pd.DataFrame, data: pd.DataFrame) -> pd.DataFrame:
     )
     disturbed = disturbed_mask(data).astype(int)
     ok = data.assign(ms_per_gmac=data["median_ms"] / (data["macs"] / 1e9), disturbed=disturbed)
+    if "map" in ok and "top1" in ok:  # detectors are scored by mAP, classifiers by top-1
+        ok = ok.assign(top1=ok["top1"].where(ok["top1"].notna(), ok["map"]))
     lat = ok.groupby(["target", "group"], sort=True).agg(
         measured=("arch_id", "nunique"),
         with_accuracy=("top1", "count") if "top1" in ok else ("arch_id", "size"),

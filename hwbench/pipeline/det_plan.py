@@ -77,6 +77,17 @@ class DetTrainingPlan:
         return self.prepared[resolution]
 
 
+def calibration_images(ref: DetectionRef, n: int, resolution: int, seed: int = 0) -> np.ndarray:
+    """n training images of a detection dataset at `resolution`, float32 N×C×H×W, normalised with the training
+    split's channel statistics (as the detectors are fed); a seeded pick, never from the test split."""
+    train = ref.definition.load(ref.path, resolution).train
+    pixels = train.images.reshape(-1, train.images.shape[-1]).astype(np.float64) / 255.0
+    mean = pixels.mean(0).astype(np.float32)[:, None, None]
+    std = pixels.std(0).astype(np.float32)[:, None, None]
+    pick = np.sort(np.random.default_rng(seed).permutation(len(train))[: min(n, len(train))])
+    return ((train.images[pick].transpose(0, 3, 1, 2).astype(np.float32) / 255.0) - mean) / std
+
+
 def plan_detection(
     dataset: str, schedule_arg: str | Path, seed: int | None, spaces: list[DesignSpace]
 ) -> DetTrainingPlan:

@@ -97,8 +97,23 @@ def det_timing_stage(ctx: StageContext) -> None:
     plan.counts["detection_timings"] = len(pending)
     if pending:
         os.makedirs(req.artifact_dir, exist_ok=True)
+        _calibrate(ctx, pending)
         _export(ctx, pending)
         _time(ctx, tp, pending)
+
+
+def _calibrate(ctx: StageContext, pending: dict[str, dict[str, Any]]) -> None:
+    """int8 exports of trained detectors calibrate on the dataset's training images (files in the stage's folder)."""
+    from hwbench.pipeline.export import SAMPLE_KEYS, attach_images
+
+    tp = ctx.plan.training
+    assert isinstance(tp, DetTrainingPlan) and tp.workdir is not None
+    jobs = {k: ExportJob(**p["export"]) for k, p in pending.items()}
+    calibrated = {k: j for k, j in jobs.items() if any(j.options.get(o) for o in SAMPLE_KEYS)}
+    if calibrated:
+        attach_images(ctx.plan, calibrated, tp.workdir)
+        for key, job in calibrated.items():
+            pending[key]["export"] = job.wire()
 
 
 def _export(ctx: StageContext, pending: dict[str, dict[str, Any]]) -> None:

@@ -170,6 +170,8 @@ def attach_images(plan: Plan, jobs: dict[str, ExportJob], folder: Path) -> None:
     """Give every calibrated job the dataset's images at its input shape: disjoint calibration and validation
     sets drawn from the training split (never from the validation split the accuracy is measured on)."""
     from hwbench.accuracy.calibration import calibration_set
+    from hwbench.pipeline.det_plan import DetTrainingPlan
+    from hwbench.pipeline.det_plan import calibration_images as det_calibration_images
     from hwbench.space.archspec import ArchSpec
 
     tp = plan.training
@@ -182,13 +184,17 @@ def attach_images(plan: Plan, jobs: dict[str, ExportJob], folder: Path) -> None:
         arch = ArchSpec.from_json(job.spec_json).arch
         shape = (int(arch.resolution), int(arch.in_channels))  # type: ignore[attr-defined]
         if shape not in files:
-            images = calibration_set(
-                str(tp.ref),
-                2 * n,
-                shape[0],
-                shape[1],
-                tp.schedule.spec.normalize,
-                val_fraction=tp.schedule.spec.val_fraction,
+            images = (
+                det_calibration_images(tp.ref, 2 * n, shape[0])
+                if isinstance(tp, DetTrainingPlan)
+                else calibration_set(
+                    str(tp.ref),
+                    2 * n,
+                    shape[0],
+                    shape[1],
+                    tp.schedule.spec.normalize,
+                    val_fraction=tp.schedule.spec.val_fraction,
+                )
             )
             files[shape] = {}
             for split, part in (("calibration", images[0::2]), ("validation", images[1::2])):

@@ -23,8 +23,7 @@ from hwbench.store.keys import export_key, measure_key
 def calibration_for(plan: Plan) -> dict[str, Any]:
     """Where int8 calibration (and fidelity) inputs come from: the sweep's dataset, else labelled synthetic."""
     tp = plan.training
-    # Detection sweeps calibrate on labelled synthetic inputs for now (recorded as such in every export key).
-    if tp is None or getattr(tp, "task", "") == "detection":
+    if tp is None:
         return dict(SYNTHETIC)
     return {"source": "dataset", "dataset": tp.ref.name, "dataset_id": tp.dataset_id}
 

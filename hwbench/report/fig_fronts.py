@@ -23,7 +23,7 @@ def fronts_figure(
     """
     part = data[data["target"] == target]
     panels = (
-        [("median_ms", "top1"), ("macs", "top1"), ("params", "top1")]
+        [("median_ms", quality.column), ("macs", quality.column), ("params", quality.column)]
         if quality.is_accuracy
         else [("median_ms", "macs"), ("median_ms", "params")]
     )
@@ -55,7 +55,7 @@ def fronts_figure(
         if not quality.is_accuracy:
             log_axis(ax, "y", qual)
         ax.set_xlabel(LABELS.get(cost, cost) + " (log scale)")
-        ax.set_ylabel(LABELS.get(qual, qual) + ("" if qual == "top1" else " (log scale)"))
+        ax.set_ylabel(LABELS.get(qual, qual) + ("" if quality.is_accuracy else " (log scale)"))
         ax.grid(alpha=0.3, which="both", lw=0.5)
     handles = [h for ax in axes for h in ax.get_legend_handles_labels()[0]][: part["group"].nunique()]
     if handles:

@@ -20,7 +20,13 @@ from matplotlib.figure import Figure
 # Points drawn per block and panel; fronts always use every network. Beyond this a scatter only gets slower
 # to draw and heavier to embed without showing more.
 MAX_POINTS = 3000
-LABELS = {"macs": "MACs", "params": "parameters", "median_ms": "median latency (ms)", "top1": "top-1 accuracy (%)"}
+LABELS = {
+    "macs": "MACs",
+    "params": "parameters",
+    "median_ms": "median latency (ms)",
+    "top1": "top-1 accuracy (%)",
+    "map": "mAP@[.5:.95] (%)",
+}
 
 
 def block_colors(blocks: list[str]) -> dict[str, tuple]:
@@ -38,7 +44,7 @@ def thin(part: pd.DataFrame, limit: int = MAX_POINTS, seed: int = 0) -> pd.DataF
 def scale(column: str, values: np.ndarray | pd.Series) -> np.ndarray:
     """Values as plotted: accuracy in percent, everything else as is."""
     values = np.asarray(values, dtype=float)
-    return 100 * values if column in ("top1", "top5") else values
+    return 100 * values if column in ("top1", "top5", "map") else values
 
 
 def log_axis(ax: Any, which: str, column: str) -> None:
