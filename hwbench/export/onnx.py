@@ -8,6 +8,7 @@ import warnings
 from collections import Counter
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import Field
 
 from hwbench.config import Strict
@@ -66,25 +67,63 @@ def inspect_onnx(path: str) -> dict[str, Any]:
 
 
 def parity_onnx(path: str, model: Any, x: Any, options: OnnxOptions, context: dict[str, Any]) -> dict[str, Any]:
-    """Max abs/rel error of onnxruntime's output against PyTorch's on the same input."""
-    import numpy as np
+    """Max abs/rel error of onnxruntime's outputs against PyTorch's on the same input (every output)."""
     import onnxruntime as ort
-    import torch
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     session = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
-    got = session.run(None, {name: x.numpy()})[0]
+    got = session.run(None, {name: x.numpy()})
+    return compare_all(model_outputs(model, x), [np.asarray(g) for g in got])
+
+
+def model_outputs(model: Any, x: Any) -> list[Any]:
+    """A torch module's outputs on `x` as numpy arrays, nested tuples flattened in order.
+
+    One array for a classifier; (boxes, scores) for a detector (hwbench.models.detector).
+    """
+    import torch
+
     with torch.no_grad():
-        ref = model(x).numpy()
-    return compare_outputs(ref, np.asarray(got))
+        out = model(x)
+    flat: list[Any] = []
+    pending = [out]
+    while pending:
+        item = pending.pop(0)
+        if isinstance(item, (tuple, list)):
+            pending[:0] = list(item)  # depth first, so the order is the model's
+        else:
+            flat.append(item.numpy())
+    return flat
+
+
+def compare_all(refs: list[Any], gots: list[Any]) -> dict[str, Any]:
+    """Parity over every output: ok only when all are; worst errors on top, per-output figures under `outputs`.
+
+    A single output gives exactly `compare_outputs`'s figures (classifier records stay as they were).
+    """
+    if len(refs) != len(gots):
+        return {"parity_ok": False, "max_abs_err": None, "note": f"{len(gots)} outputs != {len(refs)}"}
+    if len(refs) == 1:
+        return compare_outputs(refs[0], gots[0])
+    each = [compare_outputs(r, g) for r, g in zip(refs, gots, strict=True)]
+    return {
+        "parity_ok": all(e["parity_ok"] for e in each),
+        "max_abs_err": _worst([e["max_abs_err"] for e in each]),
+        "max_rel_err": _worst([e.get("max_rel_err") for e in each]),
+        "outputs": [{"index": i, "shape": list(np.shape(r)), **e} for i, (r, e) in enumerate(zip(refs, each))],
+    }
+
+
+def _worst(values: list[float | None]) -> float | None:
+    """The largest figure, or None when any output has none (a shape mismatch)."""
+    present = [v for v in values if v is not None]
+    return max(present) if len(present) == len(values) else None
 
 
 def compare_outputs(ref: Any, got: Any) -> dict[str, Any]:
     """Parity figures between a reference output and an artifact's output."""
-    import numpy as np
-
     ref = np.asarray(ref, dtype=np.float64)
     got = np.asarray(got, dtype=np.float64)
     if ref.shape != got.shape:

@@ -3,7 +3,8 @@
 fp32: `litert_torch.convert` (no TensorFlow), NCHW input kept. int8: the fp32 .tflite of the same network
 (reused from the store when a sweep has it, else converted here) quantized by a recipe from
 hwbench.export.int8_recipes, calibrated on the sweep's calibration source. Every int8 export records how
-far its outputs are from PyTorch's (top-1 agreement, cosine) on held-out inputs of that source.
+far its outputs are from PyTorch's (top-1 agreement, cosine; per-output cosine and mean abs error for a model
+with several outputs, such as a detector's boxes and scores) on held-out inputs of that source.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from hwbench.errors import UnknownNameError
 from hwbench.export import EXPORTERS, ExporterDef, ProfileError
 from hwbench.export.calibration import SYNTHETIC, calibration_inputs, describe, recorded
 from hwbench.export.int8_recipes import DEFAULT_RECIPE, get_recipe, quantize
-from hwbench.export.onnx import compare_outputs
+from hwbench.export.onnx import compare_all, model_outputs
 from hwbench.quiet import captured_output
 
 FP32_PROFILE = {"format": "tflite", "precision": "fp32"}
@@ -150,31 +151,65 @@ def parity_tflite(path: str, model: Any, x: Any, options: TfliteOptions, context
     with captured_output():
         session = _session(path)
         if context["precision"] == "fp32":
-            [got] = session.run([x.numpy()])
-            with torch.no_grad():
-                return compare_outputs(model(x).numpy(), got)
+            return compare_all(model_outputs(model, x), session.run([x.numpy()]))
         calibration = context.get("calibration") or SYNTHETIC
         batch = calibration_inputs(calibration, tuple(x.shape), options.fidelity_samples, "validation")
-        got = np.concatenate([session.run([sample[None]])[0] for sample in batch])
-    with torch.no_grad():
-        ref = model(torch.from_numpy(batch)).numpy()
-    return {**fidelity(ref, got), "fidelity_samples": len(batch), "fidelity_source": describe(calibration)}
+        runs = [session.run([sample[None]]) for sample in batch]
+    got = [np.concatenate(per_output) for per_output in zip(*runs, strict=True)]
+    refs = model_outputs(model, torch.from_numpy(batch))
+    facts = fidelity(refs[0], got[0]) if len(refs) == 1 else fidelity_outputs(refs, got)
+    return {**facts, "fidelity_samples": len(batch), "fidelity_source": describe(calibration)}
 
 
 def fidelity(ref: np.ndarray, got: np.ndarray) -> dict[str, Any]:
     """Top-1 agreement and mean cosine similarity of two [N, classes] outputs; parity_ok is not applicable."""
     ref = ref.reshape(len(ref), -1).astype(np.float64)
     got = got.reshape(len(got), -1).astype(np.float64)
-    norms = np.linalg.norm(ref, axis=1) * np.linalg.norm(got, axis=1)
-    cosine = np.sum(ref * got, axis=1) / np.maximum(norms, 1e-30)
     err = float(np.max(np.abs(ref - got)))
     return {
         "parity_ok": None,  # quantization error is what is measured here, not a defect
         "max_abs_err": err,
         "max_rel_err": err / max(float(np.max(np.abs(ref))), 1e-12),
         "int8_top1_agreement": float(np.mean(ref.argmax(1) == got.argmax(1))),
-        "int8_cosine": float(np.mean(cosine)),
+        "int8_cosine": _mean_cosine(ref, got),
     }
+
+
+def fidelity_outputs(refs: list[np.ndarray], gots: list[np.ndarray]) -> dict[str, Any]:
+    """Per-output mean cosine and mean abs error of a several-output model (a detector: boxes in pixels, scores).
+
+    No top-1 agreement: the outputs are not class logits. `int8_cosine` on top is the worst output's.
+    """
+    each = []
+    for i, (ref, got) in enumerate(zip(refs, gots, strict=True)):
+        if ref.shape != got.shape:
+            raise ValueError(f"int8 output {i} has shape {got.shape}, PyTorch's {ref.shape}")
+        ref64 = ref.reshape(len(ref), -1).astype(np.float64)
+        diff = np.abs(ref64 - got.reshape(len(got), -1))
+        err = float(np.max(diff)) if diff.size else 0.0
+        each.append(
+            {
+                "index": i,
+                "shape": list(ref.shape[1:]),
+                "int8_cosine": _mean_cosine(ref64, got.reshape(len(got), -1).astype(np.float64)),
+                "int8_mean_abs_err": float(np.mean(diff)) if diff.size else 0.0,
+                "max_abs_err": err,
+                "max_rel_err": err / max(float(np.max(np.abs(ref64))) if ref64.size else 0.0, 1e-12),
+            }
+        )
+    return {
+        "parity_ok": None,
+        "max_abs_err": max(e["max_abs_err"] for e in each),
+        "max_rel_err": max(e["max_rel_err"] for e in each),
+        "int8_cosine": min(e["int8_cosine"] for e in each),
+        "outputs": each,
+    }
+
+
+def _mean_cosine(ref: np.ndarray, got: np.ndarray) -> float:
+    """Mean over samples of the cosine similarity of two [N, D] float64 arrays."""
+    norms = np.linalg.norm(ref, axis=1) * np.linalg.norm(got, axis=1)
+    return float(np.mean(np.sum(ref * got, axis=1) / np.maximum(norms, 1e-30)))
 
 
 EXPORTERS.register("tflite")(

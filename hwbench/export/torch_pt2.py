@@ -10,7 +10,7 @@ from typing import Any
 from hwbench.config import Strict
 from hwbench.export import EXPORTERS, ExporterDef
 from hwbench.export.canonical import strip_pt2_program
-from hwbench.export.onnx import compare_outputs
+from hwbench.export.onnx import compare_all, model_outputs
 
 
 class Pt2Options(Strict):
@@ -44,12 +44,11 @@ def inspect_pt2(path: str) -> dict[str, Any]:
 
 
 def parity_pt2(path: str, model: Any, x: Any, options: Pt2Options, context: dict[str, Any]) -> dict[str, Any]:
-    """Compare the reloaded program's output with the eager model's."""
+    """Compare the reloaded program's outputs with the eager model's (every output)."""
     import torch
 
     program = torch.export.load(path).module()
-    with torch.no_grad():
-        return compare_outputs(model(x).numpy(), program(x).numpy())
+    return compare_all(model_outputs(model, x), model_outputs(program, x))
 
 
 EXPORTERS.register("torch")(

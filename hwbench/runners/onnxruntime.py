@@ -69,17 +69,38 @@ class OrtSession(Session):
         if not self.options.io_binding:
             session = self.session
             return lambda: session.run(None, feeds)
+        binding = self._binding(feeds)
+        run = self.session.run_with_iobinding
+        return lambda: run(binding)
+
+    def _binding(self, feeds: dict[str, np.ndarray]) -> Any:
+        """An IOBinding with the inputs bound and every output bound to CPU memory."""
         binding = self.session.io_binding()
         for name, value in feeds.items():
             binding.bind_cpu_input(name, value)
         for out in self.session.get_outputs():
             binding.bind_output(out.name, "cpu")
-        run = self.session.run_with_iobinding
-        return lambda: run(binding)
+        return binding
 
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         """One inference on float inputs."""
         return [np.asarray(o) for o in self.session.run(None, self._feeds(inputs))]
+
+    def outputs_call(self, inputs: list[np.ndarray]) -> Callable[[], list[np.ndarray]]:
+        """Bind inputs now; the call runs one inference and returns every output as float32 (model order)."""
+        feeds = self._feeds(inputs)
+        if not self.options.io_binding:
+            session = self.session
+            return lambda: [np.asarray(o, dtype=np.float32) for o in session.run(None, feeds)]
+        binding = self._binding(feeds)
+        run = self.session.run_with_iobinding
+
+        def call() -> list[np.ndarray]:
+            run(binding)
+            # The bound outputs, read as a deployed application would read them (one copy each).
+            return [np.asarray(o, dtype=np.float32) for o in binding.copy_outputs_to_cpu()]
+
+        return call
 
 
 RUNNERS.register("onnxruntime")(

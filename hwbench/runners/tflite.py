@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -88,6 +89,27 @@ def _spec(detail: dict[str, Any]) -> TensorSpec:
     )
 
 
+def _in_model_order(interpreter: Any, details: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Output details in the converted model's order (litert-torch names them output_0, output_1, ...).
+
+    The subgraph's output list is not promised to keep that order through conversion and quantization, and a
+    detector's consumers take outputs by position (boxes, then scores). Without such a signature: the subgraph's order.
+    """
+    signatures = interpreter.get_signature_list() if hasattr(interpreter, "get_signature_list") else {}
+    if len(details) < 2 or len(signatures) != 1:
+        return details
+    named = interpreter.get_signature_runner(next(iter(signatures))).get_output_details()
+    position = {}
+    for name, detail in named.items():
+        match = re.fullmatch(r"output_(\d+)", name)
+        if match is None:
+            return details
+        position[detail["index"]] = int(match.group(1))
+    if set(position) != {d["index"] for d in details}:
+        return details
+    return sorted(details, key=lambda d: position[d["index"]])
+
+
 def _accelerator(path: str, options: TfliteOptions) -> list[Any]:
     """The delegate the options ask for; an Edge TPU artifact must have been compiled for it."""
     from hwbench.runners.delegates import EDGETPU_OP, is_compiled, load_delegates
@@ -117,7 +139,7 @@ class TfliteSession(Session):
             self.interpreter = self.module.Interpreter(model_path=path, **self.kwargs)
             self.interpreter.allocate_tensors()  # the default delegate (XNNPACK) is applied here
         self._in = self.interpreter.get_input_details()
-        self._out = self.interpreter.get_output_details()
+        self._out = _in_model_order(self.interpreter, self.interpreter.get_output_details())
 
     def inputs(self) -> list[TensorSpec]:
         """Input tensors, with scale and zero point where quantized."""
@@ -134,9 +156,18 @@ class TfliteSession(Session):
 
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         """One inference on float inputs; outputs dequantized to float32."""
+        return self.outputs_call(inputs)()
+
+    def outputs_call(self, inputs: list[np.ndarray]) -> Callable[[], list[np.ndarray]]:
+        """Quantize and bind inputs now; the call invokes once and returns every output dequantized to float32."""
         self._bind(inputs)
-        self.interpreter.invoke()
-        return [dequantize(self.interpreter.get_tensor(d["index"]), d) for d in self._out]
+        invoke, get, outs = self.interpreter.invoke, self.interpreter.get_tensor, self._out
+
+        def call() -> list[np.ndarray]:
+            invoke()
+            return [dequantize(get(d["index"]), d) for d in outs]
+
+        return call
 
     def delegation(self) -> dict[str, Any]:
         """How many operators XNNPACK took, which fell back to the builtin kernels, in how many partitions."""

@@ -65,6 +65,17 @@ class TorchSession(Session):
         outs = out if isinstance(out, (tuple, list)) else [out]
         return [o.numpy() for o in outs]
 
+    def outputs_call(self, inputs: list[np.ndarray]) -> Callable[[], list[np.ndarray]]:
+        """Bind inputs now; the call runs one inference and returns every output as float32 numpy."""
+        infer = self.prepare(inputs)
+
+        def call() -> list[np.ndarray]:
+            out = infer()
+            outs = out if isinstance(out, (tuple, list)) else [out]
+            return [o.numpy().astype(np.float32, copy=False) for o in outs]
+
+        return call
+
 
 RUNNERS.register("torch")(
     RunnerDef(
