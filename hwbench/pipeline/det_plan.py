@@ -123,9 +123,11 @@ def plan_detection(
     return DetTrainingPlan(ref, info, schedule, dataset_id, schedule.spec.seed if seed is None else seed, NmsSettings())
 
 
-def det_train_key(arch_id: str, block_version: int, tp: DetTrainingPlan) -> str:
-    """The accuracy key of a detector trained under the sweep's dataset, schedule and seed."""
+def train_key(arch: Any, tp: DetTrainingPlan) -> str:
+    """The accuracy key of one of the sweep's detectors (a SweepArch) under its dataset, schedule and seed."""
     from hwbench.accuracy.detection.trainer import DET_TRAINER_VERSION
+    from hwbench.blocks import get_block
     from hwbench.store.keys import accuracy_key
 
-    return accuracy_key(arch_id, block_version, tp.dataset_id, tp.schedule.hash, tp.seed, DET_TRAINER_VERSION)
+    version = get_block(arch.spec.block).version
+    return accuracy_key(arch.spec.arch_id, version, tp.dataset_id, tp.schedule.hash, tp.seed, DET_TRAINER_VERSION)

@@ -13,7 +13,7 @@ import os
 from typing import Any
 
 from hwbench.config.target import Target
-from hwbench.pipeline.det_plan import DetTrainingPlan
+from hwbench.pipeline.det_plan import DetTrainingPlan, train_key
 from hwbench.pipeline.executor import Batch
 from hwbench.pipeline.jobs import ExportJob
 from hwbench.pipeline.stage import StageContext, run_stage
@@ -32,7 +32,6 @@ def nms_settings(target: Target) -> NmsSettings:
 def det_timing_stage(ctx: StageContext) -> None:
     """Export trained detectors per local target and time them in parts; keyed, resumable, failures recorded."""
     from hwbench.export.artifacts import ArtifactStore
-    from hwbench.pipeline.det_train import train_key
     from hwbench.pipeline.keys import calibration_for
     from hwbench.pipeline.measurements import target_fingerprint
     from hwbench.pipeline.training_plan import weights_path

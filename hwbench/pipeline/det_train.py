@@ -6,19 +6,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from hwbench.pipeline.det_plan import DetTrainingPlan, det_train_key
+from hwbench.pipeline.det_plan import DetTrainingPlan, train_key
 from hwbench.pipeline.executor import Batch
 from hwbench.pipeline.request import SweepArch
 from hwbench.pipeline.stage import StageContext, executed_on, run_stage, scratch
+from hwbench.pipeline.train_workers import placement
 from hwbench.pipeline.training_plan import weights_path
 from hwbench.store.columns import DETECTION_METRICS
-
-
-def train_key(arch: SweepArch, tp: DetTrainingPlan) -> str:
-    """The accuracy key of one of the sweep's detectors."""
-    from hwbench.blocks import get_block
-
-    return det_train_key(arch.spec.arch_id, get_block(arch.spec.block).version, tp)
 
 
 def det_training_stage(ctx: StageContext) -> None:
@@ -53,7 +47,6 @@ def det_training_stage(ctx: StageContext) -> None:
 def _train(ctx: StageContext, tp: DetTrainingPlan, todo: list[tuple[str, SweepArch]]) -> None:
     from hwbench.accuracy.detection.trainer import train_detection_job
     from hwbench.measure.provenance import git_commit, machine_info, versions
-    from hwbench.pipeline.train import placement
 
     req = ctx.plan.request
     workers, threads, device, resources = placement(ctx, len(todo))

@@ -89,8 +89,7 @@ def detection_sections(results: pd.DataFrame, outdir: Path, colors: dict[str, tu
     """Per target with detectors: the block table, the two figures, the NMS settings and what was not timed."""
     from hwbench.analysis.table import DETECTION_COLUMNS
     from hwbench.report.fig_detection import det_fronts_figure, nms_figure
-    from hwbench.report.html import slug
-    from hwbench.report.plots import save
+    from hwbench.report.plots import save, slug
 
     if not has_detection(results):
         return []

@@ -17,12 +17,7 @@ from hwbench.report.fig_dist import edf_figure
 from hwbench.report.fig_fronts import fronts_figure
 from hwbench.report.fig_iso import speedup_figure
 from hwbench.report.header import report_header
-from hwbench.report.plots import block_colors, save
-
-
-def slug(text: str) -> str:
-    """A file-name-safe version of a target or block name."""
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)
+from hwbench.report.plots import block_colors, save, slug
 
 
 def write_tables(analysis: Analysis, outdir: Path) -> list[str]:

@@ -29,6 +29,11 @@ LABELS = {
 }
 
 
+def slug(text: str) -> str:
+    """A file-name-safe version of a target or block name."""
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)
+
+
 def block_colors(blocks: list[str]) -> dict[str, tuple]:
     """A stable colour per block name (sorted; tab10, then tab20 for many blocks)."""
     names = sorted(set(blocks))

@@ -63,6 +63,11 @@ class Session(ABC):
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         """Run once on float inputs and return float outputs (dequantized where needed)."""
 
+    @abstractmethod
+    def outputs_call(self, inputs: list[np.ndarray]) -> Callable[[], list[np.ndarray]]:
+        """Bind float inputs once; return a call that runs one inference and returns every output as float32
+        (what timing in parts needs: the graph's outputs feed the post-processing timed after it)."""
+
     def info(self) -> dict[str, Any]:
         """Facts about the loaded artifact (e.g. delegated operators); empty by default."""
         return {}
