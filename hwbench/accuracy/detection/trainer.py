@@ -1,0 +1,232 @@
+"""The detection trainer: one detector, one schedule, in a worker process; then mAP on the test split.
+
+It uses the classification trainer's machinery (schedules as data, make_optimizer, lr_factor, seeded initial
+weights, saved weights). No augmentation: a random crop would cut boxes, and flipping changes what a digit means,
+so the schedule must ask for none (crop_padding 0; hflip false, or "auto", which means no flip here since no
+detection dataset is declared flip-safe) and no label smoothing.
+Evaluation runs the exported function (`model.forward`: decoded boxes and scores), then the measuring side's
+numpy post-processing (hwbench.postprocess.nms), so the mAP is that of the pipeline that is timed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from typing import Any
+
+# Part of every detection accuracy key: bump when training or evaluation changes meaning.
+DET_TRAINER_VERSION = 1
+
+
+def train_detection_job(job: dict[str, Any]) -> dict[str, Any]:
+    """Train and evaluate one detector; never raises (a failure is a record), saves the trained weights."""
+    start = time.perf_counter()
+    try:
+        return _train(job, start)
+    except Exception as exc:
+        out_of_memory = "out of memory" in str(exc).lower() or type(exc).__name__ == "OutOfMemoryError"
+        return {
+            "status": "error",
+            "error": ("out of memory: " if out_of_memory else "") + f"{type(exc).__name__}: {exc}".strip()[:2000],
+            "train_seconds": time.perf_counter() - start,
+            "info": {"traceback": traceback.format_exc()[-4000:]},
+        }
+
+
+def check_schedule(sched: dict[str, Any]) -> None:
+    """Refuse what this trainer does not do, rather than silently train something else than asked."""
+    augment = sched.get("augment", {})
+    if int(augment.get("crop_padding", 0)) != 0 or augment.get("hflip", False) not in (False, "auto"):
+        raise ValueError("detection training does no augmentation: the schedule needs crop_padding 0, hflip false")
+    if float(sched.get("label_smoothing", 0.0)) != 0.0:
+        raise ValueError("detection training has no label smoothing: the schedule needs label_smoothing 0")
+
+
+def subset_indices(n: int, limit: int | None, seed: int) -> list[int] | None:
+    """A seeded subset of `limit` image indices (in order), or None when all n are wanted."""
+    import numpy as np
+
+    if limit is None or limit >= n:
+        return None
+    return sorted(np.random.default_rng(seed).choice(n, size=limit, replace=False).tolist())
+
+
+def _load_split(path: str, limit: int | None, seed: int) -> Any:
+    from hwbench.accuracy.detection.data import DetectionSplit
+
+    split = DetectionSplit.load(path)
+    idx = subset_indices(len(split), limit, seed)
+    return split if idx is None else split.subset(idx)
+
+
+def _train(job: dict[str, Any], start: float) -> dict[str, Any]:
+    import numpy as np
+    import torch
+
+    from hwbench.accuracy.batches import DeviceData
+    from hwbench.accuracy.detection.loss import BOX_LOSSES
+    from hwbench.accuracy.trainer import _save, lr_factor, make_optimizer, pick_device
+    from hwbench.models import build_model
+    from hwbench.postprocess.nms import NmsSettings
+    from hwbench.space.archspec import ArchSpec
+    from hwbench.store.keys import digest
+
+    sched, data = job["schedule"], job["data"]
+    check_schedule(sched)
+    box_kind = job.get("box_loss", "smooth_l1")
+    if box_kind not in BOX_LOSSES:  # before any work, not after the first batch
+        raise ValueError(f"unknown box loss {box_kind!r}; valid: {', '.join(BOX_LOSSES)}")
+    nms_settings = NmsSettings.from_dict(job.get("nms"), "job")
+    torch.set_num_threads(int(job["threads"]))
+    device = pick_device(job.get("device", "auto"))
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+    channels_last = job.get("channels_last", True)
+    seed = int(sched["seed"])
+    torch.manual_seed(seed)
+    spec = ArchSpec.from_json(job["spec_json"])
+    # Initial weights depend on the network and the training seed only (as for classification).
+    model = build_model(spec, seed=int(digest({"arch": spec.arch_id, "seed": seed}, 8), 16), device=device).train()
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    train_split = _load_split(data["train"], sched.get("train_images"), seed)
+    test_split = _load_split(data["test"], sched.get("val_images"), seed + 1)
+    resolution = int(spec.arch.resolution)  # type: ignore[attr-defined]
+    for name, split in (("train", train_split), ("test", test_split)):
+        # Anchors are in input pixels: images at another size would be matched against the wrong anchors.
+        if split.size != resolution:
+            raise ValueError(f"{name} split is {split.size} px but the detector's input is {resolution} px")
+    mean, std = tuple(data["mean"]), tuple(data["std"])
+    train = DeviceData(train_split.images, np.arange(len(train_split)), mean, std, device)
+    gt_boxes = [torch.as_tensor(b, dtype=torch.float32, device=device) for b in train_split.boxes]
+    gt_labels = [torch.as_tensor(lab, dtype=torch.int64, device=device) for lab in train_split.labels]
+    batch, epochs = int(sched["batch_size"]), int(sched["epochs"])
+    steps_per_epoch = len(train) // batch  # drop the last partial batch: BatchNorm needs > 1 image
+    if steps_per_epoch == 0:
+        raise ValueError(f"{len(train)} training images is less than one batch of {batch}")
+    total = steps_per_epoch * epochs
+    warmup = round(sched["lr_schedule"]["warmup_epochs"] * steps_per_epoch)
+    optimizer = make_optimizer(model, sched["optimizer"])
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(step, total, warmup, sched["lr_schedule"])
+    )
+    generator = torch.Generator().manual_seed(seed)
+    eval_batch = int(sched["eval_batch_size"])
+    curve, train_time = [], 0.0
+    for epoch in range(1, epochs + 1):
+        model.train()
+        t0 = time.perf_counter()
+        batches = epoch_batches(train, gt_boxes, gt_labels, batch, steps_per_epoch, generator, channels_last)
+        sums = _epoch(model, batches, box_kind, optimizer, scheduler)
+        train_time += time.perf_counter() - t0
+        point: dict[str, Any] = {"epoch": epoch, **{k: v / steps_per_epoch for k, v in sums.items()}}
+        point["lr"] = optimizer.param_groups[0]["lr"]
+        if not math.isfinite(point["train_loss"]):
+            raise FloatingPointError(f"training diverged: loss {point['train_loss']} in epoch {epoch}")
+        if epoch % int(sched["eval_every"]) == 0 and epoch != epochs:
+            val = evaluate_detector(model, test_split, nms_settings, eval_batch, mean=mean, std=std)
+            point["val_map50"] = val["metrics"]["map50"]
+        point["seconds"] = time.perf_counter() - start
+        curve.append(point)
+    final = evaluate_detector(model, test_split, nms_settings, eval_batch, mean=mean, std=std)
+    weights = _save(model, job["weights_path"])
+    return {
+        "status": "ok",
+        **final,
+        "train_seconds": time.perf_counter() - start,
+        "final_loss": curve[-1]["train_loss"],
+        "weights": weights,
+        "curve": curve,
+        "info": {
+            "device": str(device),
+            "threads": torch.get_num_threads(),
+            "channels_last": channels_last,
+            "train_images": len(train_split),
+            "train_boxes": train_split.num_boxes,
+            "head_type": model.head_type,
+            "num_anchors": int(model.anchors.shape[0]),
+            "box_loss": box_kind,
+            "resolution": resolution,
+            "steps": total,
+            "train_loop_seconds": train_time,
+            "images_per_second": steps_per_epoch * batch * epochs / train_time if train_time > 0 else None,
+            "trainer_version": DET_TRAINER_VERSION,
+        },
+    }
+
+
+def epoch_batches(
+    train: Any, gt_boxes: list[Any], gt_labels: list[Any], batch: int, steps: int, generator: Any, channels_last: bool
+) -> Any:
+    """One epoch of (images, boxes, labels) batches in a seeded order; the last partial batch is dropped."""
+    import torch
+
+    order = torch.randperm(len(train), generator=generator)
+    for step in range(steps):
+        idx = order[step * batch : (step + 1) * batch]
+        x = train.images(idx.to(train.device), channels_last)
+        yield x, [gt_boxes[i] for i in idx.tolist()], [gt_labels[i] for i in idx.tolist()]
+
+
+def _epoch(model: Any, batches: Any, box_kind: Any, optimizer: Any, scheduler: Any) -> dict[str, float]:
+    """Train on one epoch's batches; returns the summed loss parts and positives per image."""
+    import torch
+
+    from hwbench.accuracy.detection.loss import detection_loss
+
+    sums = {k: torch.zeros((), device=model.anchors.device) for k in ("train_loss", "cls_loss", "box_loss")}
+    sums["positives"] = torch.zeros((), device=model.anchors.device)
+    for x, boxes, labels in batches:
+        cls_logits, box_deltas = model.forward_raw(x)
+        loss, parts = detection_loss(model.head_type, cls_logits, box_deltas, model.anchors, boxes, labels, box_kind)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        sums["train_loss"] += loss.detach()
+        sums["cls_loss"] += parts["cls"]
+        sums["box_loss"] += parts["box"]
+        sums["positives"] += parts["positives"] / len(boxes)  # per image
+    return {k: float(v) for k, v in sums.items()}
+
+
+def detect(model: Any, split: Any, nms_settings: Any, batch: int, *, mean: Any, std: Any) -> tuple[list, dict]:
+    """Detections per image (boxes, scores, labels) from model.forward + host post-processing, and box counts."""
+    import numpy as np
+    import torch
+
+    from hwbench.accuracy.batches import DeviceData
+    from hwbench.postprocess.nms import postprocess
+
+    device = model.anchors.device
+    data = DeviceData(split.images, np.arange(len(split)), tuple(mean), tuple(std), device)
+    detections, above, kept = [], [], []
+    model.eval()
+    with torch.inference_mode():
+        for lo in range(0, len(split), batch):
+            idx = torch.arange(lo, min(lo + batch, len(split)), device=device)
+            boxes, scores = model(data.images(idx, channels_last=False))
+            for b, s in zip(boxes.float().cpu().numpy(), scores.float().cpu().numpy()):
+                found = postprocess(b, s, nms_settings)
+                detections.append((found.boxes, found.scores, found.labels))
+                above.append(found.above_threshold)
+                kept.append(found.kept)
+    counts = {
+        "above_threshold_mean": float(np.mean(above)) if above else 0.0,
+        "kept_mean": float(np.mean(kept)) if kept else 0.0,
+    }
+    return detections, counts
+
+
+def evaluate_detector(model: Any, split: Any, nms_settings: Any, batch: int, *, mean: Any, std: Any) -> dict[str, Any]:
+    """COCO-style mAP of a detector (trained or not) on a split: {"metrics", "eval_images", "boxes"}."""
+    from hwbench.accuracy.detection.cocoeval import evaluate_detections
+
+    was_training = model.training
+    detections, counts = detect(model, split, nms_settings, batch, mean=mean, std=std)
+    model.train(was_training)
+    result = evaluate_detections(split, detections)
+    keys = ("map", "map50", "map75", "map_small", "map_medium", "map_large")
+    return {"metrics": {k: result[k] for k in keys}, "eval_images": len(split), "boxes": counts}
