@@ -20,6 +20,7 @@ BENCHMARKS = [
     "trainer.py",
     "token_reduction.py",
     "ray_executor.py",
+    "detection.py",
 ]
 
 if __name__ == "__main__":
