@@ -38,10 +38,11 @@ def export_onnx(spec: Any, exporter: str = "dynamo") -> tuple[str, float]:
 def sample_specs(per_space: int = 1, seed: int = 0) -> list[tuple[str, Any]]:
     """One (or more) network per default CNN block space, plus MobileNetV2."""
     from hwbench.space.design_space import load_space
+    from hwbench.space.sampling import sample_space
 
     specs = []
     for name in ("mbconv", "mbconv_se", "fused_mbconv", "resnet_bottleneck", "convnext"):
-        for s in load_space(ROOT / "design_spaces" / f"{name}.yaml").sample(per_space, seed):
+        for s in sample_space(load_space(ROOT / "design_spaces" / f"{name}.yaml"), per_space, seed):
             specs.append((f"{name}#{s.index}", s.spec))
     specs.append(("mobilenet_v2", load_space(ROOT / "design_spaces" / "fixed" / "mobilenet_v2.yaml").fixed))
     return specs
