@@ -156,7 +156,7 @@ def _train(job: dict[str, Any], start: float) -> dict[str, Any]:
     final = evaluate_model(model, val, eval_batch, channels_last)
     if token_method(model) is not None:
         extra.update(validation_facts(model, val, eval_batch, channels_last))
-    weights = _save(model, job["weights_path"])
+    weights = save_weights(model, job["weights_path"])
     return {
         "status": "ok",
         **final,
@@ -195,7 +195,7 @@ def epoch_batches(
         yield (random_flip(x, generator) if hflip else x), train.y[idx]
 
 
-def _save(model: Any, path: str) -> dict[str, Any]:
+def save_weights(model: Any, path: str) -> dict[str, Any]:
     """Write the trained state_dict atomically (CPU tensors); return its path and sha256."""
     import torch
 

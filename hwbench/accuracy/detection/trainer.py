@@ -66,7 +66,7 @@ def _train(job: dict[str, Any], start: float) -> dict[str, Any]:
 
     from hwbench.accuracy.batches import DeviceData
     from hwbench.accuracy.detection.loss import BOX_LOSSES
-    from hwbench.accuracy.trainer import _save, lr_factor, make_optimizer, pick_device
+    from hwbench.accuracy.trainer import lr_factor, make_optimizer, pick_device, save_weights
     from hwbench.models import build_model
     from hwbench.postprocess.nms import NmsSettings
     from hwbench.space.archspec import ArchSpec
@@ -131,7 +131,7 @@ def _train(job: dict[str, Any], start: float) -> dict[str, Any]:
         point["seconds"] = time.perf_counter() - start
         curve.append(point)
     final = evaluate_detector(model, test_split, nms_settings, eval_batch, mean=mean, std=std)
-    weights = _save(model, job["weights_path"])
+    weights = save_weights(model, job["weights_path"])
     return {
         "status": "ok",
         **final,
