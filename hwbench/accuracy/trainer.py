@@ -66,6 +66,30 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
         }
 
 
+def seeded_model(job: dict[str, Any]) -> tuple[Any, Any, Any, bool]:
+    """(model in train mode, its ArchSpec, device, channels_last) for a training job: threads and device set, torch
+    seeded with the schedule's seed, initial weights from the network and that seed only (classifiers, detectors)."""
+    import torch
+
+    from hwbench.models import build_model
+    from hwbench.space.archspec import ArchSpec
+    from hwbench.store.keys import digest
+
+    torch.set_num_threads(int(job["threads"]))
+    device = pick_device(job.get("device", "auto"))
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+    channels_last = job.get("channels_last", True)
+    seed = int(job["schedule"]["seed"])
+    torch.manual_seed(seed)
+    spec = ArchSpec.from_json(job["spec_json"])
+    model = build_model(spec, seed=int(digest({"arch": spec.arch_id, "seed": seed}, 8), 16), device=device).train()
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model, spec, device, channels_last
+
+
 def _train(job: dict[str, Any], start: float) -> dict[str, Any]:
     import numpy as np
     import torch
@@ -80,24 +104,10 @@ def _train(job: dict[str, Any], start: float) -> dict[str, Any]:
         token_method,
         validation_facts,
     )
-    from hwbench.models import build_model
-    from hwbench.space.archspec import ArchSpec
-    from hwbench.store.keys import digest
 
     sched, data = job["schedule"], job["data"]
-    torch.set_num_threads(int(job["threads"]))
-    device = pick_device(job.get("device", "auto"))
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = False
-        torch.backends.cudnn.deterministic = True
-    channels_last = job.get("channels_last", True)
     seed = int(sched["seed"])
-    torch.manual_seed(seed)
-    spec = ArchSpec.from_json(job["spec_json"])
-    # Initial weights depend on the network and the training seed only.
-    model = build_model(spec, seed=int(digest({"arch": spec.arch_id, "seed": seed}, 8), 16), device=device).train()
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    model, _, device, channels_last = seeded_model(job)
     before_schedule(model)  # token-reduced ViTs: what the schedule trains (docs/vit.md)
     extra: dict[str, Any] = {}
     eval_batch = int(sched["eval_batch_size"])

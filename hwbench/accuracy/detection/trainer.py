@@ -66,11 +66,8 @@ def _train(job: dict[str, Any], start: float) -> dict[str, Any]:
 
     from hwbench.accuracy.batches import DeviceData
     from hwbench.accuracy.detection.loss import BOX_LOSSES
-    from hwbench.accuracy.trainer import lr_factor, make_optimizer, pick_device, save_weights
-    from hwbench.models import build_model
+    from hwbench.accuracy.trainer import lr_factor, make_optimizer, save_weights, seeded_model
     from hwbench.postprocess.nms import NmsSettings
-    from hwbench.space.archspec import ArchSpec
-    from hwbench.store.keys import digest
 
     sched, data = job["schedule"], job["data"]
     check_schedule(sched)
@@ -78,19 +75,9 @@ def _train(job: dict[str, Any], start: float) -> dict[str, Any]:
     if box_kind not in BOX_LOSSES:  # before any work, not after the first batch
         raise ValueError(f"unknown box loss {box_kind!r}; valid: {', '.join(BOX_LOSSES)}")
     nms_settings = NmsSettings.from_dict(job.get("nms"), "job")
-    torch.set_num_threads(int(job["threads"]))
-    device = pick_device(job.get("device", "auto"))
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = False
-        torch.backends.cudnn.deterministic = True
-    channels_last = job.get("channels_last", True)
     seed = int(sched["seed"])
-    torch.manual_seed(seed)
-    spec = ArchSpec.from_json(job["spec_json"])
     # Initial weights depend on the network and the training seed only (as for classification).
-    model = build_model(spec, seed=int(digest({"arch": spec.arch_id, "seed": seed}, 8), 16), device=device).train()
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    model, spec, device, channels_last = seeded_model(job)
     train_split = _load_split(data["train"], sched.get("train_images"), seed)
     test_split = _load_split(data["test"], sched.get("val_images"), seed + 1)
     resolution = int(spec.arch.resolution)  # type: ignore[attr-defined]
