@@ -105,10 +105,16 @@ def test_quiet_run_flags_nothing(tmp_path: Path, tiny_spaces: dict) -> None:
     after = quiet_share(measurement_cores(1), 0.5)
     assert set(frame["status"]) == {"ok"} and (frame["rounds"] == 2).all()
     assert (frame["ci_low_ms"] <= frame["median_ms"]).all() and (frame["median_ms"] <= frame["ci_high_ms"]).all()
+    flagged = []
     for rounds in rounds_of(store, "t-a"):  # every flag is backed by what was measured
         for r in rounds:
             share, drift = r["interference"]["foreign_share"], r["canary_drift"] or 0.0
             assert bool(r["disturbed"]) == (share > FOREIGN_SHARE_LIMIT or drift > 0.2)
+            if r["disturbed"]:
+                flagged.append(share)
     if before is not None and after is not None and max(before, after) <= 0.02:
-        # judged on an idle machine (CI); while others load the machine, flags there are real and allowed
-        assert frame["disturbed"].sum() == 0
+        # Judged on a machine idle before and after (CI). A kernel thread can still take the measured core for a
+        # moment in between: such a round measured that foreign CPU and is rightly flagged. What must never happen
+        # on a quiet machine is a false alarm: a round flagged by canary drift alone, with no foreign CPU measured.
+        assert all(share > FOREIGN_SHARE_LIMIT for share in flagged), flagged
+        assert len(flagged) <= 1, f"{len(flagged)} rounds flagged with foreign CPU on a machine idle before and after"
