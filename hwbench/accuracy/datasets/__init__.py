@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -107,16 +108,23 @@ class DatasetRef:
 
 def parse_dataset(arg: str, option: str = "--dataset") -> DatasetRef:
     """`digits`, `cifar10:/data/cifar-10-batches-py`, `imagefolder:./photos` → DatasetRef (checked names)."""
+    definition, path = split_dataset_arg(arg, option, get_dataset)
+    return DatasetRef(definition.name, path)
+
+
+def split_dataset_arg(arg: str, option: str, lookup: Callable[[str], Any]) -> tuple[Any, Path | None]:
+    """(registered definition, path) of a `NAME[:PATH]` argument: the name known to `lookup`, a path given
+    exactly when the dataset needs one (classification and detection datasets alike)."""
     name, sep, path = str(arg).partition(":")
     try:
-        definition = get_dataset(name.strip())
+        definition = lookup(name.strip())
     except UnknownNameError as exc:
         raise ConfigError(arg, option, str(exc)) from None
     if definition.needs_path and not path:
         raise ConfigError(arg, option, f"dataset {name!r} needs a path: {name}:PATH where PATH is {definition.layout}")
     if not definition.needs_path and sep:
         raise ConfigError(arg, option, f"dataset {name!r} is built in and takes no path")
-    return DatasetRef(definition.name, Path(path).expanduser() if path else None)
+    return definition, Path(path).expanduser() if path else None
 
 
 def inspect_dataset(ref: DatasetRef, download: bool = False) -> DatasetInfo:

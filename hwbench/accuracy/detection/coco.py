@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from hwbench.accuracy.datasets import files_fingerprint
 from hwbench.accuracy.detection.data import (
     DETECTION_DATASETS,
     DetectionData,
@@ -23,8 +22,8 @@ from hwbench.accuracy.detection.data import (
     ImageRecord,
     check_box,
     check_image_file,
-    count_boxes,
-    split_from_records,
+    records_data,
+    records_info,
 )
 from hwbench.errors import ConfigError
 
@@ -152,24 +151,14 @@ def inspect_coco(path: Path | None) -> DetectionInfo:
     """Parse and check both splits without decoding images; fingerprint the JSON and every image file."""
     assert path is not None
     classes, records, files = parse(path)
-    images = sorted({r.file for recs in records.values() for r in recs})
-    return DetectionInfo(
-        classes,
-        len(records["train"]),
-        len(records["test"]),
-        files_fingerprint(path, files + images),
-        count_boxes(records["train"]),
-        count_boxes(records["test"]),
-    )
+    return records_info(path, classes, records, files)
 
 
 def load_coco(path: Path | None, size: int) -> DetectionData:
     """Both splits decoded and resized to size×size."""
     assert path is not None
     classes, records, _ = parse(path)
-    return DetectionData(
-        split_from_records(records["train"], classes, size), split_from_records(records["test"], classes, size), classes
-    )
+    return records_data(classes, records, size)
 
 
 DETECTION_DATASETS.register("coco")(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hwbench.errors import ConfigError, UnknownNameError
+from hwbench.errors import ConfigError
 from hwbench.registry import Registry
 
 DETECTION_MODULES = (
@@ -239,6 +239,26 @@ def count_boxes(records: Sequence[ImageRecord]) -> int:
     return int(sum((~r.ignore).sum() for r in records))
 
 
+def records_info(
+    root: Path, classes: tuple[str, ...], records: dict[str, list[ImageRecord]], files: list[Path]
+) -> DetectionInfo:
+    """What `inspect` reports for checked train/test records: counts and a fingerprint of the annotation files
+    and every image they name (no image is decoded)."""
+    from hwbench.accuracy.datasets import files_fingerprint
+
+    images = sorted({r.file for recs in records.values() for r in recs})
+    train, test = records["train"], records["test"]
+    return DetectionInfo(
+        classes, len(train), len(test), files_fingerprint(root, files + images), count_boxes(train), count_boxes(test)
+    )
+
+
+def records_data(classes: tuple[str, ...], records: dict[str, list[ImageRecord]], size: int) -> DetectionData:
+    """Both splits of checked records, decoded and resized to size×size."""
+    train, test = (split_from_records(records[k], classes, size) for k in ("train", "test"))
+    return DetectionData(train, test, classes)
+
+
 @dataclass(frozen=True)
 class DetectionDatasetDef:
     """A registered detection dataset loader."""
@@ -298,16 +318,10 @@ class DetectionRef:
 
 def parse_detection_dataset(arg: str, option: str = "--dataset") -> DetectionRef:
     """`digits-det`, `coco:/data/coco`, `voc:./VOC2012` → DetectionRef (checked name and path presence)."""
-    name, sep, path = str(arg).partition(":")
-    try:
-        definition = get_detection_dataset(name)
-    except UnknownNameError as exc:
-        raise ConfigError(arg, option, str(exc)) from None
-    if definition.needs_path and not path:
-        raise ConfigError(arg, option, f"dataset {name!r} needs a path: {name}:PATH where PATH is {definition.layout}")
-    if not definition.needs_path and sep:
-        raise ConfigError(arg, option, f"dataset {name!r} is built in and takes no path")
-    return DetectionRef(definition.name, Path(path).expanduser() if path else None)
+    from hwbench.accuracy.datasets import split_dataset_arg
+
+    definition, path = split_dataset_arg(arg, option, get_detection_dataset)
+    return DetectionRef(definition.name, path)
 
 
 def inspect_detection_dataset(ref: DetectionRef) -> DetectionInfo:

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-from hwbench.accuracy.datasets import files_fingerprint
 from hwbench.accuracy.detection.data import (
     DETECTION_DATASETS,
     DetectionData,
@@ -21,8 +20,8 @@ from hwbench.accuracy.detection.data import (
     ImageRecord,
     check_box,
     check_image_file,
-    count_boxes,
-    split_from_records,
+    records_data,
+    records_info,
 )
 from hwbench.errors import ConfigError
 
@@ -136,24 +135,14 @@ def inspect_voc(path: Path | None) -> DetectionInfo:
     classes, records, files = parse(path)
     if not classes:
         raise ConfigError(path / "Annotations", None, "no <object> in any annotation file (no classes)")
-    images = sorted({r.file for recs in records.values() for r in recs})
-    return DetectionInfo(
-        classes,
-        len(records["train"]),
-        len(records["test"]),
-        files_fingerprint(path, files + images),
-        count_boxes(records["train"]),
-        count_boxes(records["test"]),
-    )
+    return records_info(path, classes, records, files)
 
 
 def load_voc(path: Path | None, size: int) -> DetectionData:
     """Both splits decoded and resized to size×size."""
     assert path is not None
     classes, records, _ = parse(path)
-    return DetectionData(
-        split_from_records(records["train"], classes, size), split_from_records(records["test"], classes, size), classes
-    )
+    return records_data(classes, records, size)
 
 
 DETECTION_DATASETS.register("voc")(
