@@ -57,13 +57,18 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
     try:
         return _train(job, start)
     except Exception as exc:
-        out_of_memory = "out of memory" in str(exc).lower() or type(exc).__name__ == "OutOfMemoryError"
-        return {
-            "status": "error",
-            "error": ("out of memory: " if out_of_memory else "") + f"{type(exc).__name__}: {exc}".strip()[:2000],
-            "train_seconds": time.perf_counter() - start,
-            "info": {"traceback": traceback.format_exc()[-4000:]},
-        }
+        return failure_record(exc, start)
+
+
+def failure_record(exc: Exception, start: float) -> dict[str, Any]:
+    """The record of a training that raised (called in its except block): error, time spent, traceback."""
+    out_of_memory = "out of memory" in str(exc).lower() or type(exc).__name__ == "OutOfMemoryError"
+    return {
+        "status": "error",
+        "error": ("out of memory: " if out_of_memory else "") + f"{type(exc).__name__}: {exc}".strip()[:2000],
+        "train_seconds": time.perf_counter() - start,
+        "info": {"traceback": traceback.format_exc()[-4000:]},
+    }
 
 
 def seeded_model(job: dict[str, Any]) -> tuple[Any, Any, Any, bool]:

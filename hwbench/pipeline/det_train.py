@@ -10,7 +10,7 @@ from hwbench.pipeline.det_plan import DetTrainingPlan, train_key
 from hwbench.pipeline.executor import Batch
 from hwbench.pipeline.request import SweepArch
 from hwbench.pipeline.stage import StageContext, executed_on, run_stage, scratch
-from hwbench.pipeline.train_workers import placement
+from hwbench.pipeline.train_workers import pending_trainings, placement
 from hwbench.pipeline.training_plan import weights_path
 from hwbench.store.columns import DETECTION_METRICS
 
@@ -19,20 +19,10 @@ def det_training_stage(ctx: StageContext) -> None:
     """Train what the store lacks (or what failed, with --retry-errors), then time trained detectors in parts."""
     from hwbench.pipeline.det_timing import det_timing_stage
 
-    plan, store = ctx.plan, ctx.store
-    tp = plan.training
+    tp = ctx.plan.training
     assert isinstance(tp, DetTrainingPlan)
-    req = plan.request
-    todo = []
-    for arch in ctx.archs:
-        key = train_key(arch, tp)
-        row = store.get_accuracy(key)
-        missing = row is not None and row["status"] == "ok" and not weights_path(req, key).is_file()
-        if row is None or (row["status"] != "ok" and req.retry_errors) or missing:
-            todo.append((key, arch))
-        else:
-            store.link_accuracy(req.name, arch.spec.arch_id, key)
-    plan.counts["trained"] = len(todo)
+    # Trained weights are always needed: the detectors are timed in parts from them.
+    todo = pending_trainings(ctx, lambda arch: train_key(arch, tp), needs_weights=True)
     with scratch(ctx, "hwbench-det-") as workdir:
         tp.workdir = workdir
         try:

@@ -14,7 +14,7 @@ from hwbench.pipeline.executor import Batch
 from hwbench.pipeline.jobs import TrainJob
 from hwbench.pipeline.request import SweepArch, SweepRequest
 from hwbench.pipeline.stage import StageContext, executed_on, run_stage, scratch
-from hwbench.pipeline.train_workers import placement
+from hwbench.pipeline.train_workers import pending_trainings, placement
 from hwbench.pipeline.training_plan import (
     TrainingPlan,
     at_resolution,
@@ -28,7 +28,7 @@ from hwbench.store.columns import TRAINING_COLUMNS
 
 def training_stage(ctx: StageContext) -> None:
     """Train what the store lacks, then evaluate artifacts of the targets that ask for it."""
-    plan, store = ctx.plan, ctx.store
+    plan = ctx.plan
     tp = plan.training
     if tp is None:
         return
@@ -39,20 +39,7 @@ def training_stage(ctx: StageContext) -> None:
         return
     from hwbench.pipeline.evaluate import artifact_stage, wants_artifacts
 
-    req = plan.request
-    needs_weights = wants_artifacts(plan)
-    todo = []
-    for arch in ctx.archs:
-        key = train_key(arch.spec, tp)
-        row = store.get_accuracy(key)
-        missing_weights = (
-            needs_weights and row is not None and row["status"] == "ok" and not weights_path(req, key).is_file()
-        )
-        if row is None or (row["status"] != "ok" and req.retry_errors) or missing_weights:
-            todo.append((key, arch))
-        else:
-            store.link_accuracy(req.name, arch.spec.arch_id, key)
-    plan.counts["trained"] = len(todo)
+    todo = pending_trainings(ctx, lambda arch: train_key(arch.spec, tp), needs_weights=wants_artifacts(plan))
     with scratch(ctx, "hwbench-data-") as workdir:
         tp.workdir = workdir
         try:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import time
-import traceback
 from typing import Any
 
 # Part of every detection accuracy key: bump when training or evaluation changes meaning.
@@ -25,13 +24,9 @@ def train_detection_job(job: dict[str, Any]) -> dict[str, Any]:
     try:
         return _train(job, start)
     except Exception as exc:
-        out_of_memory = "out of memory" in str(exc).lower() or type(exc).__name__ == "OutOfMemoryError"
-        return {
-            "status": "error",
-            "error": ("out of memory: " if out_of_memory else "") + f"{type(exc).__name__}: {exc}".strip()[:2000],
-            "train_seconds": time.perf_counter() - start,
-            "info": {"traceback": traceback.format_exc()[-4000:]},
-        }
+        from hwbench.accuracy.trainer import failure_record
+
+        return failure_record(exc, start)
 
 
 def check_schedule(sched: dict[str, Any]) -> None:
