@@ -109,8 +109,7 @@ def plan_detection(
                 "num_classes",
                 f"the detectors have {classes} classes but dataset {ref} has {info.num_classes}",
             )
-        resolution = np.random.default_rng(0)
-        arch = space.draw(resolution).arch
+        arch = space.draw(np.random.default_rng(0)).arch  # one draw: the input size the macro gives
         if int(arch.resolution) != schedule.spec.resolution:  # type: ignore[attr-defined]
             raise ConfigError(
                 schedule.source,
