@@ -51,7 +51,7 @@ MEASUREMENT_COLUMNS = (
 TRAINING_COLUMNS = ("top1", "top5", "loss", "train_seconds", "images_per_second", "final_train_loss")
 
 # accuracies of trained detectors: the COCO metrics hwbench.accuracy.detection.trainer returns under "metrics".
-DETECTION_METRICS = ("map", "map50", "map75", "map_small", "map_medium", "map_large")
+DETECTION_METRICS = ("map", "map50", "map75", "map_small", "map_medium", "map_large", "map_ci_low", "map_ci_high")
 
 # detection_timings: the summary columns of hwbench.measure.detection.time_detection's record.
 DETECTION_TIMING_COLUMNS = {
@@ -67,4 +67,9 @@ DETECTION_TIMING_COLUMNS = {
     "nms_ms_per_1000": "nms_ms_per_1000_candidates",
     "rounds": "rounds",
     "images": "count",
+    "artifact_map": "artifact_map",
+    "artifact_map50": "artifact_map50",
+    "artifact_map_ci_low": "artifact_map_ci_low",
+    "artifact_map_ci_high": "artifact_map_ci_high",
+    "artifact_images": "artifact_images",
 }

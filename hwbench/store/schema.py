@@ -107,6 +107,17 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (sweep, arch_id, target)
     );
     """,
+    # 5: how sure a mAP is (a percentile bootstrap over evaluation images, docs/detection.md), and the mAP of the
+    # exported artifact each target timed (an int8 artifact scores its own mAP, not PyTorch's).
+    """
+    ALTER TABLE accuracies ADD COLUMN map_ci_low REAL;
+    ALTER TABLE accuracies ADD COLUMN map_ci_high REAL;
+    ALTER TABLE detection_timings ADD COLUMN artifact_map REAL;
+    ALTER TABLE detection_timings ADD COLUMN artifact_map50 REAL;
+    ALTER TABLE detection_timings ADD COLUMN artifact_map_ci_low REAL;
+    ALTER TABLE detection_timings ADD COLUMN artifact_map_ci_high REAL;
+    ALTER TABLE detection_timings ADD COLUMN artifact_images INTEGER;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
