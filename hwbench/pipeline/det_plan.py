@@ -27,16 +27,46 @@ AUTO = "auto"
 DEFAULTS = {"classification": ("digits", "demo"), "detection": ("digits-det", "det_demo")}
 
 
-def task_of(spaces: list[DesignSpace], dataset: str | None) -> str:
-    """detection when the dataset is a detection dataset (or, for `auto`, when every space is a detector space)."""
+def task_of(spaces: list[DesignSpace], dataset: str | None, stored: str | None = None) -> str:
+    """detection when the dataset is a detection dataset (or, for `auto`, when every space is a detector space,
+    or, with no space given, when the store says the sweep's networks are detectors: `stored`)."""
     if dataset not in (None, AUTO):
         return "detection" if is_detection_dataset(dataset) else "classification"
+    if not spaces and stored is not None:
+        return stored
     return "detection" if spaces and all(s.family == "det" for s in spaces) else "classification"
 
 
-def resolve_auto(spaces: list[DesignSpace], dataset: str | None, schedule: str | Path) -> tuple[str | None, str | Path]:
+def stored_task(store: Path, sweep: str) -> str | None:
+    """The task of a sweep's stored networks (read-only; None without a store or that sweep): a later stage run
+    alone has no spaces to tell it, and a detector is a network with boxes."""
+    import sqlite3
+
+    if not store.is_file():
+        return None
+    # Read-only: planning must never create or migrate a store (bad input leaves no trace).
+    db = sqlite3.connect(f"{store.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        rows = db.execute(
+            "SELECT COUNT(*), COUNT(a.boxes) FROM sweep_archs sa JOIN archs a ON a.arch_id = sa.arch_id "
+            "WHERE sa.sweep=?",
+            (sweep,),
+        ).fetchall()
+    except sqlite3.DatabaseError:  # not a store, or one from before detection: the stage itself says what is wrong
+        return None
+    finally:
+        db.close()
+    total, detectors = rows[0]
+    if not total:
+        return None
+    return "detection" if detectors == total else "classification"
+
+
+def resolve_auto(
+    spaces: list[DesignSpace], dataset: str | None, schedule: str | Path, stored: str | None = None
+) -> tuple[str | None, str | Path]:
     """The dataset and schedule `auto` stands for: the built-in dataset and demo schedule of the sweep's task."""
-    task = task_of(spaces, dataset)
+    task = task_of(spaces, dataset, stored)
     default_dataset, default_schedule = DEFAULTS[task]
     return (default_dataset if dataset == AUTO else dataset), (default_schedule if schedule == AUTO else schedule)
 

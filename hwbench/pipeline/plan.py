@@ -70,10 +70,11 @@ def _plan_training(
     """The classification or detection training plan, as the dataset (or, for `auto`, the spaces) say."""
     from dataclasses import replace
 
-    from hwbench.pipeline.det_plan import plan_detection, resolve_auto, task_of
+    from hwbench.pipeline.det_plan import AUTO, plan_detection, resolve_auto, stored_task, task_of
 
-    dataset, schedule = resolve_auto(spaces, request.dataset, request.schedule)
-    if task_of(spaces, dataset) == "detection":
+    stored = stored_task(request.store, request.name) if not spaces and request.dataset == AUTO else None
+    dataset, schedule = resolve_auto(spaces, request.dataset, request.schedule, stored)
+    if task_of(spaces, dataset, stored) == "detection":
         return plan_detection(str(dataset), schedule, request.train_seed, spaces)
     return plan_training(replace(request, dataset=dataset, schedule=schedule), spaces, targets)
 

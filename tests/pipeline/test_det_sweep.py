@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from hwbench.errors import ConfigError
+from hwbench.pipeline.det_plan import DetTrainingPlan, stored_task
 from hwbench.pipeline.plan import plan_sweep
 from hwbench.pipeline.request import SweepRequest
 from hwbench.pipeline.run import run_sweep
@@ -86,6 +87,14 @@ def test_without_training_nms_is_not_timed(tmp_path: Path) -> None:
     assert rows(req.store, "SELECT COUNT(*) AS n FROM detection_timings")[0]["n"] == 0
     [m] = rows(req.store, "SELECT status FROM measurements")  # the graph alone, under the measurement protocol
     assert m["status"] == "ok"
+    # `--stage train` alone, no --space, dataset and schedule `auto`: the store says these networks are detectors.
+    later = SweepRequest(
+        name="det", store=req.store, stage="train", dataset="auto", schedule="auto", spaces=[], targets=[]
+    )
+    plan = plan_sweep(later)
+    assert isinstance(plan.training, DetTrainingPlan) and plan.training.ref.name == "digits-det"
+    assert stored_task(req.store, "det") == "detection" and stored_task(req.store, "other") is None
+    assert stored_task(tmp_path / "absent.sqlite", "det") is None
 
 
 @pytest.mark.parametrize(
