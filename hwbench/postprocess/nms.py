@@ -140,39 +140,52 @@ def postprocess(boxes: np.ndarray, scores: np.ndarray, settings: NmsSettings) ->
     if scores.ndim != 2 or len(scores) != len(boxes):
         raise ValueError(f"scores must be [N, C] for {len(boxes)} boxes, got shape {scores.shape}")
     above = scores >= np.float32(settings.score_threshold)
-    n_above = int(np.count_nonzero(above))
-    if n_above == 0:
-        return _empty(scores.size)
+    rows, cols = np.nonzero(above)
+    return postprocess_candidates(boxes[rows], scores[rows, cols], cols, rows, scores.size, settings)
+
+
+def postprocess_candidates(
+    boxes: np.ndarray,
+    scores: np.ndarray,
+    labels: np.ndarray,
+    rows: np.ndarray,
+    candidates: int,
+    settings: NmsSettings,
+) -> Detections:
+    """Per-class NMS of (box, class) candidates already over the score threshold: boxes [M, 4], scores [M],
+    labels [M] and the box index `rows` [M] each came from (ascending within a class, as `np.nonzero` gives).
+
+    `postprocess` runs through here, so a cached candidate list (anchor pruning's fast evaluation) gives exactly
+    the detections of the full outputs it was taken from.
+    """
+    if len(rows) == 0:
+        return _empty(candidates)
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    scores = np.asarray(scores, dtype=np.float32)
+    labels, rows = np.asarray(labels, dtype=np.int64), np.asarray(rows, dtype=np.int64)
     # A loop over classes rather than the coordinate-offset trick (shifting each class's boxes apart and running
     # one NMS): offsets of class × image size cost float32 precision, so IoUs near the threshold would differ from
     # onnxruntime's per-class NMS, and one shared NMS compares each kept box with every class's candidates
     # instead of its own class's. Classes without candidates cost nothing.
-    rows, cols = np.nonzero(above)
-    by_class = np.argsort(cols, kind="stable")  # rows ascending within each class
-    rows, cols = rows[by_class], cols[by_class]
-    starts = np.flatnonzero(np.r_[True, cols[1:] != cols[:-1]])
-    kept_rows, kept_cols, after_top_k = [], [], 0
+    by_class = np.lexsort((rows, labels))  # rows ascending within each class
+    boxes, scores, labels, rows = boxes[by_class], scores[by_class], labels[by_class], rows[by_class]
+    starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
+    kept_at, after_top_k = [], 0
     for lo, hi in zip(starts, np.r_[starts[1:], len(rows)]):
-        idx = rows[lo:hi]
-        s = scores[idx, cols[lo]]
-        top = np.argsort(-s, kind="stable")[: settings.pre_nms_top_k]  # ties: lower box index first
-        idx = idx[top]
-        after_top_k += len(idx)
-        kept = idx[nms(boxes[idx], s[top], settings.iou_threshold)]
-        kept_rows.append(kept)
-        kept_cols.append(np.full(len(kept), cols[lo], dtype=np.int64))
-    rows, labels = np.concatenate(kept_rows), np.concatenate(kept_cols)
-    kept_scores = scores[rows, labels]
+        top = np.argsort(-scores[lo:hi], kind="stable")[: settings.pre_nms_top_k] + lo  # ties: lower box first
+        after_top_k += len(top)
+        kept_at.append(top[nms(boxes[top], scores[top], settings.iou_threshold)])
+    at = np.concatenate(kept_at)
     # Stable over (class, then score within class): equal scores keep class order, as ONNX TopK keeps index order.
-    final = np.argsort(-kept_scores, kind="stable")[: settings.max_detections]
+    final = at[np.argsort(-scores[at], kind="stable")[: settings.max_detections]]
     return Detections(
-        boxes=boxes[rows[final]],
-        scores=kept_scores[final],
+        boxes=boxes[final],
+        scores=scores[final],
         labels=labels[final],
-        indices=rows[final].astype(np.int64),
-        candidates=scores.size,
-        above_threshold=n_above,
+        indices=rows[final],
+        candidates=candidates,
+        above_threshold=len(rows),
         after_top_k=after_top_k,
-        after_nms=len(rows),
+        after_nms=len(at),
         kept=len(final),
     )
