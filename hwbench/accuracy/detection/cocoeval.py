@@ -4,7 +4,7 @@ Ground truth and detections are built in memory and scaled back to each image's 
 small/medium/large area ranges (32², 96² pixels) mean what they mean in COCO; IoU itself does not change under
 the per-axis scaling. Crowd (COCO) and difficult (VOC) objects go in as crowd regions: detections on them are
 neither true nor false positives. Areas are box areas (the split keeps no segmentation masks). As in COCO,
-only the 100 highest-scoring detections of an image count.
+only the 100 highest-scoring detections of an image in each category count.
 """
 
 from __future__ import annotations
@@ -28,13 +28,13 @@ METRICS = {
 Detections = tuple[np.ndarray, np.ndarray, np.ndarray]  # boxes [D, 4] xyxy input pixels, scores [D], labels [D]
 
 
-def _xywh(boxes: np.ndarray, scale: np.ndarray) -> np.ndarray:
+def xywh(boxes: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """xyxy input pixels → COCO [x, y, w, h] in the image's own pixels (float64)."""
     b = np.asarray(boxes, np.float64).reshape(-1, 4) * scale
     return np.stack([b[:, 0], b[:, 1], b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]], axis=1)
 
 
-def _scale(split: DetectionSplit, i: int) -> np.ndarray:
+def image_scale(split: DetectionSplit, i: int) -> np.ndarray:
     height, width = (int(v) for v in split.orig_sizes[i])
     return np.array([width, height, width, height], np.float64) / split.size
 
@@ -47,7 +47,7 @@ def ground_truth(split: DetectionSplit) -> dict[str, Any]:
         images.append({"id": i + 1, "width": width, "height": height})
         groups = ((split.boxes[i], split.labels[i], 0), (split.ignore_boxes[i], split.ignore_labels[i], 1))
         for boxes, labels, crowd in groups:
-            for box, label in zip(_xywh(boxes, _scale(split, i)), labels):
+            for box, label in zip(xywh(boxes, image_scale(split, i)), labels):
                 annotations.append(
                     {
                         "id": len(annotations) + 1,
@@ -67,7 +67,7 @@ def detection_results(split: DetectionSplit, detections: Sequence[Detections]) -
     results = []
     for i, (boxes, scores, labels) in enumerate(detections):
         scores, labels = np.asarray(scores).reshape(-1), np.asarray(labels).reshape(-1)
-        for box, score, label in zip(_xywh(boxes, _scale(split, i)), scores, labels):
+        for box, score, label in zip(xywh(boxes, image_scale(split, i)), scores, labels):
             results.append(
                 {
                     "image_id": i + 1,
