@@ -177,6 +177,48 @@ class AgentClient:
             return reply
         raise AgentError(f"{name}: the agent kept losing the artifact (is its cache too small?)")
 
+    def measure_detection(
+        self,
+        job: dict[str, Any],
+        artifact: tuple[str, str, str],
+        images: tuple[str, str],
+        timeout: float,
+        queue_timeout_s: float,
+    ) -> dict[str, Any]:
+        """Time a detector in parts on the board (POST /v1/measure-detection), uploading the artifact
+        (path, sha256, extension) and the images file (path, sha256 of a .npy) first where the board lacks them."""
+        files = {
+            artifact_name(artifact[1], artifact[2]): artifact,
+            artifact_name(images[1], ".npy"): (images[0], images[1], ".npy"),
+        }
+        name, images_name = list(files)
+        body = {k: v for k, v in job.items() if k not in ("artifact", "images", "runner_options", "kind")}
+        body.update(
+            artifact=name, images=images_name, options=job.get("runner_options", {}), queue_timeout_s=queue_timeout_s
+        )
+        payload = json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        # Each file may be missing once, and once more if the cache evicted it meanwhile.
+        for _ in range(2 * len(files) + 1):
+            status, reply = self.request(
+                "POST", "/v1/measure-detection", payload, headers, timeout + queue_timeout_s + 30
+            )
+            missing = reply.get("missing")
+            if status == 404 and missing in files:
+                self.upload(*files[missing])
+                continue
+            if status == 404:
+                raise AgentError(
+                    f"{self.address}: the agent has no detection endpoint (HTTP 404: {reply.get('error')}); "
+                    "install the same hwbench version on the board",
+                    status,
+                )
+            if status != 200:
+                raise AgentError(f"detection timing refused (HTTP {status}): {reply.get('error')}", status)
+            reply["result"] = decode_result(reply["result"])
+            return reply
+        raise AgentError(f"{name}: the agent kept losing the artifact or its images (is its cache too small?)")
+
 
 def _keepalive(sock: socket.socket | None, seconds: float) -> None:
     """TCP keepalive, so a board that vanishes mid-measurement (network cut) is noticed in ~3x `seconds`."""

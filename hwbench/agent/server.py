@@ -5,6 +5,10 @@ Endpoints (every one needs `Authorization: Bearer <token>`; anything else gets a
   GET  /v1/artifacts/<sha256><ext>   whether the artifact is cached
   PUT  /v1/artifacts/<sha256><ext>   upload raw bytes; stored only if they hash to the name
   POST /v1/measure                   JSON job; waits its turn, measures, returns the record
+  POST /v1/measure-detection         JSON job naming a detector artifact and an images file (<sha256>.npy, uploaded
+                                     like an artifact); waits its turn, times graph / NMS / end to end on the first
+                                     `count` images, detects on all of them, returns timings and packed detections
+(A job whose artifact or images file is not cached gets 404 with `missing`: the client uploads it and asks again.)
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from hwbench.agent.guard import ConnectionSlots, safe_log_text
 from hwbench.agent.handler import GuardedHandler
 from hwbench.agent.scheduler import MeasureQueue, QueueTimeout
 from hwbench.agent.validate import JobError, measure_job
-from hwbench.agent.wire import PROTOCOL_VERSION, encode_result, parse_artifact_name, token_matches
+from hwbench.agent.validate_det import detection_job
+from hwbench.agent.wire import PROTOCOL_VERSION, UPLOADABLE, encode_result, parse_artifact_name, token_matches
 from hwbench.agent.worker import MeasureWorker
 from hwbench.runners.local import job_timeout
 
@@ -122,7 +127,7 @@ class Handler(GuardedHandler):
         self._dispatch({}, self._upload)
 
     def do_POST(self) -> None:
-        self._dispatch({"/v1/measure": self._measure}, None)
+        self._dispatch({"/v1/measure": self._measure, "/v1/measure-detection": self._measure_detection}, None)
 
     def _dispatch(self, routes: dict[str, Any], artifact_route: Any) -> None:
         if not token_matches(self.headers.get("Authorization"), self.server.token):
@@ -146,7 +151,8 @@ class Handler(GuardedHandler):
             elif artifact_route is not None and path.startswith("/v1/artifacts/"):
                 name = path[len("/v1/artifacts/") :]
                 if parse_artifact_name(name) is None:
-                    self._fail(400, "invalid artifact name: expected <sha256><ext>, ext one of .onnx, .tflite", True)
+                    kinds = ", ".join(UPLOADABLE)
+                    self._fail(400, f"invalid artifact name: expected <sha256><ext>, ext one of {kinds}", True)
                 else:
                     artifact_route(name)
             else:
@@ -206,30 +212,56 @@ class Handler(GuardedHandler):
         except JobError as exc:
             self._fail(400, str(exc))
             return
+        self._run(job, {"path": name}, queue_timeout, lambda job: job_timeout(job["protocol"]))
+
+    def _measure_detection(self) -> None:
+        data = self._json_body(self.server.config.max_request_bytes)
+        if data is None:
+            return
+        try:
+            job, artifact, images, queue_timeout = detection_job(data, self.server.config.max_threads)
+        except JobError as exc:
+            self._fail(400, str(exc))
+            return
+        self._run(job, {"artifact": artifact, "images": images}, queue_timeout, _detection_timeout)
+
+    def _run(self, job: dict[str, Any], files: dict[str, str], queue_timeout: float, timeout_for: Any) -> None:
+        """Run a job on the board in its turn, with its cached files (job key → file name) pinned meanwhile."""
         cache = self.server.cache
-        with cache.pinned(name):
-            if not cache.has(name):
-                self._reply(404, {"error": "artifact not in cache", "missing": name})
+        names = list(dict.fromkeys(files.values()))
+        with contextlib.ExitStack() as pins:
+            for name in names:
+                pins.enter_context(cache.pinned(name))
+            missing = [name for name in names if not cache.has(name)]
+            if missing:  # the client uploads it and asks again
+                self._reply(404, {"error": "artifact not in cache", "missing": missing[0]})
                 return
             t0 = time.monotonic()
             try:
                 with self.server.queue.turn(queue_timeout) as queued:
                     if self._client_gone():
-                        self.log_message("skipped %s: the client left while queued", name)
+                        self.log_message("skipped %s: the client left while queued", names[0])
                         self.close_connection = True
                         return
-                    if not cache.verified(name):  # bit rot on the board's storage: ask for the bytes again
-                        self._reply(404, {"error": "cached artifact failed its hash check", "missing": name})
+                    for name in names:
+                        if not cache.verified(name):  # bit rot on the board's storage: ask for the bytes again
+                            self._reply(404, {"error": "cached artifact failed its hash check", "missing": name})
+                            return
+                        cache.touch(name)
+                    for key, name in files.items():
+                        job[key] = str(cache.path(name))
+                    try:
+                        timeout = timeout_for(job)
+                    except ValueError as exc:  # an images file that is not plain uint8 images: refused unread
+                        self._fail(400, str(exc))
                         return
-                    cache.touch(name)
-                    job["path"] = str(cache.path(name))
-                    self.log_message("measuring %s (queued %.3f s)", name, queued)
-                    result = self.server.worker.run(job, job_timeout(job["protocol"]))
+                    self.log_message("measuring %s (queued %.3f s)", names[0], queued)
+                    result = self.server.worker.run(job, timeout)
                     self.server.served += 1
             except QueueTimeout as exc:
                 self._fail(503, str(exc))
                 return
-        self.log_message("measured %s: %s", name, result.get("status"))
+        self.log_message("measured %s: %s", names[0], result.get("status"))
         self._reply(
             200,
             {"result": encode_result(result), "queue_seconds": queued, "agent_seconds": time.monotonic() - t0},
@@ -242,6 +274,15 @@ class Handler(GuardedHandler):
             return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
         except OSError:
             return True
+
+
+def _detection_timeout(job: dict[str, Any]) -> float:
+    """A detection job's time limit, from its timing budget and the images it scores (read from the file's header;
+    raises ImagesError for a file that is not plain uint8 images)."""
+    from hwbench.measure.det_images import read_images
+    from hwbench.runners.detection import detection_timeout
+
+    return detection_timeout(job, len(read_images(job["images"])))
 
 
 def serve(host: str, port: int, config: AgentConfig) -> AgentServer:

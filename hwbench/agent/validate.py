@@ -5,7 +5,7 @@ from __future__ import annotations
 import typing
 from typing import Any
 
-from hwbench.agent.wire import EXTENSIONS, parse_artifact_name
+from hwbench.agent.wire import EXTENSIONS, parse_model_name
 from hwbench.measure.timing import Protocol
 
 # Upper bounds that keep a job from tying up the board indefinitely or allocating absurd buffers.
@@ -25,34 +25,10 @@ def measure_job(data: dict[str, Any], max_threads: int) -> tuple[dict[str, Any],
 
     `max_threads` is the most threads a job may ask for (the board's cores unless the agent was told otherwise).
     """
-    from hwbench.errors import UnknownNameError
-    from hwbench.runners import get_runner
-
-    known = {"artifact", "runner", "threads", "options", "protocol", "seed", "queue_timeout_s"}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise JobError(f"unknown field {unknown[0][:50]!r}")
-    name = data.get("artifact")
-    parsed = parse_artifact_name(name) if isinstance(name, str) else None
-    if parsed is None:
-        raise JobError("artifact: expected <sha256><ext> with ext one of " + ", ".join(EXTENSIONS))
-    runner_name = data.get("runner")
-    if not isinstance(runner_name, str) or len(runner_name) > MAX_OPTION_CHARS:
-        raise JobError("runner: expected a runner's name")
-    try:
-        runner = get_runner(runner_name)
-    except UnknownNameError as exc:
-        raise JobError(f"runner: {exc}") from None
-    if runner.format != EXTENSIONS[parsed[1]]:
-        raise JobError(f"runner {runner.name!r} runs {runner.format} artifacts, not {parsed[1]}")
-    threads = data.get("threads")
-    if isinstance(threads, int) and not isinstance(threads, bool) and max_threads < threads <= 2**31:
-        raise JobError(
-            f"threads: {threads} is more than this agent allows ({max_threads}, the board's cores unless the agent "
-            "was started with --max-threads)"
-        )
-    threads = _number(data, "threads", int, 1, max_threads)
-    options = _options(data.get("options", {}), runner)
+    check_fields(data, {"artifact", "runner", "threads", "options", "protocol", "seed", "queue_timeout_s"})
+    name, runner = artifact_and_runner(data)
+    threads = thread_count(data, max_threads)
+    options = runner_options(data, runner)
     protocol = data.get("protocol")
     if not isinstance(protocol, dict):
         raise JobError("protocol: expected an object")
@@ -65,19 +41,69 @@ def measure_job(data: dict[str, Any], max_threads: int) -> tuple[dict[str, Any],
             if value is not None and not (isinstance(value, str) and len(value) <= MAX_OPTION_CHARS):
                 raise JobError(f"protocol.cooldown_zone: expected a string of at most {MAX_OPTION_CHARS} characters")
         elif key in FRACTIONS:
-            protocol[key] = _number(protocol, key, float, *FRACTIONS[key], "protocol.")
+            protocol[key] = number(protocol, key, float, *FRACTIONS[key], "protocol.")
         elif not (value is None and key == "cooldown_below_c"):
             runs = key.endswith("_runs")
             kind, hi = (int, MAX_RUNS) if runs else (float, MAX_SECONDS)
-            protocol[key] = _number(protocol, key, kind, 0, hi, "protocol.")
+            protocol[key] = number(protocol, key, kind, 0, hi, "protocol.")
     # Every field filled in (defaults for the missing): the agent's own time limit reads them.
     protocol = Protocol(**protocol).as_dict()
-    seed = _number(data, "seed", int, 0, 2**63 - 1) if "seed" in data else 0
-    queue_timeout = (
-        _number(data, "queue_timeout_s", float, 0, MAX_QUEUE_SECONDS) if "queue_timeout_s" in data else 3600.0
-    )
+    seed, queue_timeout = seed_and_queue_timeout(data)
     job = {"runner": runner.name, "threads": threads, "options": options, "protocol": protocol, "seed": seed}
-    return job, name, float(queue_timeout)
+    return job, name, queue_timeout
+
+
+def check_fields(data: dict[str, Any], known: set[str]) -> None:
+    """Refuse a job with a field this agent does not know (a typo must not be silently ignored)."""
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise JobError(f"unknown field {unknown[0][:50]!r}")
+
+
+def artifact_and_runner(data: dict[str, Any]) -> tuple[str, Any]:
+    """(artifact name, runner definition): a measurable artifact's name and an installed runner of its format."""
+    from hwbench.errors import UnknownNameError
+    from hwbench.runners import get_runner
+
+    name = data.get("artifact")
+    parsed = parse_model_name(name) if isinstance(name, str) else None
+    if parsed is None:
+        raise JobError("artifact: expected <sha256><ext> with ext one of " + ", ".join(EXTENSIONS))
+    runner_name = data.get("runner")
+    if not isinstance(runner_name, str) or len(runner_name) > MAX_OPTION_CHARS:
+        raise JobError("runner: expected a runner's name")
+    try:
+        runner = get_runner(runner_name)
+    except UnknownNameError as exc:
+        raise JobError(f"runner: {exc}") from None
+    if runner.format != EXTENSIONS[parsed[1]]:
+        raise JobError(f"runner {runner.name!r} runs {runner.format} artifacts, not {parsed[1]}")
+    return name, runner
+
+
+def thread_count(data: dict[str, Any], max_threads: int) -> int:
+    """The job's `threads`, at most what this agent allows."""
+    threads = data.get("threads")
+    if isinstance(threads, int) and not isinstance(threads, bool) and max_threads < threads <= 2**31:
+        raise JobError(
+            f"threads: {threads} is more than this agent allows ({max_threads}, the board's cores unless the agent "
+            "was started with --max-threads)"
+        )
+    return number(data, "threads", int, 1, max_threads)
+
+
+def runner_options(data: dict[str, Any], runner: Any) -> dict[str, Any]:
+    """The job's runner `options`, checked against the runner's option names and values."""
+    return _options(data.get("options", {}), runner)
+
+
+def seed_and_queue_timeout(data: dict[str, Any]) -> tuple[int, float]:
+    """The job's input seed (default 0) and how long it may wait for the board (default an hour)."""
+    seed = number(data, "seed", int, 0, 2**63 - 1) if "seed" in data else 0
+    queue_timeout = (
+        number(data, "queue_timeout_s", float, 0, MAX_QUEUE_SECONDS) if "queue_timeout_s" in data else 3600.0
+    )
+    return seed, float(queue_timeout)
 
 
 def _options(options: Any, runner: Any) -> dict[str, Any]:
@@ -111,7 +137,8 @@ def _choices(options_class: type, key: str) -> tuple | None:
     return typing.get_args(hint) if typing.get_origin(hint) is typing.Literal else None
 
 
-def _number(data: dict[str, Any], key: str, kind: type, lo: float, hi: float, prefix: str = "") -> Any:
+def number(data: dict[str, Any], key: str, kind: type, lo: float, hi: float, prefix: str = "") -> Any:
+    """`data[key]` as `kind` if it is a number of that kind in [lo, hi] (booleans are not numbers), else JobError."""
     value = data.get(key)
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     if ok and kind is int and isinstance(value, float):

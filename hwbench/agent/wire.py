@@ -16,6 +16,10 @@ MIN_TOKEN_LENGTH = 16
 # Artifact formats the agent accepts: files a runtime parses as data. Formats that may hold pickled code
 # (.pt2) are refused, so nothing uploaded is ever unpickled or executed.
 EXTENSIONS = {".onnx": "onnx", ".tflite": "tflite"}
+# Data files a job reads besides its artifact: uploadable and cached like artifacts, never measured as a model.
+# An images file (.npy) is read with numpy's plain array reader (allow_pickle=False), so it cannot carry code.
+DATA_EXTENSIONS = {".npy": "images"}
+UPLOADABLE = {**EXTENSIONS, **DATA_EXTENSIONS}
 # An artifact is named by its content: <sha256><ext>. Nothing else a client sends ever becomes a path.
 ARTIFACT_NAME = re.compile(r"\A([0-9a-f]{64})(\.[a-z0-9]{1,8})\Z")
 
@@ -32,12 +36,17 @@ def artifact_name(digest: str, extension: str) -> str:
     return name
 
 
-def parse_artifact_name(name: str) -> tuple | None:
-    """(sha256, extension) of a valid artifact name, else None."""
+def parse_artifact_name(name: str, kinds: dict[str, str] = UPLOADABLE) -> tuple | None:
+    """(sha256, extension) of a valid name of a cacheable file (by default any uploadable kind), else None."""
     match = ARTIFACT_NAME.match(name)
-    if not match or match.group(2) not in EXTENSIONS:
+    if not match or match.group(2) not in kinds:
         return None
     return match.group(1), match.group(2)
+
+
+def parse_model_name(name: str) -> tuple | None:
+    """(sha256, extension) of a valid name of a measurable artifact (a model, never a data file), else None."""
+    return parse_artifact_name(name, EXTENSIONS)
 
 
 def read_token(token_file: str | None = None, token_env: str | None = None) -> str:

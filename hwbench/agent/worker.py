@@ -1,4 +1,5 @@
-"""The agent's measurement process: runs hwbench.runners.local.measure_artifact, one job at a time.
+"""The agent's measurement process: runs one job at a time, by kind — a classification measurement
+(hwbench.runners.local.measure_artifact) or a detector timed in parts (hwbench.runners.detection).
 
 The agent talks to it with JSON lines over pipes (no pickle). A runtime that crashes or hangs takes down
 this process, never the agent: the agent reports an error result and starts a fresh worker for the next job.
@@ -95,6 +96,20 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    """Run a job by its kind; a job without one is a classification measurement (what older agents ran)."""
+    kind = job.pop("kind", "measure")
+    if kind not in ("measure", "detection"):
+        return _error(f"unknown job kind {str(kind)[:50]!r}", 0.0)
+    if kind == "detection":
+        from hwbench.runners.detection import measure_detection_job
+
+        return measure_detection_job(job)
+    from hwbench.runners.local import measure_artifact
+
+    return measure_artifact(job)
+
+
 def main() -> None:
     """Child side: read jobs from stdin, write results to the original stdout."""
     channel = os.fdopen(os.dup(1), "w")
@@ -103,10 +118,8 @@ def main() -> None:
     sys.stdout = sys.stderr
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_with_parent(os.getppid())
-    from hwbench.runners.local import measure_artifact
-
     for line in sys.stdin:
-        result = measure_artifact(json.loads(line))
+        result = run_job(json.loads(line))
         channel.write(json.dumps(encode_result(result)) + "\n")
         channel.flush()
 

@@ -1,6 +1,8 @@
 """Detection latency in parts, after training: each trained detector is exported again from its trained weights
-under every local target's profile and timed at batch 1 on the test images its mAP was scored on — the graph
-(backbone + head + box decoding), NMS and end to end, with the boxes each image sends into NMS.
+under every target's profile and timed at batch 1 on the test images its mAP was scored on — the graph
+(backbone + head + box decoding), NMS and end to end, with the boxes each image sends into NMS — on this machine
+(a local target), on its Ray node (a `ray-node` target) or on its board (an agent target). Every image then goes
+once through the artifact and its post-processing, and the host scores those detections: the artifact's own mAP.
 
 NMS is never timed on random inputs or untrained weights (the box counts would mean nothing): a detector without
 trained weights gets no record here, only its graph latency from the measurement stage, and the sweep says so.
@@ -9,18 +11,21 @@ Timing runs one job at a time after training, so nothing else loads the machine 
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
 from hwbench.config.target import Target
 from hwbench.pipeline.det_plan import DetTrainingPlan, train_key
+from hwbench.pipeline.det_run import Site, site_for
+from hwbench.pipeline.det_score import TimingImages, scored_subset, timing_images
 from hwbench.pipeline.executor import Batch
 from hwbench.pipeline.jobs import ExportJob
 from hwbench.pipeline.stage import StageContext, run_stage
 from hwbench.postprocess.nms import NmsSettings
 from hwbench.store.columns import DETECTION_TIMING_COLUMNS
 
-# Test images each detector is timed on (the first ones of the test split, the same for every network).
+# Test images each detector is timed on (the first ones of the scored split, the same for every network).
 TIMING_IMAGES = 24
 
 
@@ -30,10 +35,8 @@ def nms_settings(target: Target) -> NmsSettings:
 
 
 def det_timing_stage(ctx: StageContext) -> None:
-    """Export trained detectors per local target and time them in parts; keyed, resumable, failures recorded."""
-    from hwbench.export.artifacts import ArtifactStore
-    from hwbench.pipeline.keys import calibration_for
-    from hwbench.pipeline.measurements import target_fingerprint
+    """Export trained detectors per target and time them in parts where the target runs; keyed, resumable,
+    failures recorded."""
     from hwbench.pipeline.training_plan import weights_path
     from hwbench.store.detection import get_detection_timing, link_detection_timing
     from hwbench.store.keys import digest
@@ -43,62 +46,88 @@ def det_timing_stage(ctx: StageContext) -> None:
     assert isinstance(tp, DetTrainingPlan)
     req = plan.request
     pending: dict[str, dict[str, Any]] = {}
+    sites: list[Site] = []
     untrained = 0
-    for target in plan.targets:
-        if target.transport != "local":
-            ctx.ui.note(f"{target.name}: detection latency in parts is timed on local targets only, for now")
-            continue
-        settings = nms_settings(target)
-        fp, _ = target_fingerprint(target)
-        for arch in ctx.archs:
-            acc_key = train_key(arch, tp)
-            trained = store.get_accuracy(acc_key)
-            weights = weights_path(req, acc_key)
-            if trained is None or trained["status"] != "ok" or not weights.is_file():
-                untrained += 1
+    try:
+        for target in plan.targets:
+            trained = [(a, train_key(a, tp)) for a in ctx.archs]
+            trained = [(a, k) for a, k in trained if _has_weights(store, req, k, weights_path)]
+            untrained += len(ctx.archs) - len(trained)
+            if not trained:
                 continue
-            key = digest(
-                {
-                    "trained": acc_key,
-                    "profile": target.profile(),
-                    "target_fp": fp,
-                    "nms": settings.key(),
-                    "images": {"dataset": tp.dataset_id, "count": TIMING_IMAGES},
+            site = site_for(ctx, target)
+            if site is None:
+                continue  # its board is unreachable: said why; its detectors stay pending
+            sites.append(site)
+            settings = nms_settings(target)
+            for arch, acc_key in trained:
+                images = {"dataset": tp.dataset_id, "count": TIMING_IMAGES, "scored": scored_subset(tp)}
+                key = digest(
+                    {
+                        "trained": acc_key,
+                        "profile": target.profile(),
+                        "target_fp": site.fp,
+                        "nms": settings.key(),
+                        "images": images,
+                    }
+                )
+                row = get_detection_timing(store, key)
+                if row is not None and _done(row, req.retry_errors):
+                    link_detection_timing(store, req.name, arch.spec.arch_id, target.name, key)
+                    continue
+                pending[key] = {
+                    "arch": arch,
+                    "site": site,
+                    "acc_key": acc_key,
+                    "settings": settings,
+                    "export": _export_job(ctx, arch, target, weights_path(req, acc_key)),
                 }
+        if untrained:
+            ctx.ui.note(
+                f"{untrained} (detector, target) pairs have no trained weights: their NMS is not timed "
+                "(graph latency only)"
             )
-            row = get_detection_timing(store, key)
-            if row is not None and (row["status"] == "ok" or not req.retry_errors):
-                link_detection_timing(store, req.name, arch.spec.arch_id, target.name, key)
-                continue
-            export = ExportJob(
-                spec_json=arch.spec.canonical_json,
-                arch_id=arch.spec.arch_id,
-                format=target.export_format,
-                precision=target.precision,
-                options=target.export_options,
-                profile=target.profile(),
-                artifact_dir=str(ArtifactStore(req.artifact_dir).root),
-                calibration=calibration_for(plan),
-                weights=str(weights),
-            )
-            pending[key] = {
-                "arch": arch,
-                "target": target,
-                "acc_key": acc_key,
-                "fp": fp,
-                "settings": settings,
-                "export": export.wire(),
-            }
-    if untrained:
-        ctx.ui.note(
-            f"{untrained} (detector, target) pairs have no trained weights: their NMS is not timed (graph latency only)"
-        )
-    plan.counts["detection_timings"] = len(pending)
-    if pending:
-        os.makedirs(req.artifact_dir, exist_ok=True)
-        _calibrate(ctx, pending)
-        _export(ctx, pending)
-        _time(ctx, tp, pending)
+        plan.counts["detection_timings"] = len(pending)
+        if pending:
+            os.makedirs(req.artifact_dir, exist_ok=True)
+            _calibrate(ctx, pending)
+            _export(ctx, pending)
+            _time(ctx, tp, pending)
+    finally:
+        for site in sites:
+            if site.board is not None:
+                site.board.client.close()
+
+
+def _has_weights(store: Any, req: Any, acc_key: str, weights_path: Any) -> bool:
+    trained = store.get_accuracy(acc_key)
+    return trained is not None and trained["status"] == "ok" and weights_path(req, acc_key).is_file()
+
+
+def _done(row: Any, retry_errors: bool) -> bool:
+    """Whether a stored timing stands: ok, or failed and not retried (a lost board's failure is always retried)."""
+    if row["status"] == "ok":
+        return True
+    transport = bool(json.loads(row["info_json"] or "{}").get("transport_error"))
+    return not retry_errors and not transport
+
+
+def _export_job(ctx: StageContext, arch: Any, target: Target, weights: Any) -> dict[str, Any]:
+    from hwbench.export.artifacts import ArtifactStore
+    from hwbench.pipeline.keys import calibration_for
+
+    req = ctx.plan.request
+    return ExportJob(
+        spec_json=arch.spec.canonical_json,
+        arch_id=arch.spec.arch_id,
+        format=target.export_format,
+        precision=target.precision,
+        options=target.export_options,
+        profile=target.profile(),
+        artifact_dir=str(ArtifactStore(req.artifact_dir).root),
+        calibration=calibration_for(ctx.plan),
+        weights=str(weights),
+    ).wire()
 
 
 def _calibrate(ctx: StageContext, pending: dict[str, dict[str, Any]]) -> None:
@@ -148,74 +177,67 @@ def _artifact(p: dict[str, Any]) -> str:
 
 
 def _time(ctx: StageContext, tp: DetTrainingPlan, pending: dict[str, dict[str, Any]]) -> None:
-    """Time each exported detector, one job at a time, and store the records."""
-    from hwbench.measure.provenance import git_commit, machine_info
-    from hwbench.runners.detection import measure_detection_job
+    """Time each exported detector where its target runs, one job at a time per place, and store the records."""
+    from hwbench.pipeline.det_run import run_site
 
-    jobs: list[tuple[str, dict[str, Any]]] = []
+    req = ctx.plan.request
+    images: dict[int, TimingImages] = {}
+    by_site: dict[int, list[tuple[str, dict[str, Any]]]] = {}
     for key, p in pending.items():
         exported = p.get("exported") or {"status": "error", "error": "the export did not finish"}
         if exported.get("status") != "ok":
-            _store(
-                ctx,
-                key,
-                p,
-                {"status": "error", "error": f"export of the trained weights failed: {exported.get('error')}"},
-            )
+            error = f"export of the trained weights failed: {exported.get('error')}"
+            store_timing(ctx, key, p, {"status": "error", "error": error})
             continue
-        target: Target = p["target"]
-        data = tp.data(int(p["arch"].spec.arch.resolution))
         try:
             artifact = _artifact(p)
         except Exception as exc:  # an in-graph NMS the graph cannot take: a record, the sweep goes on
-            _store(ctx, key, p, {"status": "error", "error": f"in-graph NMS: {type(exc).__name__}: {exc}"})
+            store_timing(ctx, key, p, {"status": "error", "error": f"in-graph NMS: {type(exc).__name__}: {exc}"})
             continue
-        p["artifact_hash"] = exported["artifact_hash"]
-        jobs.append(
-            (
-                key,
-                {
-                    "artifact": artifact,
-                    "runner": target.runner,
-                    "runner_options": target.runner_options,
-                    "threads": target.threads,
-                    "nms": p["settings"].key(),
-                    "images": data["test"],
-                    "count": TIMING_IMAGES,
-                    "mean": data["mean"],
-                    "std": data["std"],
-                    "max_seconds": target.measurement.max_seconds,
-                },
-            )
-        )
-    provenance = {"machine": machine_info(), "commit": git_commit()}
-
-    def record(key: str, result: dict[str, Any]) -> int:
-        _store(ctx, key, pending[key], result, provenance)
-        return 1
-
-    if jobs:
-        batch = Batch("measure", measure_detection_job, 1, 600.0, threads=1)
-        run_stage(ctx, batch, jobs, title="timing detectors (graph / NMS / end to end)", total=len(jobs), record=record)
+        resolution = int(p["arch"].spec.arch.resolution)
+        if resolution not in images:
+            images[resolution] = timing_images(tp, resolution, req.artifact_dir)
+        p["artifact_hash"], p["artifact"], p["images"] = exported["artifact_hash"], artifact, images[resolution]
+        target: Target = p["site"].target
+        job = {
+            "artifact": artifact,
+            "runner": target.runner,
+            "runner_options": target.runner_options,
+            "threads": target.threads,
+            "nms": p["settings"].key(),
+            "images": images[resolution].path,
+            "count": TIMING_IMAGES,
+            "mean": images[resolution].mean,
+            "std": images[resolution].std,
+            "max_seconds": target.measurement.max_seconds,
+            "seed": target.measurement.input_seed,
+        }
+        by_site.setdefault(id(p["site"]), []).append((key, job))
+    for jobs in by_site.values():
+        run_site(ctx, pending[jobs[0][0]]["site"], jobs, pending)
 
 
-def _store(
-    ctx: StageContext, key: str, p: dict[str, Any], result: dict[str, Any], provenance: dict | None = None
-) -> None:
-    """Write one timing record (ok or error) and link it to the sweep."""
+def store_timing(ctx: StageContext, key: str, p: dict[str, Any], result: dict[str, Any]) -> None:
+    """Write one timing record (ok or error), with the artifact's mAP when the result carries detections."""
     import statistics
 
+    from hwbench.pipeline.det_score import score_artifact
+    from hwbench.pipeline.stage import executed_on
     from hwbench.store.detection import put_detection_timing
 
     req = ctx.plan.request
     ok = result.get("status") == "ok"
+    if ok and "images" in p:
+        result = {**result, **score_artifact(p["images"], result)}
+    result.pop("detections", None)  # scored; megabytes that the record does not need
     above = [v for v in (result.get("above_threshold") or []) if v is not None]
     kept = [v for v in (result.get("kept") or []) if v is not None]
+    site: Site = p["site"]
     row = {
         "timing_key": key,
         "arch_id": p["arch"].spec.arch_id,
-        "target": p["target"].name,
-        "target_fp": p["fp"],
+        "target": site.target.name,
+        "target_fp": site.fp,
         "acc_key": p["acc_key"],
         "artifact_hash": p.get("artifact_hash"),
         "placement": p["settings"].placement,
@@ -226,9 +248,10 @@ def _store(
         "boxes_before": _candidates(p["arch"].spec),
         "boxes_above": statistics.median(above) if above else None,
         "boxes_kept": statistics.median(kept) if kept else None,
-        "info_json": {k: v for k, v in result.items() if k not in ("status", "error")},
+        "info_json": {k: v for k, v in result.items() if k not in ("status", "error", "executor")},
     }
-    put_detection_timing(ctx.store, row, provenance, [(req.name, p["arch"].spec.arch_id, p["target"].name)])
+    provenance = {**site.provenance, **executed_on(result)}
+    put_detection_timing(ctx.store, row, provenance, [(req.name, p["arch"].spec.arch_id, site.target.name)])
 
 
 def _candidates(spec: Any) -> int:

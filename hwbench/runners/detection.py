@@ -1,7 +1,9 @@
-"""Time a trained detector's artifact in parts (graph, NMS, end to end) on dataset images, in a worker.
+"""Time a trained detector's artifact in parts (graph, NMS, end to end) on real images, then detect on every image.
 
-Measuring side: standard library, numpy and the target's runtime only (no torch), so a board could run it too.
-The images are the test split the detector's mAP was scored on, normalised as in training.
+Measuring side: standard library, numpy and the target's runtime only (no torch), so the on-device agent runs
+this same function. The images come as a raw uint8 `.npy` file (hwbench.measure.det_images) and are normalised
+here as in training. After the timing (the first `count` images), every image of the file goes once through the
+graph and post-processing, and the detections come back packed, so the host can score the artifact's own mAP.
 """
 
 from __future__ import annotations
@@ -12,44 +14,80 @@ from typing import Any
 
 import numpy as np
 
+from hwbench.measure.det_images import normalise, read_images
 from hwbench.measure.detection import time_detection
 from hwbench.measure.per_input import as_input
-from hwbench.postprocess.nms import NmsSettings
+from hwbench.postprocess.nms import NmsSettings, postprocess
+from hwbench.postprocess.packed import Detections, pack_detections
+
+# Seconds allowed beyond the timing budget: opening the runtime and warm-up, and per image scored afterwards.
+BASE_TIMEOUT_S = 120.0
+PER_IMAGE_TIMEOUT_S = 2.0
 
 
-def detection_images(path: str, count: int, mean: list[float], std: list[float]) -> np.ndarray:
-    """The first `count` images of a saved split as float32 N×C×H×W, normalised as the detector was trained."""
-    from hwbench.accuracy.detection.data import DetectionSplit
+def detection_timeout(job: dict[str, Any], images: int) -> float:
+    """A generous wall-clock limit for one detection job over a file of `images` images."""
+    return BASE_TIMEOUT_S + 2 * float(job.get("max_seconds", 20.0)) + PER_IMAGE_TIMEOUT_S * images
 
-    images = DetectionSplit.load(path).images[:count]
-    m = np.asarray(mean, dtype=np.float32)[:, None, None]
-    s = np.asarray(std, dtype=np.float32)[:, None, None]
-    return ((images.transpose(0, 3, 1, 2).astype(np.float32) / 255.0) - m) / s
+
+def detect_all(call_for: Any, inputs: Any, settings: NmsSettings) -> list[Detections]:
+    """Each input once through the graph and post-processing: (boxes, scores, labels) per image.
+
+    With placement `graph` the graph's own outputs (det_boxes, det_scores, det_labels) are the detections."""
+    found: list[Detections] = []
+    for x in inputs:
+        outputs = call_for(x)()
+        if settings.placement == "host":
+            det = postprocess(outputs[0][0], outputs[1][0], settings)
+            found.append((det.boxes, det.scores, det.labels))
+        else:
+            found.append((outputs[0].reshape(-1, 4), outputs[1].reshape(-1), outputs[2].reshape(-1)))
+    return found
 
 
 def measure_detection_job(job: dict[str, Any]) -> dict[str, Any]:
-    """Open the artifact with the target's runner and time it in parts; never raises (a failure is a record)."""
+    """Open the artifact with the target's runner, time it in parts, detect on every image; never raises."""
     start = time.perf_counter()
     try:
         from hwbench.runners import get_runner
 
         settings = NmsSettings.from_dict(job["nms"], "job")
+        images = read_images(job["images"])  # checked before the runtime opens anything
         runner = get_runner(job["runner"])
         session = runner.open(job["artifact"], int(job["threads"]), runner.options(**job.get("runner_options", {})))
         try:
-            images = detection_images(job["images"], int(job["count"]), job["mean"], job["std"])
             shape = tuple(session.inputs()[0].shape)
-            inputs = [as_input(img, shape) for img in images]
+
+            def inputs(lo: int, hi: int) -> list[np.ndarray]:
+                return [as_input(img, shape) for img in normalise(images[lo:hi], job["mean"], job["std"])]
+
+            def call_for(x: np.ndarray) -> Any:
+                return session.outputs_call([x])  # a prepared call: binding the input stays outside the timed span
+
             facts = time_detection(
-                lambda x: session.outputs_call([x]),
-                inputs,
+                call_for,
+                inputs(0, int(job["count"])),
                 settings,
                 max_seconds=float(job.get("max_seconds", 20.0)),
                 seed=int(job.get("seed", 0)),
             )
+            scored: dict[str, Any] = {}
+            if job.get("detect", True):
+                t0 = time.perf_counter()
+                # In chunks: a large split normalised at once would hold every image as float32.
+                found = [
+                    d for lo in range(0, len(images), 64) for d in detect_all(call_for, inputs(lo, lo + 64), settings)
+                ]
+                scored = {
+                    "detections": pack_detections(found),
+                    "detections_source": "graph outputs (NMS in the graph)"
+                    if settings.placement == "graph"
+                    else "graph + host NMS",
+                    "detect_seconds": time.perf_counter() - t0,
+                }
         finally:
             session.close()
-        return {"status": "ok", **facts, "seconds_total": time.perf_counter() - start}
+        return {"status": "ok", **facts, **scored, "seconds_total": time.perf_counter() - start}
     except Exception as exc:
         return {
             "status": "error",
