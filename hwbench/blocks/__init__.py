@@ -16,6 +16,7 @@ BLOCK_MODULES = (
     "hwbench.blocks.mbconv",
     "hwbench.blocks.fused_mbconv",
     "hwbench.blocks.resnet_bottleneck",
+    "hwbench.blocks.basic",
     "hwbench.blocks.convnext",
     "hwbench.blocks.vit",
     "hwbench.blocks.vit_tome",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from hwbench.blocks import get_block
-from hwbench.blocks.layers import ConvNormAct
-from hwbench.space.cnn import CNNArch
+from hwbench.blocks.layers import ConvNormAct, make_act
+from hwbench.space.cnn import CNNArch, StemSpec
 
 
 class CNN(nn.Module):
@@ -15,9 +15,7 @@ class CNN(nn.Module):
     def __init__(self, arch: CNNArch) -> None:
         super().__init__()
         block = get_block(arch.block)
-        self.stem = ConvNormAct(
-            arch.in_channels, arch.stem.width, arch.stem.kernel, arch.stem.stride, act=arch.stem.act
-        )
+        self.stem = build_stem(arch.in_channels, arch.stem)
         stages: list[nn.Module] = []
         cin = arch.stem.width
         for stage in arch.stages:
@@ -41,6 +39,19 @@ class CNN(nn.Module):
         """Logits for an NCHW batch."""
         x = self.head(self.stages(self.stem(x)))
         return self.classifier(self.dropout(x.mean((2, 3))))
+
+
+def build_stem(cin: int, stem: StemSpec) -> nn.Sequential:
+    """Conv (padded so the output is resolution / stride) → BN → act, then the optional 3x3/2 max-pool."""
+    # Same layer order (and so parameter names and seeded weights) as ConvNormAct, which pads odd kernels alike.
+    layers: list[nn.Module] = [
+        nn.Conv2d(cin, stem.width, stem.kernel, stem.stride, stem.padding, bias=False),
+        nn.BatchNorm2d(stem.width),
+        make_act(stem.act),
+    ]
+    if stem.max_pool:
+        layers.append(nn.MaxPool2d(3, 2, 1))
+    return nn.Sequential(*layers)
 
 
 def _init_weights(model: nn.Module) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from hwbench.blocks import Act
 from hwbench.config import Strict
@@ -15,12 +15,41 @@ from hwbench.space.samplers import Param, draw_param
 
 
 class StemSpec(Strict):
-    """Stem: one conv-BN-act."""
+    """Stem: one conv-BN-act, then (max_pool) a 3x3 stride-2 max-pool as in ResNet."""
 
     width: int = Field(gt=0)
     kernel: int = Field(3, ge=1, le=11)
     stride: int = Field(2, ge=1, le=4)
     act: Act = "relu"
+    max_pool: bool = False
+
+    @model_validator(mode="after")
+    def _even_kernel_tiles(self) -> StemSpec:
+        # An even kernel is padded by (kernel - stride) / 2 a side (a patchify stem when kernel == stride),
+        # so the output is exactly resolution / stride; other even kernels would need lopsided padding.
+        if self.kernel % 2 == 0 and (self.kernel < self.stride or (self.kernel - self.stride) % 2):
+            raise ValueError(
+                f"kernel {self.kernel}: an even stem kernel needs kernel - stride even and >= 0 (stride {self.stride})"
+            )
+        return self
+
+    @model_serializer(mode="wrap")
+    def _omit_default_pool(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Written only when set, so every stem stored before the option existed keeps its arch_id.
+        data = handler(self)
+        if not self.max_pool:
+            data.pop("max_pool", None)
+        return data
+
+    @property
+    def padding(self) -> int:
+        """Padding a side: 'same' for odd kernels, (kernel - stride) / 2 for even ones (patchify: 0)."""
+        return self.kernel // 2 if self.kernel % 2 else (self.kernel - self.stride) // 2
+
+    @property
+    def total_stride(self) -> int:
+        """Downsampling of the stem: its conv stride, times 2 with the max-pool."""
+        return self.stride * (2 if self.max_pool else 1)
 
 
 class StageSpec(Strict):
@@ -82,7 +111,7 @@ class CNNArch(Strict):
 
     @model_validator(mode="after")
     def _fits_resolution(self) -> CNNArch:
-        stride = self.stem.stride
+        stride = self.stem.total_stride
         for stage in self.stages:
             stride *= stage.stride
         if stride > self.resolution:
