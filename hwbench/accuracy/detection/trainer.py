@@ -108,7 +108,7 @@ def _train(job: dict[str, Any], start: float) -> dict[str, Any]:
         if not math.isfinite(point["train_loss"]):
             raise FloatingPointError(f"training diverged: loss {point['train_loss']} in epoch {epoch}")
         if epoch % int(sched["eval_every"]) == 0 and epoch != epochs:
-            val = evaluate_detector(model, test_split, nms_settings, eval_batch, mean=mean, std=std)
+            val = evaluate_detector(model, test_split, nms_settings, eval_batch, mean=mean, std=std, interval=False)
             point["val_map50"] = val["metrics"]["map50"]
         point["seconds"] = time.perf_counter() - start
         curve.append(point)
@@ -202,8 +202,12 @@ def detect(model: Any, split: Any, nms_settings: Any, batch: int, *, mean: Any, 
     return detections, counts
 
 
-def evaluate_detector(model: Any, split: Any, nms_settings: Any, batch: int, *, mean: Any, std: Any) -> dict[str, Any]:
-    """COCO-style mAP of a detector (trained or not) on a split: {"metrics", "eval_images", "boxes"}."""
+def evaluate_detector(
+    model: Any, split: Any, nms_settings: Any, batch: int, *, mean: Any, std: Any, interval: bool = True
+) -> dict[str, Any]:
+    """COCO-style mAP of a detector (trained or not) on a split: {"metrics", "eval_images", "boxes"}; with
+    interval, the metrics carry map_ci_low/map_ci_high, the 95% bootstrap interval of mAP over the split's images."""
+    from hwbench.accuracy.detection.bootstrap import map_interval
     from hwbench.accuracy.detection.cocoeval import evaluate_detections
 
     was_training = model.training
@@ -211,4 +215,9 @@ def evaluate_detector(model: Any, split: Any, nms_settings: Any, batch: int, *, 
     model.train(was_training)
     result = evaluate_detections(split, detections)
     keys = ("map", "map50", "map75", "map_small", "map_medium", "map_large")
-    return {"metrics": {k: result[k] for k in keys}, "eval_images": len(split), "boxes": counts}
+    metrics = {k: result[k] for k in keys}
+    if interval:
+        low, high = map_interval(split, detections)
+        # NaN (no object to score) is stored as NULL, like the evaluator's "no such objects" for an area range
+        metrics["map_ci_low"], metrics["map_ci_high"] = (None, None) if math.isnan(low) else (low, high)
+    return {"metrics": metrics, "eval_images": len(split), "boxes": counts}

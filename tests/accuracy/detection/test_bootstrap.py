@@ -193,10 +193,12 @@ def test_bad_arguments_are_named() -> None:
     matching = match_detections(split, detections)
     with pytest.raises(ValueError, match=r"weights of shape \(2, 3\) for 4 images"):
         accumulate(matching, np.ones((2, 3)))
-    with pytest.raises(ValueError, match=r"resamples must be ≥ 1 and confidence in \(0, 1\), got 0 and 0.95"):
+    with pytest.raises(ValueError, match=r"resamples must be ≥ 1, .* got 0, 0.95 and 'bca'"):
         bootstrap_matching(matching, resamples=0)
-    with pytest.raises(ValueError, match=r"got 10 and 1.5"):
+    with pytest.raises(ValueError, match=r"got 10, 1.5 and 'bca'"):
         bootstrap_matching(matching, resamples=10, confidence=1.5)
+    with pytest.raises(ValueError, match=r"method bca or percentile, got 10, 0.95 and 'basic'"):
+        bootstrap_matching(matching, resamples=10, method="basic")
     with pytest.raises(ValueError, match=r"3 detection sets for 4 images"):
         map_interval(split, detections[:3])
     wrong = [*detections[:3], (detections[3][0][:1], np.ones(1), np.array([7]))]

@@ -101,6 +101,7 @@ def test_a_few_steps_beat_the_untrained_detector(digits_det: dict) -> None:
     assert before < 0.02
     assert result["metrics"]["map50"] > max(0.05, 5 * before)  # measured: 0.14 against 0.0
     assert 0 <= result["metrics"]["map"] <= result["metrics"]["map50"] <= 1
+    assert result["metrics"]["map_ci_low"] < result["metrics"]["map"] < result["metrics"]["map_ci_high"]
     curve = result["curve"]
     assert [p["epoch"] for p in curve] == [1, 2, 3, 4] and curve[-1]["train_loss"] < curve[0]["train_loss"]
     assert result["final_loss"] == curve[-1]["train_loss"] and result["eval_images"] == 64
@@ -160,3 +161,21 @@ def test_subsets_are_seeded_and_sorted() -> None:
     assert a != subset_indices(100, 10, 4)
     assert subset_indices(100, None, 3) is None and subset_indices(100, 100, 3) is None
     assert np.all(np.array(a) < 100)
+
+
+def test_the_final_evaluation_carries_the_map_interval(digits_det: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The metrics the training record copies hold the bootstrap interval around the mAP (mid-training ones not)."""
+    from hwbench.accuracy.detection import trainer
+
+    test = digits_det["test"].subset(range(40))
+    rng = np.random.default_rng(0)
+    found = [(b + rng.normal(0, 1.5, b.shape).astype(np.float32), rng.uniform(size=len(b)), lab) for b, lab in
+             zip(test.boxes, test.labels)]  # fmt: skip
+    found[::3] = [(b[:0], s[:0], lab[:0]) for b, s, lab in found[::3]]  # a third of the images: nothing found
+    monkeypatch.setattr(trainer, "detect", lambda *args, **kwargs: (found, {}))
+    metrics = evaluate_detector(torch.nn.Identity(), test, None, 8, mean=0, std=1)["metrics"]
+    assert metrics["map_ci_low"] < metrics["map"] < metrics["map_ci_high"]
+    assert (
+        "map_ci_low"
+        not in evaluate_detector(torch.nn.Identity(), test, None, 8, mean=0, std=1, interval=False)["metrics"]
+    )
