@@ -105,7 +105,7 @@ def eval_sizes(data: pd.DataFrame) -> np.ndarray:
     if "eval_images" not in data:
         return np.full(len(data), np.nan)
     n = pd.to_numeric(data["eval_images"], errors="coerce").to_numpy(dtype=float)
-    if "map" in data:  # a mAP is no proportion of images: it has no binomial basis and is kept exact
+    if "map" in data:  # a mAP is no proportion of images: no binomial basis (its spread comes from map_sd)
         n = np.where(pd.to_numeric(data["map"], errors="coerce").notna().to_numpy(), np.nan, n)
     return np.where(np.isfinite(n) & (n >= 1), n, np.nan)
 
@@ -130,6 +130,9 @@ def with_accuracy_ci(frame: pd.DataFrame, confidence: float = 0.95) -> pd.DataFr
     return frame.assign(top1_ci_low=lo, top1_ci_high=hi)
 
 
+# Confidence of the stored mAP intervals (map_ci_low/high): the detection trainer's map_interval default.
+MAP_CI_CONFIDENCE = 0.95
+
 # Below this many errors (or correct images) the posterior is drawn as a Beta; above it, as a normal law with the
 # posterior's mean, sd and skewness (first-order Cornish–Fisher): its quantiles match the Beta's within 0.02 sd
 # (tests/analysis/test_accuracy_uncertainty.py) at a third of the cost, which matters at 10⁸ draws (1,000
@@ -137,11 +140,45 @@ def with_accuracy_ci(frame: pd.DataFrame, confidence: float = 0.95) -> pd.DataFr
 NORMAL_FROM = 10
 
 
-def accuracy_draws(top1: np.ndarray, n: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
+def map_sd(data: pd.DataFrame, confidence: float = MAP_CI_CONFIDENCE) -> np.ndarray:
+    """Standard error of each row's mAP from its bootstrap interval over evaluation images, (high − low)/(2z);
+    NaN where the record has no interval (stored before schema 5, or no object to score)."""
+    if "map_ci_low" not in data or "map_ci_high" not in data:
+        return np.full(len(data), np.nan)
+    from scipy import stats
+
+    low = pd.to_numeric(data["map_ci_low"], errors="coerce").to_numpy(dtype=float)
+    high = pd.to_numeric(data["map_ci_high"], errors="coerce").to_numpy(dtype=float)
+    sd = (high - low) / (2 * stats.norm.ppf(0.5 + confidence / 2))
+    return np.where(np.isfinite(sd) & (sd >= 0), sd, np.nan)
+
+
+def accuracy_spread(data: pd.DataFrame, quality: Quality) -> tuple[np.ndarray, np.ndarray]:
+    """What each row's quality is redrawn from in a bootstrap replicate: (evaluation images of a top-1, standard
+    error of a mAP); NaN where unknown, and both NaN on a complexity axis (exact)."""
+    nan = np.full(len(data), np.nan)
+    if not quality.is_accuracy:
+        return nan, nan
+    if quality.column == "map":
+        return nan, map_sd(data)
+    return eval_sizes(data), nan
+
+
+def accuracy_draws(
+    top1: np.ndarray, n: np.ndarray, rng: np.random.Generator, size: int, sd: np.ndarray | None = None
+) -> np.ndarray:
     """(size, networks) accuracies redrawn from each network's Jeffreys posterior Beta(k + ½, n − k + ½), k the
-    correctly classified images; a network whose evaluation size is unknown keeps its measured accuracy."""
+    correctly classified images, or, for a mAP with a standard error sd (and no n), from a normal law around it
+    clipped to [0, 1]; a network with neither keeps its measured value."""
     p, n = np.asarray(top1, dtype=float), np.asarray(n, dtype=float)
     known = np.isfinite(n)
+    sd = np.full(p.size, np.nan) if sd is None else np.asarray(sd, dtype=float)
+    spread = ~known & np.isfinite(sd) & (sd > 0)
+    if spread.any():  # drawn after the binomial ones, so top-1-only replicates keep their random stream
+        out = accuracy_draws(p, n, rng, size)
+        z = rng.standard_normal((size, int(spread.sum())))
+        out[:, spread] = np.clip(p[spread] + sd[spread] * z, 0.0, 1.0)
+        return out
     k = np.round(np.where(known, p * n, 0))
     a, b = k + 0.5, np.where(known, n, 0) - k + 0.5
     smooth = known & (np.minimum(a, b) >= NORMAL_FROM)
@@ -197,17 +234,21 @@ def accuracy_basis(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def detection_basis(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per dataset and schedule of the detectors: networks with a mAP, evaluation images and resolution."""
-    columns = ["dataset", "schedule", "networks", "eval_images", "resolution"]
+    """Per dataset and schedule of the detectors: networks with a mAP, how many of them have a bootstrap interval,
+    its median width in points, evaluation images and resolution."""
+    columns = ["dataset", "schedule", "networks", "with_interval", "median_width_points", "eval_images", "resolution"]
     if "map" not in frame or frame["map"].isna().all():
         return pd.DataFrame(columns=columns)
     acc = frame[frame["map"].notna()].drop_duplicates("arch_id")
-    acc = acc.assign(_n=_numeric(acc, "map_eval_images"), _r=_numeric(acc, "eval_resolution"))
+    width = _numeric(acc, "map_ci_high") - _numeric(acc, "map_ci_low")
+    acc = acc.assign(_n=_numeric(acc, "map_eval_images"), _r=_numeric(acc, "eval_resolution"), _w=100 * width)
     rows = [
         {
             "dataset": dataset,
             "schedule": schedule,
             "networks": len(part),
+            "with_interval": int(part["_w"].notna().sum()),
+            "median_width_points": float(part["_w"].median()) if part["_w"].notna().any() else float("nan"),
             "eval_images": int(part["_n"].min()) if part["_n"].notna().any() else None,
             "resolution": int(part["_r"].dropna().iloc[0]) if part["_r"].notna().any() else None,
         }

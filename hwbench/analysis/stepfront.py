@@ -13,7 +13,8 @@ always compared at the same levels whatever else is analysed. A block is evaluat
 quality reached by REACH·m of its networks: at that top level a bootstrap replicate still holds m of them with
 probability ≈ 0.99, so replicates rarely fail to cover it. Bootstrap replicates resample networks with
 replacement (a replicate is a multiplicity per network), draw each median from its measurement-noise table
-(hwbench.analysis.median_noise) and, when evaluation sizes are known, each accuracy from its binomial posterior.
+(hwbench.analysis.median_noise) and, when evaluation sizes are known, each accuracy from its binomial posterior
+(a mAP with a bootstrap interval: from a normal law with the interval's standard error).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from hwbench.analysis.data import Quality, accuracy_draws, eval_sizes
+from hwbench.analysis.data import Quality, accuracy_draws, accuracy_spread
 
 M = 3  # networks per best-of-m draw
 REACH = 3  # a level is estimable for a block when ≥ REACH·M of its networks reach it
@@ -50,6 +51,7 @@ class BlockFront:
     boot: np.ndarray | None = None  # (B, G); NaN where a replicate has fewer than m networks at the level
     noise: np.ndarray | None = None  # (networks, Q) median quantiles, for more replicates on demand
     acc_n: np.ndarray | None = None  # evaluation images per network (NaN unknown), for accuracy redraws
+    acc_sd: np.ndarray | None = None  # standard error of each network's mAP (NaN: none), for mAP redraws
 
     @property
     def estimable(self) -> np.ndarray:
@@ -162,8 +164,10 @@ def bootstrap_front(
             lat = front.noise[np.arange(n)[None, :], rng.integers(0, front.noise.shape[1], (b, n))]
         else:
             lat = np.broadcast_to(front.lat, (b, n))
-        if front.acc_n is not None:
-            q = accuracy_draws(front.q, front.acc_n, rng, b)
+        if front.acc_n is not None or front.acc_sd is not None:
+            unknown = np.full(n, np.nan)
+            acc_n = front.acc_n if front.acc_n is not None else unknown
+            q = accuracy_draws(front.q, acc_n, rng, b, front.acc_sd)
         else:
             q = np.broadcast_to(front.q, (b, n))
         out[start : start + b] = _evaluate(front, q, lat, w.astype(float), levels, m)
@@ -184,7 +188,7 @@ def target_fronts(
     """
     q_all = data[quality.column].to_numpy(dtype=float)
     lat_all = data["median_ms"].to_numpy(dtype=float)
-    n_eval = eval_sizes(data) if quality.is_accuracy else np.full(len(data), np.nan)
+    n_eval, sd_eval = accuracy_spread(data, quality)
     positions: dict[str, dict[str, np.ndarray]] = {}
     for (target, block), rows in sorted(data.groupby(["target", "group"], sort=True).indices.items()):
         positions.setdefault(str(target), {})[str(block)] = rows
@@ -203,5 +207,6 @@ def target_fronts(
             if tf.n_boot:
                 front.noise = noise[rows]
                 front.acc_n = n_eval[rows] if np.isfinite(n_eval[rows]).any() else None
+                front.acc_sd = sd_eval[rows] if np.isfinite(sd_eval[rows]).any() else None
                 front.boot = bootstrap_front(front, levels, n_boot, rng, m)
     return out

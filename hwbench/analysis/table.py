@@ -53,8 +53,8 @@ ACCURACY_COLUMNS = ["dataset", "schedule", "accuracy_source", "top1", "top5", "e
 # Detection (schema 4): the COCO metrics of a sweep's trained detector (newest successful PyTorch evaluation) and
 # the images they were scored on. Kept apart from eval_images, the binomial basis of a top-1 (mAP has none).
 _DET_ACC_SQL = """
-SELECT sa.sweep, a.arch_id, a.map, a.map50, a.map75, a.map_small, a.map_medium, a.map_large,
-       json_extract(a.info_json, '$.eval_images') AS map_eval_images, a.created_at
+SELECT sa.sweep, a.arch_id, a.map, a.map50, a.map75, a.map_small, a.map_medium, a.map_large, a.map_ci_low,
+       a.map_ci_high, json_extract(a.info_json, '$.eval_images') AS map_eval_images, a.created_at
 FROM sweep_accuracy sa JOIN accuracies a ON a.acc_key = sa.acc_key
 WHERE sa.sweep IN ({marks}) AND a.status = 'ok' AND a.evaluated_on = 'torch' AND a.map IS NOT NULL
 ORDER BY a.created_at
@@ -65,7 +65,8 @@ _DET_TIMING_SQL = """
 SELECT l.sweep, l.arch_id, l.target, d.status AS det_status, d.error AS det_error, d.placement AS nms_placement,
        d.nms_json AS nms_settings, d.images AS det_images, d.graph_ms AS det_graph_ms, d.nms_ms AS det_nms_ms,
        d.e2e_ms AS det_e2e_ms, d.e2e_p10_ms AS det_e2e_p10_ms, d.e2e_p90_ms AS det_e2e_p90_ms, d.boxes_before,
-       d.boxes_above, d.boxes_kept, d.nms_ms_per_1000,
+       d.boxes_above, d.boxes_kept, d.nms_ms_per_1000, d.artifact_map, d.artifact_map50, d.artifact_map_ci_low,
+       d.artifact_map_ci_high, d.artifact_images AS artifact_map_images,
        json_object('graph_ms', json_extract(d.info_json, '$.graph_ms'), 'nms_ms', json_extract(d.info_json, '$.nms_ms'),
                    'e2e_ms', json_extract(d.info_json, '$.e2e_ms'),
                    'above_threshold', json_extract(d.info_json, '$.above_threshold'),
@@ -79,7 +80,17 @@ SELECT DISTINCT sa.sweep, a.arch_id, a.boxes, a.head_macs FROM sweep_archs sa JO
 WHERE sa.sweep IN ({marks}) AND (a.boxes IS NOT NULL OR a.head_macs IS NOT NULL)
 """
 
-DETECTION_ACCURACY_COLUMNS = ["map", "map50", "map75", "map_small", "map_medium", "map_large", "map_eval_images"]
+DETECTION_ACCURACY_COLUMNS = [
+    "map",
+    "map50",
+    "map75",
+    "map_small",
+    "map_medium",
+    "map_large",
+    "map_ci_low",
+    "map_ci_high",
+    "map_eval_images",
+]
 DETECTION_TIMING_COLUMNS = [
     "det_status",
     "det_error",
@@ -95,6 +106,11 @@ DETECTION_TIMING_COLUMNS = [
     "boxes_above",
     "boxes_kept",
     "nms_ms_per_1000",
+    "artifact_map",
+    "artifact_map50",
+    "artifact_map_ci_low",
+    "artifact_map_ci_high",
+    "artifact_map_images",
     "det_per_image",
 ]
 DETECTION_COLUMNS = ["boxes", "head_macs", *DETECTION_ACCURACY_COLUMNS, *DETECTION_TIMING_COLUMNS, "nms_share"]
@@ -145,8 +161,11 @@ def add_detection_columns(frame: pd.DataFrame, store: Store, sweeps: list[str]) 
     """Add DETECTION_COLUMNS when the sweeps hold detectors (a frame without detectors is returned as it was).
 
     `boxes` (candidate boxes per image, one per anchor) and `head_macs` come from the network; `map` … `map_large`
-    (COCO AP@[.5:.95], AP50, AP75, AP small/medium/large in [0, 1]) and `map_eval_images` from its newest trained
-    evaluation. The latency parts were timed with trained weights on `det_images` test images at batch 1:
+    (COCO AP@[.5:.95], AP50, AP75, AP small/medium/large in [0, 1]), `map_ci_low`/`map_ci_high` (the 95% bootstrap
+    interval of mAP over the evaluation images; NaN in records stored before it existed) and `map_eval_images` from
+    its newest trained evaluation; `artifact_map`, `artifact_map50`, `artifact_map_ci_low/high` and
+    `artifact_map_images` score the exported artifact itself on the target (e.g. int8), where its timing did.
+    The latency parts were timed with trained weights on `det_images` test images at batch 1:
     `det_graph_ms` (backbone + head + box decoding), `det_nms_ms` and `det_e2e_ms` are medians over images of each
     image's median (`det_e2e_p10_ms`/`_p90_ms`: spread over images); `nms_share` = det_nms_ms / det_e2e_ms;
     `boxes_above` / `boxes_kept`: median per image over the score threshold / after NMS; `nms_placement`: host

@@ -1,5 +1,6 @@
-"""Detection in the results frame: mAP, boxes, head MACs and the latency parts per (network, target); the mAP
-quality axis, kept exact in the bootstrap; classification frames untouched."""
+"""Detection in the results frame: mAP (with its interval where stored), boxes, head MACs, the latency parts and an
+artifact's own mAP per (network, target); the mAP quality axis, redrawn in the bootstrap from each interval (exact
+without one); classification frames untouched."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hwbench.analysis.data import MAP, choose_quality, detection_basis, eval_sizes
+from hwbench.analysis.data import MAP, accuracy_draws, choose_quality, detection_basis, eval_sizes, map_sd
 from hwbench.analysis.table import DETECTION_COLUMNS, add_detection_columns, results_frame
 from hwbench.store import Store
 from hwbench.store.detection import put_detection_timing
@@ -24,6 +25,16 @@ NMS_MS = {0: [0.4, 0.5, 0.6], 1: [0.3, 0.4, 0.5], 2: [0.1, 0.2, 0.3]}
 E2E_MS = {0: [1.9, 2.0, 2.2], 1: [1.8, 2.0, 2.1], 2: [1.5, 2.0, 2.5]}
 ABOVE = {0: [30, 50, 70], 1: [20, 40, 60], 2: [10, 12, 14]}
 KEPT = {0: [5, 8, 9], 1: [4, 6, 7], 2: [2, 3, 3]}
+# The convnext detectors' records carry the schema-5 mAP intervals (their mAP ± 3 points) and, on cpu, the exported
+# artifact's own mAP; the mbconv ones are as stored before (no interval).
+HALF_WIDTH = 0.03
+ARTIFACT_MAP = {
+    "artifact_map": 0.19,
+    "artifact_map50": 0.39,
+    "artifact_map_ci_low": 0.16,
+    "artifact_map_ci_high": 0.22,
+    "artifact_images": 200,
+}
 
 
 def _timing(arch: str, target: str, i: int, boxes: int, placement: str = "host", status: str = "ok") -> dict:
@@ -56,6 +67,7 @@ def _timing(arch: str, target: str, i: int, boxes: int, placement: str = "host",
         "boxes_above": float(np.median(ABOVE[i])) if ok and host else None,
         "boxes_kept": float(np.median(KEPT[i])) if ok else None,
         "info_json": per_image if ok else {},
+        **(ARTIFACT_MAP if arch.startswith("dconvnext") and host else {}),
     }
 
 
@@ -107,6 +119,8 @@ def _detection_accuracy(store: Store, sweep: str, arch: str, map_: float) -> Non
             "map_small": map_ - 0.1,
             "map_medium": map_,
             "map_large": None,
+            "map_ci_low": map_ - HALF_WIDTH if "convnext" in arch else None,
+            "map_ci_high": map_ + HALF_WIDTH if "convnext" in arch else None,
             "info_json": info,
         },
         links=[(sweep, arch)],
@@ -159,22 +173,53 @@ def test_classification_frames_are_untouched(store: Store) -> None:
     assert both.loc[both["sweep"] == "cls", "map"].isna().all() and both["top1"].notna().sum() == 6
 
 
-def test_map_is_the_quality_axis_and_stays_exact_in_the_bootstrap(store: Store) -> None:
+def test_map_is_the_quality_axis_and_its_basis_counts_the_intervals(store: Store) -> None:
     frame = results_frame(store, ["det"])
     assert choose_quality(frame) == MAP and MAP.unit == "mAP" and MAP.fmt(0.257) == "25.7% mAP"
     tagged = frame.assign(eval_images=200)  # even where an image count sits in eval_images, mAP has no binomial
     assert np.isnan(eval_sizes(tagged)).all()
-    basis = detection_basis(frame)
-    assert basis.to_dict("records") == [
-        {"dataset": "digits-det", "schedule": "det_demo", "networks": 6, "eval_images": 200, "resolution": 128}
+    basis = detection_basis(frame).to_dict("records")
+    assert len(basis) == 1 and basis[0]["median_width_points"] == pytest.approx(6.0)
+    del basis[0]["median_width_points"]
+    assert basis == [
+        {
+            "dataset": "digits-det",
+            "schedule": "det_demo",
+            "networks": 6,
+            "with_interval": 3,
+            "eval_images": 200,
+            "resolution": 128,
+        }
     ]
 
 
-def test_bootstrap_fronts_on_map_do_not_redraw_it(store: Store) -> None:
+def test_intervals_and_the_artifacts_map_reach_the_frame(store: Store) -> None:
+    frame = results_frame(store, ["det"]).set_index(["arch_id", "target"])
+    r = frame.loc[("dconvnext-1", "cpu")]
+    assert (r["map_ci_low"], r["map"], r["map_ci_high"]) == pytest.approx((0.23, 0.26, 0.29))
+    assert (r["artifact_map"], r["artifact_map_ci_low"], r["artifact_map_ci_high"]) == pytest.approx((0.19, 0.16, 0.22))
+    assert r["artifact_map_images"] == 200 and np.isnan(frame.loc[("dconvnext-1", "npu"), "artifact_map"])
+    assert np.isnan(frame.loc[("dmbconv-1", "cpu"), "map_ci_low"])  # stored before intervals: none
+    sd = map_sd(frame.reset_index())
+    assert np.nanmax(sd) == pytest.approx(0.06 / (2 * 1.959964), rel=1e-5) and np.isnan(sd).sum() == 6
+
+
+def test_bootstrap_fronts_redraw_a_map_with_an_interval_and_keep_one_without_exact(store: Store) -> None:
     from hwbench.analysis.stepfront import target_fronts
 
     frame = results_frame(store, ["det"]).assign(group=lambda f: f["block"], eval_images=200)
     data = frame[frame["target"] == "cpu"].reset_index(drop=True)
     noise = np.repeat(data["median_ms"].to_numpy()[:, None], 4, axis=1)
     fronts = target_fronts(data, MAP, noise, n_boot=20, seed=0)["cpu"]
-    assert all(f.acc_n is None for f in fronts.blocks.values())  # exact: no accuracy redraws
+    assert all(f.acc_n is None for f in fronts.blocks.values())  # no binomial redraw for a mAP
+    assert fronts.blocks["mbconv"].acc_sd is None  # no interval stored: exact, as before
+    assert fronts.blocks["convnext"].acc_sd == pytest.approx(np.full(3, 0.06 / (2 * 1.959964)), rel=1e-5)
+
+
+def test_map_draws_follow_the_interval_and_leave_top1_draws_as_they_were() -> None:
+    p, n, sd = np.array([0.9, 0.3, 0.5]), np.array([359.0, np.nan, np.nan]), np.array([np.nan, 0.02, np.nan])
+    draws = accuracy_draws(p, n, np.random.default_rng(0), 20000, sd)
+    assert draws[:, 1].mean() == pytest.approx(0.3, abs=0.001) and draws[:, 1].std() == pytest.approx(0.02, rel=0.03)
+    assert (draws[:, 2] == 0.5).all()  # neither n nor an interval: exact
+    top1_only = accuracy_draws(p[:1], n[:1], np.random.default_rng(0), 20000)
+    assert (draws[:, 0] == top1_only[:, 0]).all()  # the binomial draws do not move when mAP rows are added
