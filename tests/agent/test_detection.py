@@ -120,3 +120,34 @@ def test_an_images_file_that_is_not_plain_uint8_images_is_refused(
     with pytest.raises(AgentError, match=r"HTTP 400\): images file [0-9a-f]{64}\.npy: (expected uint8|unreadable)"):
         on_board(agent, {**detector, "images": str(bad)})
     assert not witness.exists() and agent.alive()
+
+
+def test_the_detection_path_on_a_board_never_imports_torch(detector: dict[str, Any], tmp_path: Path) -> None:
+    """Server, validation, client and the detection job itself in one process: stdlib + numpy + ORT only."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.agent.conftest import TOKEN
+    from tests.conftest import ROOT
+
+    code = f"""
+import hashlib, json, sys, threading
+from hwbench.agent.server import AgentConfig, serve
+from hwbench.agent.client import AgentClient
+from hwbench.runners.detection import measure_detection_job
+server = serve("127.0.0.1", 0, AgentConfig(token={TOKEN!r}, cache_dir={str(tmp_path / "cache")!r}, quiet=True))
+threading.Thread(target=server.serve_forever, daemon=True).start()
+client = AgentClient("127.0.0.1", server.server_address[1], {TOKEN!r}, retries=0)
+job = json.loads({json.dumps(job(detector))!r})
+sha = lambda p: hashlib.sha256(open(p, "rb").read()).hexdigest()
+files = (job["artifact"], sha(job["artifact"]), ".onnx"), (job["images"], sha(job["images"]))
+reply = client.measure_detection(job, *files, timeout=60, queue_timeout_s=30)
+here = measure_detection_job(job)
+server.shutdown(); server.server_close()
+heavy = sorted(m for m in ("torch", "pydantic", "yaml", "pandas", "typer", "rich", "scipy", "onnx") if m in sys.modules)
+print(json.dumps({{"status": [reply["result"]["status"], here["status"]], "heavy": heavy}}))
+"""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"status": ["ok", "ok"], "heavy": []}
