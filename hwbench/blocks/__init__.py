@@ -22,6 +22,7 @@ BLOCK_MODULES = (
     "hwbench.blocks.vit_tome",
     "hwbench.blocks.vit_ltmp",
     "hwbench.blocks.vit_mlp_prune",
+    "hwbench.blocks.hybrid",  # last: it wraps the CNN blocks above
 )
 
 
@@ -40,6 +41,9 @@ class BlockDef:
     token_forms: tuple[str, ...] = ()
     # Validates the knobs against the whole architecture (raise ValueError), where one block's knobs are not enough.
     check: Callable[[Any], None] | None = None
+    # A block that builds another block chosen per stage (hybrid): turns one stage's drawn knobs into its params.
+    # Such a block is no block of its own, so block_names() leaves it out unless asked.
+    composite: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
 
 BLOCKS: Registry[BlockDef] = Registry("block")
@@ -54,10 +58,14 @@ def get_block(name: str) -> BlockDef:
     return BLOCKS.get(name)
 
 
-def block_names(family: str | None = None) -> list[str]:
-    """Registered block names, optionally of one family."""
+def block_names(family: str | None = None, composite: bool = False) -> list[str]:
+    """Registered block names, optionally of one family; composite blocks (hybrid) only when asked."""
     load_all()
-    return [n for n in BLOCKS.names() if family is None or BLOCKS.get(n).family == family]
+    return [
+        n
+        for n in BLOCKS.names()
+        if (family is None or BLOCKS.get(n).family == family) and (composite or BLOCKS.get(n).composite is None)
+    ]
 
 
 def load_all() -> None:

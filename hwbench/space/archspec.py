@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from hwbench.config import load_yaml, parse_model
 from hwbench.errors import ConfigError
+from hwbench.space.published import Published
 
 
 @dataclass(frozen=True)
@@ -60,11 +61,13 @@ class ArchSpec:
 
 
 class ArchFile(BaseModel):
-    """A fixed-architecture file: a name, a description and one `arch` mapping."""
+    """A fixed-architecture file: a name, a description, one `arch` mapping and, for a reference network, its
+    published complexity (checked by the tests)."""
 
     name: str | None = None
     description: str = ""
     arch: dict[str, Any]
+    published: Published | None = None
 
     model_config = {"extra": "forbid", "frozen": True}
 

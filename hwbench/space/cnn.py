@@ -7,7 +7,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
-from hwbench.blocks import Act
+from hwbench.blocks import Act, get_block
 from hwbench.config import Strict
 from hwbench.space.constraints import Constraints
 from hwbench.space.families import FAMILIES, Family
@@ -91,7 +91,7 @@ class CNNArch(Strict):
         if not isinstance(data, dict) or "block" not in data or not isinstance(data.get("stages"), list):
             return data
         name = data["block"]
-        names = block_names("cnn")
+        names = block_names("cnn", composite=True)
         if name not in names:
             raise ValueError(unknown_name_message("cnn block", name, names))
         block = get_block(name)
@@ -103,8 +103,9 @@ class CNNArch(Strict):
                     params = block.params.model_validate(raw)
                 except Exception as exc:  # pydantic ValidationError: keep the first message, add the path
                     err = exc.errors()[0]  # type: ignore[attr-defined]
-                    loc = ".".join(str(p) for p in err["loc"])
-                    raise ValueError(f"stages.{i}.params.{loc}: {err['msg']}") from None
+                    loc = ".".join(["params", *(str(p) for p in err["loc"])])
+                    msg = str(err["msg"]).removeprefix("Value error, ")
+                    raise ValueError(f"stages.{i}.{loc}: {msg}") from None
                 stage = {**stage, "params": params.model_dump(mode="json")}
             stages.append(stage)
         return {**data, "stages": stages}
@@ -178,12 +179,14 @@ def draw_cnn(macro: CNNMacro, block: str, block_params: dict[str, Param], rng: n
     stride = _per_stage(draw_param(macro.stages.stride, rng, n), n)
     head_width = draw_param(macro.head.width, rng, n)
     knobs = {k: _per_stage(draw_param(block_params[k], rng, n), n) for k in sorted(block_params)}
+    # Every knob is drawn whatever block a hybrid stage gets, so the stream never depends on that choice.
+    pick = get_block(block).composite or dict
     stages = [
         {
             "depth": depth[i],
             "width": width[i],
             "stride": stride[i],
-            "params": {k: v[i] for k, v in knobs.items()},
+            "params": pick({k: v[i] for k, v in knobs.items()}),
         }
         for i in range(n)
     ]

@@ -8,14 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel
 
 from hwbench.config import Strict, load_yaml, parse_model, raise_errors, validation_errors
 from hwbench.errors import ConfigError, UnknownNameError
 from hwbench.space.archspec import ArchFile, ArchSpec
 from hwbench.space.constraints import Constraints
 from hwbench.space.families import get_family
-from hwbench.space.samplers import Param, param_extremes
+from hwbench.space.knobs import hybrid_knob_errors, knob_errors
+from hwbench.space.samplers import Param
 
 
 class SpaceFile(Strict):
@@ -159,30 +160,14 @@ def _block_errors(path: Path, family: str | None, block: Any, block_params: Any)
 
     if not isinstance(block, str):
         return []
-    names = block_names(family) if family else sorted({*block_names("cnn"), *block_names("vit")})
+    names = block_names(family, composite=True) if family else sorted({*block_names("cnn", True), *block_names("vit")})
     if block not in names:
         return [ConfigError(path, "block", unknown_name_message(f"{family or 'known'} block", block, names))]
     if not isinstance(block_params, dict):
         return []
-    params_model = get_block(block).params
-    valid = sorted(params_model.model_fields)
-    errors = []
-    for key, param in block_params.items():
-        if key not in valid:
-            errors.append(ConfigError(path, f"block_params.{key}", unknown_name_message("block knob", key, valid)))
-            continue
-        try:
-            extremes = param_extremes(TypeAdapter(Param).validate_python(param))
-        except Exception:  # a malformed sampler: the schema reports it
-            continue
-        for value in extremes:
-            try:
-                params_model.model_validate({key: value})
-            except Exception as exc:
-                msg = exc.errors()[0]["msg"]  # type: ignore[attr-defined]
-                errors.append(ConfigError(path, f"block_params.{key}", f"{msg} (got {value!r})"))
-                break
-    return errors
+    if get_block(block).composite is not None:
+        return hybrid_knob_errors(path, block_params)
+    return knob_errors(path, block, block_params)
 
 
 def _check_draw(space: DesignSpace) -> None:

@@ -14,6 +14,16 @@ from hwbench.space.sampling import sample_space, window_spec
 FILES = listing("design_spaces")
 
 
+def _case(path: Path) -> object:
+    """A heavy reference network (over 2 GMACs published) builds and runs only in the extended suite; the
+    default suite counts it (tests/models/test_reference_zoo.py)."""
+    from hwbench.config import load_yaml, quantity
+
+    macs = (load_yaml(path).get("published") or {}).get("macs")
+    heavy = macs is not None and quantity(macs) > 2e9
+    return pytest.param(path, marks=pytest.mark.extended) if heavy else path
+
+
 def test_there_are_five_cnn_block_spaces() -> None:
     blocks = {load_space(p).block for p in FILES if load_space(p).fixed is None and load_space(p).family == "cnn"}
     assert {"mbconv", "mbconv_se", "fused_mbconv", "resnet_bottleneck", "convnext"} <= blocks
@@ -35,7 +45,9 @@ def test_block_spaces_share_one_macro(family: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", FILES, ids=lambda p: str(p.relative_to(p.parents[1] if "fixed" in p.parts else p.parent))
+    "path",
+    [_case(p) for p in FILES],
+    ids=lambda p: str(p.relative_to(p.parents[1] if "fixed" in p.parts else p.parent)),
 )
 def test_space_samples_and_builds(path: Path) -> None:
     space = load_space(path)
