@@ -81,8 +81,15 @@ COLUMNS: dict[str, Column] = {
 
 # Detection sweeps (a results frame with `map`): the accuracy is mAP, and the latency comes in parts (trained
 # weights, real images, NMS included) next to the graph's protocol median.
+def _map_ci(r: dict[str, Any], prefix: str = "") -> str:
+    """A mAP's 95% bootstrap interval in percent: 23.0–29.0%."""
+    low, high = r.get(f"{prefix}map_ci_low"), r.get(f"{prefix}map_ci_high")
+    return "–" if _missing(low) or _missing(high) else f"{100 * float(low):.1f}–{pct(high)}"
+
+
 DETECTION_COLUMNS: dict[str, Column] = {
     "map": Column("mAP", 1, lambda r: pct(r.get("map")), ("map",)),
+    "map_ci": Column("mAP 95% CI", 3, _map_ci, ("map_ci_low", "map_ci_high")),
     "map50": Column("AP50", 3, lambda r: pct(r.get("map50")), ("map50",)),
     "boxes": Column("boxes", 3, lambda r: num(r.get("boxes"), 0), ("boxes",)),
     "head_macs": Column(
@@ -92,7 +99,13 @@ DETECTION_COLUMNS: dict[str, Column] = {
     "det_nms_ms": Column("NMS ms", 2, lambda r: num(r.get("det_nms_ms")), ("det_nms_ms",)),
     "det_e2e_ms": Column("e2e ms", 1, lambda r: num(r.get("det_e2e_ms")), ("det_e2e_ms",)),
     "nms_share": Column("NMS share", 2, lambda r: pct(r.get("nms_share")), ("nms_share",)),
+    "artifact_map": Column("artifact mAP", 4, lambda r: pct(r.get("artifact_map")), ("artifact_map",)),
+    "artifact_map_ci": Column(
+        "artifact 95% CI", 5, lambda r: _map_ci(r, "artifact_"), ("artifact_map_ci_low", "artifact_map_ci_high")
+    ),
 }
+# Dropped from the default view when no row has a value (old stores have no intervals, most no artifact mAP).
+OPTIONAL = ("flags", "artifact", "error", "map_ci", "artifact_map", "artifact_map_ci")
 ALL_COLUMNS = {**COLUMNS, **DETECTION_COLUMNS}
 
 
@@ -187,7 +200,7 @@ def show(
     headers = {k: ALL_COLUMNS[k].header if k in ALL_COLUMNS else k for k in keys}
     cells = {k: [ALL_COLUMNS[k].cell(r) if k in ALL_COLUMNS else _plain(r.get(k)) for r in records] for k in keys}
     if chosen is None:  # the default view drops empty columns, then fits the width
-        cells = {k: v for k, v in cells.items() if k not in ("flags", "artifact", "error") or any(v)}
+        cells = {k: v for k, v in cells.items() if k not in OPTIONAL or any(c not in ("", "–") for c in v)}
     if format == "markdown":
         _print_markdown([headers[k] for k in cells], [[cells[k][i] for k in cells] for i in range(len(records))])
         return
@@ -207,6 +220,13 @@ def show(
             width,
         )
     _detection_note(frame, [k for k in shown if k in DETECTION_COLUMNS or k == "median_ms"], width)
+    if any(k in shown for k in ("map_ci", "artifact_map_ci")):
+        artifact = "; artifact mAP: the exported artifact scored on the target" if "artifact_map" in shown else ""
+        _note(
+            "mAP 95% CI: bootstrap over the test images (the uncertainty from scoring on a finite set of images, not "
+            f"the variance over training seeds){artifact}",
+            width,
+        )
     _show_token_comparison(frame, width)
 
 

@@ -45,7 +45,8 @@ def _padded(values: list | None, count: int) -> np.ndarray:
 
 
 def block_table(part: pd.DataFrame) -> pd.DataFrame:
-    """Per block on one target: networks, median mAP, and medians over networks of the latency parts and counts."""
+    """Per block on one target: networks, median mAP, the median width of the mAPs' bootstrap intervals, the median
+    mAP of the exported artifacts, and medians over networks of the latency parts and counts."""
     rows = []
     for group, block in part.groupby("group", sort=True):
         timed = block[block["det_status"] == "ok"] if "det_status" in block else block.iloc[:0]
@@ -56,6 +57,8 @@ def block_table(part: pd.DataFrame) -> pd.DataFrame:
                 "with_map": int(block["map"].notna().sum()),
                 "timed": len(timed),
                 "map_median": block["map"].median(),
+                "map_ci_width_median": (block["map_ci_high"] - block["map_ci_low"]).median(),
+                "artifact_map_median": block["artifact_map"].median(),
                 "head_macs_median": block["head_macs"].median(),
                 "boxes_median": block["boxes"].median(),
                 "graph_protocol_ms": block.loc[block["status"] == "ok", "median_ms"].median(),
@@ -132,6 +135,8 @@ def _render(part: pd.DataFrame) -> str:
             "networks": ("networks", text),
             "timed": ("timed in parts", text),
             "map_median": ("median mAP", pct),
+            "map_ci_width_median": ("median width of its 95% CI", pct),
+            "artifact_map_median": ("median artifact mAP", pct),
             "head_macs_median": ("head MACs", mega),
             "graph_protocol_ms": ("graph ms (protocol)", num),
             "det_graph_ms_median": ("graph ms", num),

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -20,7 +23,8 @@ NMS_PANELS = (("above_threshold", "boxes above the score threshold"), ("kept", "
 
 def det_fronts_figure(part: pd.DataFrame, target: str, colors: dict[str, tuple]) -> Figure:
     """mAP against end-to-end and against graph-only latency (trained weights, test images): each block's
-    networks and Pareto front, so a ranking that changes once NMS is counted shows as fronts that move."""
+    networks (with their mAP intervals) and Pareto front, so a ranking that changes once NMS is counted shows as
+    fronts that move."""
     fig, axes = plt.subplots(1, len(FRONT_PANELS), figsize=(4.6 * len(FRONT_PANELS), 3.9), constrained_layout=True)
     for ax, (cost, label) in zip(axes, FRONT_PANELS):
         has = part[part["map"].notna() & (part[cost] > 0)]
@@ -30,6 +34,7 @@ def det_fronts_figure(part: pd.DataFrame, target: str, colors: dict[str, tuple])
         for block, group in has.groupby("group", sort=True):
             x, y = group[cost].to_numpy(dtype=float), 100 * group["map"].to_numpy(dtype=float)
             ax.scatter(x, y, s=12, alpha=0.45, color=colors[block], linewidths=0, label=f"{block} (n={len(group)})")
+            _map_bars(ax, group, x, y, colors[block])
             c, q = front_points(x, y)
             ax.step(c, q, where="post", color=colors[block], lw=1.6)
             ax.plot(c, q, "o", ms=5, mfc="none", mec=colors[block], mew=1.2)
@@ -42,6 +47,18 @@ def det_fronts_figure(part: pd.DataFrame, target: str, colors: dict[str, tuple])
         axes[0].legend(handles, labels, fontsize=7, loc="lower right")
     fig.suptitle(f"{target}: per-block Pareto fronts of detectors, with and without NMS", fontsize=11)
     return fig
+
+
+def _map_bars(ax: Any, group: pd.DataFrame, x: np.ndarray, y: np.ndarray, color: tuple) -> None:
+    """Each mAP's 95% bootstrap interval over the evaluation images, as a faint vertical bar (where stored)."""
+    if "map_ci_low" not in group:
+        return
+    low = 100 * group["map_ci_low"].to_numpy(dtype=float)
+    high = 100 * group["map_ci_high"].to_numpy(dtype=float)
+    has = np.isfinite(low) & np.isfinite(high)
+    if has.any():
+        bars = np.vstack([np.maximum(y - low, 0), np.maximum(high - y, 0)])[:, has]
+        ax.errorbar(x[has], y[has], yerr=bars, fmt="none", ecolor=color, alpha=0.35, lw=0.8)
 
 
 def nms_figure(images: pd.DataFrame, target: str, colors: dict[str, tuple]) -> Figure:

@@ -37,16 +37,32 @@ def report_header(analysis: Analysis) -> dict[str, Any]:
 
 
 def detection_lines(results: pd.DataFrame) -> list[str]:
-    """What each mAP rests on: dataset, schedule, resolution, evaluation images, and the uncertainty left out."""
+    """What each mAP rests on: dataset, schedule, resolution, evaluation images, and how its uncertainty enters."""
     lines = []
     for r in detection_basis(results).itertuples():
         images = (
             f"{int(r.eval_images):,} evaluation images" if pd.notna(r.eval_images) else "an unrecorded number of images"
         )
         res = f" at {int(r.resolution)}×{int(r.resolution)} px" if pd.notna(r.resolution) else ""
-        lines.append(
-            f"mAP@[.5:.95] of {r.networks} detector(s) on {r.dataset} ({r.schedule} schedule){res}, {images}: "
+        head = f"mAP@[.5:.95] of {r.networks} detector(s) on {r.dataset} ({r.schedule} schedule){res}, {images}: "
+        exact = (
             "mAP is not a proportion of images, so it has no binomial interval, and its uncertainty over the "
             "evaluation images is not included (the bootstrap treats each mAP as exact)."
         )
+        redrawn = (
+            f"each mAP has a 95% bootstrap interval over its evaluation images (median width "
+            f"{r.median_width_points:.1f} points; map_ci_low/high in results.csv), and the bootstrap redraws it from "
+            "a normal law with that interval's standard error, so front, speedup and verdict intervals include it."
+        )
+        if r.with_interval == 0:
+            lines.append(head + exact)
+        elif r.with_interval == r.networks:
+            lines.append(head + redrawn)
+        else:
+            lines.append(
+                head + f"{r.with_interval} of the {r.networks} mAPs have a 95% bootstrap interval over their "
+                f"evaluation images (median width {r.median_width_points:.1f} points) and are redrawn from it in the "
+                f"bootstrap; the other {r.networks - r.with_interval} were stored without one and are treated as exact "
+                "(their uncertainty over the evaluation images is not included)."
+            )
     return lines

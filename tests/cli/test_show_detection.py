@@ -85,3 +85,14 @@ def test_classification_output_is_unchanged(store: Path) -> None:
     assert not {"map", "det_e2e_ms", "nms_share"} & set(frame.columns) and frame["top1"].notna().all()
     result = CliRunner().invoke(app, ["show", "cls", "--columns", "map", "--store", str(store)])
     assert result.exit_code != 0  # detection columns are unknown for a classification sweep
+
+
+def test_map_intervals_and_the_artifacts_map_are_shown_where_stored(store: Path) -> None:
+    wide = _show(store, "det", "--target", "cpu", columns=250)
+    assert "mAP 95% CI" in wide and "23.0–29.0%" in wide  # dconvnext-1: mAP 26.0% ± 3 points
+    assert "artifact mAP" in wide and "19.0%" in wide and "16.0–22.0%" in wide
+    assert "not the variance over training seeds" in " ".join(wide.split())
+    npu = _show(store, "det", "--target", "npu", columns=250)
+    assert "mAP 95% CI" in npu and "artifact mAP" not in npu  # no artifact was scored on npu: column dropped
+    frame = pd.read_csv(io.StringIO(_show(store, "det", "--format", "csv")))
+    assert {"map_ci_low", "map_ci_high", "artifact_map", "artifact_map_ci_low"} <= set(frame.columns)

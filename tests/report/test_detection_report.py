@@ -67,7 +67,11 @@ def test_detection_report_has_the_section_figures_and_tables(store: Store, tmp_p
     assert "Quality axis: <b>mAP@[.5:.95]</b>" in html
     header = " ".join(_section(html, "Quality axis", "</p>").split())
     assert "mAP@[.5:.95] of 6 detector(s) on digits-det (det_demo schedule) at 128×128 px, 200 evaluation" in header
-    assert "uncertainty over the evaluation images is not included" in header
+    # convnext's records carry mAP intervals (± 3 points), mbconv's were stored before them (test_detection_frame)
+    assert "3 of the 6 mAPs have a 95% bootstrap interval over their evaluation images (median width 6.0 points)" in (
+        header
+    )
+    assert "the other 3 were stored without one and are treated as exact" in header
     det = _section(html, 'id="detection"', 'id="distribution"')
     assert "untrained weights on random inputs" in det and "trained weights, at batch 1 on real test images" in det
     cpu = _section(det, "<h3>cpu</h3>", "<h3>npu</h3>")
@@ -75,8 +79,11 @@ def test_detection_report_has_the_section_figures_and_tables(store: Store, tmp_p
     assert "score ≥ 0.05, IoU 0.5, top-1000 before NMS, at most 100 kept" in cpu
     cells = re.findall(r"<tr><td>mbconv</td>(.*?)</tr>", cpu)[0]
     assert re.findall(r"<td>(.*?)</td>", cells) == [
-        "3", "3", "25.0%", "2M", "2", "1.6", "0.4", "2", "20.0%", "1,360", "40", "6",
+        "3", "3", "25.0%", "–", "–", "2M", "2", "1.6", "0.4", "2", "20.0%", "1,360", "40", "6",
     ]  # fmt: skip
+    convnext = re.findall(r"<td>(.*?)</td>", re.findall(r"<tr><td>convnext</td>(.*?)</tr>", cpu)[0])
+    assert convnext[2:5] == ["26.0%", "6.0%", "19.0%"]  # median mAP, median CI width, median artifact mAP
+    assert "median width of its 95% CI" in cpu and "faint bars: each mAP" in det
     npu = det[det.index("<h3>npu</h3>") :]
     assert "in the graph" in npu and "1 network(s) have no latency in parts here" in npu
     assert "1 detector(s) whose timing in parts failed" in npu and "NonMaxSuppression unsupported" in npu
