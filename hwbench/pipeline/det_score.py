@@ -7,6 +7,7 @@ folder: every place that times a detector (this machine, a Ray node, a board) re
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -77,8 +78,11 @@ def score_artifact(images: TimingImages, result: dict[str, Any]) -> dict[str, An
                 raise PackError(f"packed detections: a label outside 0..{split.num_classes - 1}")
     except PackError as exc:
         return {"artifact_map_error": str(exc)}
-    metrics = evaluate_detections(split, detections)
-    low, high = map_interval(split, detections)
+    try:
+        metrics = evaluate_detections(split, detections)
+        low, high = map_interval(split, detections)
+    except Exception as exc:  # the timing stands without its mAP; the record says why
+        return {"artifact_map_error": f"scoring failed: {type(exc).__name__}: {exc}"[:500]}
     return {
         "artifact_map": metrics["map"],
         "artifact_map50": metrics["map50"],
@@ -90,9 +94,8 @@ def score_artifact(images: TimingImages, result: dict[str, Any]) -> dict[str, An
 
 
 def map_interval(split: DetectionSplit, detections: list[Any]) -> tuple[float | None, float | None]:
-    """95% percentile-bootstrap interval of mAP over images (hwbench.accuracy.detection.bootstrap)."""
-    try:
-        from hwbench.accuracy.detection.bootstrap import map_interval as bootstrap
-    except ImportError:  # the bootstrap module is not part of this checkout yet: no interval
-        return None, None
-    return bootstrap(split, detections, confidence=0.95, seed=0)
+    """95% bootstrap interval of mAP over the scored images (as training's); None, None where there is no object."""
+    from hwbench.accuracy.detection.bootstrap import map_interval as bootstrap
+
+    low, high = bootstrap(split, detections, confidence=0.95, seed=0)
+    return (None, None) if math.isnan(low) or math.isnan(high) else (float(low), float(high))

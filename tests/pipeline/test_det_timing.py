@@ -67,11 +67,15 @@ def test_a_board_times_trained_detectors_and_the_artifact_map_matches_training(
         assert json.loads(prov["json"])["agent"]["address"] == f"127.0.0.1:{agent.port}"
 
         # The artifact's own mAP, on the images training scored (32 of them), equals the PyTorch mAP.
-        [trained] = rows(req.store, "SELECT map, map50 FROM accuracies")
+        [trained] = rows(req.store, "SELECT map, map50, map_ci_low, map_ci_high FROM accuracies")
         for t in timings.values():
             assert t["artifact_images"] == 32
             assert t["artifact_map"] == pytest.approx(trained["map"], abs=0.01)
             assert t["artifact_map50"] == pytest.approx(trained["map50"], abs=0.01)
+            # The same bootstrap over the same images as training's interval (its coverage is tested there).
+            assert t["artifact_map_ci_low"] <= t["artifact_map"] <= t["artifact_map_ci_high"]
+            assert t["artifact_map_ci_low"] == pytest.approx(trained["map_ci_low"], abs=0.02)
+            assert t["artifact_map_ci_high"] == pytest.approx(trained["map_ci_high"], abs=0.02)
             info = json.loads(t["info_json"])
             assert "detections" not in info and info["artifact_detections"] == "graph + host NMS"
 

@@ -39,6 +39,7 @@ def test_a_ray_node_target_times_detectors_on_its_node(cluster: Any, tmp_path: P
     assert timing["images"] == 24 and timing["nms_ms"] > 0 and timing["artifact_images"] == 32
     [trained] = rows(req.store, "SELECT map FROM accuracies")
     assert timing["artifact_map"] == pytest.approx(trained["map"], abs=0.01)
+    assert timing["artifact_map_ci_low"] <= timing["artifact_map"] <= timing["artifact_map_ci_high"]
     prov = json.loads(timing["prov"])
     # Timed on the node that declares the resource, holding all of its CPUs, keyed by that node.
     assert prov["ray_node"]["node_id"] == cluster.worker.node_id and prov["ray_node"]["cpus"] == 1.0
