@@ -5,7 +5,7 @@ commands; the import order below is the order `hwbench --help` lists them in.
 """
 
 # isort: off
-from hwbench.cli import sweep, catalog, report, build, agent, accuracy, compare, show  # noqa: F401
+from hwbench.cli import sweep, catalog, report, build, agent, accuracy, compare, show, prune  # noqa: F401
 
 # isort: on
 from hwbench.cli.common import app, main

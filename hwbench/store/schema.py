@@ -118,6 +118,28 @@ MIGRATIONS: list[str] = [
     ALTER TABLE detection_timings ADD COLUMN artifact_map_ci_high REAL;
     ALTER TABLE detection_timings ADD COLUMN artifact_images INTEGER;
     """,
+    # 6: anchor pruning (docs/anchor-pruning.md): every anchor set scored (by evaluation key: weights, split, NMS),
+    # every search with its visiting order and front, and the front's pruned detectors measured on targets.
+    """
+    CREATE TABLE anchor_nodes (
+        eval_key TEXT NOT NULL, removed TEXT NOT NULL, anchors INTEGER NOT NULL, map REAL, map50 REAL,
+        boxes INTEGER, head_macs INTEGER, mean_candidates REAL, mean_kept REAL, metrics_json TEXT,
+        created_at TEXT NOT NULL, PRIMARY KEY (eval_key, removed)
+    );
+    CREATE TABLE anchor_searches (
+        search_key TEXT PRIMARY KEY, sweep TEXT NOT NULL, arch_id TEXT NOT NULL REFERENCES archs(arch_id),
+        acc_key TEXT NOT NULL, eval_key TEXT NOT NULL, strategy TEXT NOT NULL, cost TEXT NOT NULL,
+        min_map REAL NOT NULL, max_nodes INTEGER NOT NULL, status TEXT NOT NULL, exhausted INTEGER,
+        visited_json TEXT, front_json TEXT, info_json TEXT, created_at TEXT NOT NULL
+    );
+    CREATE TABLE anchor_measurements (
+        search_key TEXT NOT NULL, removed TEXT NOT NULL, target TEXT NOT NULL, target_fp TEXT NOT NULL,
+        status TEXT NOT NULL, error TEXT, graph_ms REAL, nms_ms REAL, e2e_ms REAL, predicted_graph_ms REAL,
+        predicted_nms_ms REAL, predicted_e2e_ms REAL, artifact_map REAL, info_json TEXT,
+        prov_id TEXT REFERENCES provenance(prov_id), created_at TEXT NOT NULL,
+        PRIMARY KEY (search_key, removed, target, target_fp)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

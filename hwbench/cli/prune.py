@@ -1,0 +1,73 @@
+"""`hwbench prune-anchors`: which anchors a sweep's trained detector can lose (anchor pruning), resumable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hwbench.cli.common import DEFAULT_STORE, StoreOpt, app
+from hwbench.cli.text import num, print_table
+
+
+@app.command("prune-anchors")
+def prune_anchors(
+    name: Annotated[str, typer.Argument(help="Sweep name.")],
+    arch: Annotated[str, typer.Option("--arch", help="arch_id of a trained detector of the sweep.")],
+    strategy: Annotated[str, typer.Option(help="greedy, layerwise or shared.")] = "greedy",
+    cost: Annotated[str, typer.Option(help="macs (head MACs), boxes, or latency:TARGET (predicted).")] = "macs",
+    min_map: Annotated[
+        float | None,
+        typer.Option("--min-map", help="Lowest mAP (fraction) kept on the front; default 90% of the detector's."),
+    ] = None,
+    max_nodes: Annotated[int, typer.Option("--max-nodes", help="Most anchor sets scored.")] = 300,
+    validate: Annotated[
+        int, typer.Option(help="Re-score this many front points by running the pruned network (slow mode).")
+    ] = 0,
+    store: StoreOpt = DEFAULT_STORE,
+    artifacts: Annotated[Path | None, typer.Option(help="Artifact folder (default: beside the store).")] = None,
+) -> None:
+    """Search the anchor sets of a trained detector by fast evaluation (cached predictions, masking, NMS, COCO mAP)
+    and store every scored set and the front (mAP vs cost). Re-running resumes without scoring a set twice."""
+    from hwbench.pruning.run import PruneRequest, describe
+    from hwbench.pruning.run import prune_anchors as run
+
+    req = PruneRequest(name, arch, store, strategy, cost, min_map, max_nodes, validate, artifacts)
+    outcome = run(req, note=lambda text: typer.echo(f"note: {text}", err=True))
+    latency = cost.startswith("latency")
+    headers = ["anchor set", "anchors", "mAP", "Δ mAP", "boxes", "head MMACs"]
+    headers += [f"e2e ms on {cost.split(':', 1)[1]} (predicted)"] if latency else []
+    rows = []
+    for r in describe(outcome):
+        row = (
+            anchor_set_text(outcome.anchors, r["removed"]),
+            r["anchors"],
+            num(100 * (r["map"] or 0.0), 3),
+            f"{100 * ((r['map'] or 0.0) - outcome.root.map):+.2f}",
+            r["boxes"],
+            num(r["head_macs"] / 1e6, 3),
+        )
+        rows.append(row + ((num(r["cost"], 3),) if latency else ()))
+    result = outcome.result
+    typer.echo(
+        f"search {outcome.search_key[:12]} ({strategy}, cost {cost}): {len(result.visited)} anchor sets scored on "
+        f"{outcome.images} images, {len(result.front)} on the front; mAP of the trained detector there "
+        f"{100 * outcome.root.map:.2f} (first row); prediction cache {outcome.cache_bytes / 1e6:.1f} MB"
+    )
+    print_table(headers, rows)
+    for v in outcome.validation:
+        typer.echo(f"slow check {v['removed']}: fast mAP {v['fast_map']:.4f}, pruned network {v['slow_map']:.4f}")
+
+
+def anchor_set_text(anchors: list, removed: list[int]) -> str:
+    """The shorter description of an anchor set: what it removes (−) or what it keeps (only), per level."""
+    if not removed:
+        return "all (the trained detector)"
+    gone = set(removed)
+    kept = [a for a in anchors if a.index not in gone]
+    shown, word = ([a for a in anchors if a.index in gone], "−") if len(gone) <= len(kept) else (kept, "only")
+    levels: dict[int, list[str]] = {}
+    for a in shown:
+        levels.setdefault(a.level, []).append(f"s{a.scale:.3g} r{a.ratio:.3g}")
+    return f"{word} " + "; ".join(f"L{lv}: {', '.join(names)}" for lv, names in levels.items())
