@@ -100,6 +100,15 @@ def sweep(
         ),
     ] = ExecutorChoice.auto,
     ray_address: Annotated[str | None, typer.Option(help="Address of the Ray cluster (default: $RAY_ADDRESS).")] = None,
+    reference: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--reference",
+            "-r",
+            help="A known network (a fixed spec: mobilenet_v2, resnet18, ... or a file) measured and trained beside "
+            "the spaces at their resolution and class count, drawn on every front; not part of any block (repeat).",
+        ),
+    ] = None,
 ) -> None:
     """Sample N networks per space, export, measure on every target, train, store, report. Re-run to resume."""
     from hwbench.pipeline import SweepRequest, run_sweep
@@ -108,7 +117,7 @@ def sweep(
     spaces, targets = default_inputs(stage.value, space, target)
     request = SweepRequest(
         name=name,
-        **_resolve_inputs(spaces, targets),
+        **_resolve_inputs(spaces, targets, reference or []),
         n=n,
         seed=seed,
         store=store,
@@ -166,20 +175,22 @@ def summary(name: str, stage: str, counts: dict[str, int], *, train: bool, store
     return f"sweep {name!r}: {done} (store: {store})"
 
 
-def _resolve_inputs(spaces: list[str], targets: list[str]) -> dict[str, list[Path]]:
-    """Every --space and --target value as files; all the unknown ones reported together."""
+def _resolve_inputs(spaces: list[str], targets: list[str], references: list[str]) -> dict[str, list[Path]]:
+    """Every --space, --target and --reference value as files; all the unknown ones reported together."""
     from hwbench.config import raise_errors, split_errors
     from hwbench.errors import ConfigError
     from hwbench.paths import resolve
+    from hwbench.pipeline.references import reference_paths
     from hwbench.space.locate import space_paths
 
-    found: dict[str, list[Path]] = {"spaces": [], "targets": []}
+    found: dict[str, list[Path]] = {"spaces": [], "targets": [], "references": []}
     errors: list[ConfigError] = []
-    for value in spaces:
-        try:
-            found["spaces"] += space_paths(value)
-        except ConfigError as exc:
-            errors += split_errors(exc)
+    for key, find, values in (("spaces", space_paths, spaces), ("references", reference_paths, references)):
+        for value in values:
+            try:
+                found[key] += find(value)
+            except ConfigError as exc:
+                errors += split_errors(exc)
     for value in targets:
         try:
             found["targets"].append(resolve(value, "targets", "--target"))

@@ -23,6 +23,7 @@ class Plan:
     targets: list[Target]
     counts: dict[str, int] = field(default_factory=dict)
     training: TrainingPlan | DetTrainingPlan | None = None  # when a dataset was given
+    references: list[DesignSpace] = field(default_factory=list)  # fixed specs at the spaces' shape (--reference)
 
     def runs(self, stage: str) -> bool:
         """Whether this sweep runs `stage` (sampling is part of the export stage)."""
@@ -42,6 +43,8 @@ def plan_sweep(request: SweepRequest) -> Plan:
                 into.append(load(path))  # type: ignore[operator]
             except ConfigError as exc:
                 errors += split_errors(exc)
+    references, reference_errors = _references(request, spaces)
+    errors += reference_errors
     for target in targets:
         if target.agent is not None:
             try:
@@ -58,10 +61,20 @@ def plan_sweep(request: SweepRequest) -> Plan:
         for dupe in sorted({n for n in names if names.count(n) > 1}):
             errors.append(ConfigError(None, f"--{kind}", f"two {kind}s share the name {dupe!r}"))
     raise_errors(errors)
-    plan = Plan(request, spaces, targets)
+    plan = Plan(request, spaces, targets, references=references)
     if request.dataset is not None:
-        plan.training = _plan_training(request, spaces, targets)
+        # references train on the same data and schedule: their class count and resolution are checked with them
+        plan.training = _plan_training(request, spaces + references, targets)
     return plan
+
+
+def _references(request: SweepRequest, spaces: list[DesignSpace]) -> tuple[list[DesignSpace], list[ConfigError]]:
+    """The --reference networks at the spaces' shape (not checked while a space failed to load: it sets the shape)."""
+    from hwbench.pipeline.references import load_references
+
+    if not request.references or len(spaces) < len(request.spaces):
+        return [], []
+    return load_references(request.references, spaces)
 
 
 def _plan_training(

@@ -37,6 +37,8 @@ class SweepRequest:
     stage: str = "all"  # all | export | measure | train
     executor: str = "auto"  # auto (ray when ray_address or RAY_ADDRESS is set) | local | ray
     ray_address: str | None = None
+    # Known networks (fixed specs) measured beside the spaces at their resolution and classes (--reference).
+    references: list[Path] = field(default_factory=list)
 
     @property
     def artifact_dir(self) -> Path:

@@ -15,16 +15,24 @@ from hwbench.store import Store
 
 def draw_samples(plan: Plan, ui: Progress | None = None) -> list[SweepArch]:
     """Draw n networks per space (same seed → same arch_ids) without touching the store."""
+    from hwbench.pipeline.references import shape_note
+    from hwbench.space.reference import reference_space
     from hwbench.space.sampling import sample_space
 
-    req = plan.request
+    req, ui = plan.request, ui or NullProgress()
     archs: list[SweepArch] = []
-    with (ui or NullProgress()).task("sampling", len(plan.spaces)) as bar:
+    with ui.task("sampling", len(plan.spaces) + len(plan.references)) as bar:
         for space in plan.spaces:
             for sample in sample_space(space, req.n, req.seed):
                 cx = {**sample.complexity, **detector_facts(sample.spec)}
                 archs.append(SweepArch(space.name, sample.index, sample.spec, cx, str(space.source)))
             bar.advance()
+        for ref in plan.references:  # after the spaces: their samples keep their order and streams
+            (sample,) = sample_space(ref, 1, req.seed)
+            archs.append(SweepArch(reference_space(ref.name), 0, sample.spec, sample.complexity, str(ref.source)))
+            bar.advance()
+    if plan.references:
+        ui.note(shape_note(plan.references))
     return archs
 
 
@@ -41,6 +49,8 @@ def record_samples(plan: Plan, archs: list[SweepArch], store: Store) -> None:
     """Store the sweep, its architectures and its targets in one transaction, refusing a changed space."""
     req = plan.request
     config = {"spaces": [str(p) for p in req.spaces], "targets": [str(p) for p in req.targets], "n": req.n}
+    if req.references:
+        config["references"] = [str(p) for p in req.references]
     rows = [
         (
             a.space,
