@@ -8,7 +8,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hwbench.analysis import conversion, correlation, edf, gap, iso, noisy, overview, pareto, ranking, recommend
+from hwbench.analysis import (
+    conversion,
+    correlation,
+    edf,
+    gap,
+    iso,
+    noisy,
+    overview,
+    pareto,
+    ranking,
+    recommend,
+    reference,
+    stage_blocks,
+)
 from hwbench.analysis.data import Quality, accuracy_basis, choose_quality, usable, with_accuracy_ci, with_quality
 from hwbench.analysis.median_noise import noise_table
 from hwbench.analysis.provenance import provenance_table, provenance_warnings
@@ -117,17 +130,37 @@ def analyse_frame(
         raise HwbenchError(f"analysis option group: no column {options.group!r} in the results")
     frame = frame.assign(group=frame[options.group].astype(str))
     frame = with_accuracy_ci(frame, options.confidence)  # each accuracy's binomial interval, in results.csv
-    data, notes = usable(frame, options.group)
+    # Reference networks (sweep --reference) are compared with every block's front and belong to none of them.
+    frame = frame if "reference" in frame else reference.add_reference_column(frame)
+    is_ref = reference.reference_mask(frame)
+    population = frame[~is_ref]
+    data, notes = usable(population, options.group)
     quality = choose_quality(data, options.proxy)
     scored = with_quality(data, quality).reset_index(drop=True)
     noise = noise_table(scored, samples or {}) if options.n_boot and len(scored) else None
     fronts = target_fronts(scored, quality, noise, options.n_boot, options.seed, options.front_m)
     result = Analysis(sweeps or sorted(frame["sweep"].unique()), options, quality, fronts, notes=notes)
-    result.tables.update(_tables(frame, data, scored, result, provenance or {}))
+    result.tables.update(_tables(population, data, scored, result, provenance or {}))
+    result.tables["results"] = frame.drop(columns=["group"])
+    result.tables["references"] = _references(frame[is_ref], result, samples or {})
+    result.tables["stage_blocks"] = stage_blocks.stage_preference(scored, quality.column)
     result.warnings += provenance_warnings(result.tables["provenance"])
     result.notes += conversion.failure_notes(frame)
     result.notes += _coverage_notes(data, quality) + _sample_notes(fronts)
     return result
+
+
+def _references(rows: pd.DataFrame, a: Analysis, samples: dict[str, bytes]) -> pd.DataFrame:
+    """Every reference against every block's front per target, with Holm over all of them, and its sentence."""
+    o = a.options
+    refs, _ = usable(rows, o.group)
+    if refs.empty:
+        return pd.DataFrame(columns=[*reference.REFERENCE_COLUMNS, "p_holm", "faster", "sentence"])
+    noise = noise_table(refs, samples) if o.n_boot else None
+    table = reference.reference_table(a.fronts, refs, a.quality, noise, o.confidence)
+    table = reference.with_verdicts(table, 1 - o.confidence)
+    table["sentence"] = [reference.reference_sentence(r, a.quality, o.front_m) for _, r in table.iterrows()]
+    return table
 
 
 def _tables(

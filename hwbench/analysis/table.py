@@ -126,6 +126,8 @@ def results_frame(store: Store, sweeps: list[str]) -> pd.DataFrame:
     ViT columns (`token_form`, `token_macs`, `speedup_vs_dense`, ...) are described in hwbench.analysis.tokens.
     Detection columns (`map`, `boxes`, `head_macs`, `det_e2e_ms`, `nms_share`, ...) appear only when the sweeps hold
     detectors; they are described in add_detection_columns.
+    `reference`: the name of a reference network (`hwbench sweep --reference`), "" for every sampled network;
+    `stage_blocks`: a hybrid network's block per stage ('mbconv|fused_mbconv|...'), "" for other networks.
     Measurement-trust columns (docs/measurement.md): `disturbed` (1: still disturbed after re-measuring, 0: clean,
     NaN: measured before rounds existed or not measured), `disturbed_reason`, `rounds`, `n_eff` (effective
     independent runs), `foreign_share` (largest share of the measured cores other processes took in a round) and
@@ -152,9 +154,12 @@ def results_frame(store: Store, sweeps: list[str]) -> pd.DataFrame:
     )
     art = art.drop_duplicates(["sweep", "arch_id", "export_key"], keep="last").drop(columns="created_at")
     frame = frame.merge(art, on=["sweep", "arch_id", "export_key"], how="left")
+    from hwbench.analysis.reference import add_reference_column
+    from hwbench.analysis.stage_blocks import add_stage_blocks
     from hwbench.analysis.tokens import add_token_columns
 
-    return add_detection_columns(add_token_columns(frame, store), store, sweeps)
+    frame = add_detection_columns(add_token_columns(frame, store), store, sweeps)
+    return add_stage_blocks(add_reference_column(frame), store, sweeps)
 
 
 def add_detection_columns(frame: pd.DataFrame, store: Store, sweeps: list[str]) -> pd.DataFrame:
