@@ -36,7 +36,7 @@ block: {block}
 """
 
 FAST_MEASUREMENT = """\
-measurement: {warmup_runs: 2, warmup_seconds: 0.0, min_runs: 5, min_seconds: 0.0, max_runs: 40, max_seconds: 1.0,
+measurement: {warmup_runs: 2, warmup_seconds: 0.0, min_runs: 6, min_seconds: 0.0, max_runs: 40, max_seconds: 1.0,
   rel_ci: 0.05}
 """
 

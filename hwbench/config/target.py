@@ -14,7 +14,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from hwbench.agent.wire import DEFAULT_PORT, TOKEN_ENV, read_token
 from hwbench.config.loading import Strict, load_yaml, parse_model, raise_errors, split_errors, validation_errors
 from hwbench.errors import ConfigError, UnknownNameError
-from hwbench.measure.timing import Protocol
+from hwbench.measure.timing import MIN_RUNS, Protocol, min_runs_for
 
 
 class MeasurementSettings(Strict):
@@ -22,7 +22,7 @@ class MeasurementSettings(Strict):
 
     warmup_runs: int = Field(10, ge=0)
     warmup_seconds: float = Field(0.2, ge=0)
-    min_runs: int = Field(20, ge=2)
+    min_runs: int = Field(20, ge=MIN_RUNS)  # fewer runs cannot give the median a 95% interval
     # A floor so sub-millisecond models are still timed over some wall time (timer and scheduler noise).
     min_seconds: float = Field(0.1, ge=0)
     max_runs: int = Field(10_000, ge=2)
@@ -42,6 +42,9 @@ class MeasurementSettings(Strict):
     def _ordered(self) -> MeasurementSettings:
         if self.min_runs > self.max_runs:
             raise ValueError(f"min_runs {self.min_runs} is above max_runs {self.max_runs}")
+        need = min_runs_for(self.confidence)
+        if self.min_runs < need:
+            raise ValueError(f"min_runs {self.min_runs} is below {need}, the fewest for a {self.confidence:.0%} CI")
         return self
 
     def protocol(self) -> Protocol:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hwbench.measure.canary import drift
+from hwbench.measure.canary import NUMPY_KIND, drift
 
 # Another process held more than this share of the measured cores' time (the measuring process itself, its
 # runtime threads and 2 jiffies per core of tick rounding excluded). 10%: a quiet machine stays near 0-2%;
@@ -15,25 +15,39 @@ from hwbench.measure.canary import drift
 FOREIGN_SHARE_LIMIT = 0.10
 STEAL_SHARE_LIMIT = 0.05  # the hypervisor ran someone else on our virtual CPU
 FREQ_DROP_LIMIT = 0.10  # the clock fell by more than this across the window
-# The canary ran this much slower than the target's baseline (the fastest canary seen in the target's block).
+# The canary ran this much slower than the target's baseline (the fastest canary of its kind seen in the target's
+# block).
 # Quiet repeats of the canary stay within a few percent; a process sharing the core doubles it.
 CANARY_DRIFT_LIMIT = 0.20
 
 
 class CanaryBaseline:
-    """A target's canary baseline: the fastest canary seen so far in its block (disturbance only slows it)."""
+    """A target's canary baselines, one per canary kind: the fastest canary of that kind seen so far in the block
+    (disturbance only slows it). Kinds never mix: a numpy canary says nothing about a runtime canary's speed."""
 
     def __init__(self) -> None:
-        self.best_ms: float | None = None
+        self.best: dict[str, float] = {}
 
     def observe(self, canary: dict[str, Any] | None) -> float | None:
-        """Fold a window's canary timings into the baseline; return the window's drift (the worse of its two)."""
-        values = [v for v in (canary or {}).values() if isinstance(v, (int, float)) and v > 0]
+        """Fold a window's canary timings into its kind's baseline; return the window's drift (the worse of two)."""
+        canary = canary or {}
+        values = [canary.get(k) for k in ("before_ms", "after_ms")]
+        values = [v for v in values if isinstance(v, (int, float)) and v > 0]
         if not values:
             return None
+        kind = canary_kind(canary)
         low = min(values)
-        self.best_ms = low if self.best_ms is None else min(self.best_ms, low)
-        return drift(max(values), self.best_ms)
+        self.best[kind] = min(self.best.get(kind, low), low)
+        return drift(max(values), self.best[kind])
+
+    def baseline(self, kind: str) -> float | None:
+        """The baseline of one canary kind (None before any canary of that kind was seen)."""
+        return self.best.get(kind)
+
+
+def canary_kind(canary: dict[str, Any] | None) -> str:
+    """Which canary a window's figures came from (results stored before the runtime canary ran numpy's)."""
+    return str((canary or {}).get("kind") or NUMPY_KIND)
 
 
 def reasons(info: dict[str, Any], canary_drift: float | None) -> list[str]:

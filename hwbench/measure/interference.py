@@ -175,16 +175,3 @@ def quiet_share(cores: tuple[int, ...], seconds: float = 0.3) -> float | None:
     before = snapshot(cores)
     time.sleep(seconds)
     return delta(before, snapshot(cores), cores)["foreign_share"]
-
-
-def wait_for_quiet(cores: tuple[int, ...], limit: float, timeout_s: float, poll_s: float = 0.3) -> dict[str, Any]:
-    """Wait (at most `timeout_s`) until the foreign share of `cores` is at or below `limit`; say what happened."""
-    start = time.monotonic()
-    share = quiet_share(cores, poll_s)
-    while share is not None and share > limit and time.monotonic() - start + poll_s <= timeout_s:
-        share = quiet_share(cores, poll_s)
-    return {
-        "waited_s": round(time.monotonic() - start, 3),
-        "foreign_share": share,
-        "quiet": None if share is None else share <= limit,
-    }

@@ -17,6 +17,18 @@ import numpy as np
 from hwbench.measure.stats import robust_median, trend
 
 
+def min_runs_for(confidence: float) -> int:
+    """Fewest runs whose median has a distribution-free interval at `confidence`: [min, max] of n runs covers the
+    median with probability 1 - 2 * 0.5**n (5 runs: 93.75%, so 6 at 95%; 8 at 99%)."""
+    n = 1
+    while n < 64 and 1 - 2 * 0.5**n < confidence:
+        n += 1
+    return n
+
+
+MIN_RUNS = min_runs_for(0.95)
+
+
 @dataclass(frozen=True)
 class Protocol:
     """Measurement policy, kept apart from the system measured (LoadGen/pytest-benchmark style)."""
@@ -34,8 +46,11 @@ class Protocol:
     cooldown_below_c: float | None = None
     cooldown_timeout_s: float = 300.0
     cooldown_zone: str | None = None
-    # Before timing, wait at most this long for the measured cores to be quiet (set by the driver on a re-measure).
+    # Before timing, wait at most this long for the machine to be quiet (set by the driver on a re-measure): the
+    # measured cores free of other processes and, when quiet_canary_ms > 0, the canary within its drift limit of
+    # that baseline (the block's, for the canary kind this target runs). Not quiet by then: not measured.
     quiet_wait_seconds: float = 0.0
+    quiet_canary_ms: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict (stored with every result)."""
@@ -71,7 +86,9 @@ def run_protocol(fn: Callable[[], Any], protocol: Protocol, clock: Callable[[], 
     buf = np.empty(max(p.max_runs, 1), dtype=np.int64)
     min_ns = int(p.min_seconds * 1e9)
     start = clock()
-    next_check = max(p.min_runs, 2)
+    # Never fewer runs than the interval needs, whatever a job asked for (only max_runs stops earlier).
+    min_runs = max(p.min_runs, min_runs_for(p.confidence))
+    next_check = min_runs
     n = 0
     converged, reason = False, "max_runs"
     while True:
@@ -95,7 +112,7 @@ def run_protocol(fn: Callable[[], Any], protocol: Protocol, clock: Callable[[], 
         if n >= p.max_runs:
             reason = "max_runs" if reason != "trend" else reason
             break
-        if elapsed >= max_ns and n >= min(p.min_runs, p.max_runs):
+        if elapsed >= max_ns and n >= min(min_runs, p.max_runs):
             reason = "max_seconds" if reason != "trend" else reason
             break
     return Timing(

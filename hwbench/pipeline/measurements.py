@@ -203,14 +203,16 @@ class Block:
 def round_recorder(driver: Any) -> Callable[[Any, dict[str, Any]], int]:
     """The stage loop's `record` for measurement rounds (pipeline.rounds.RoundDriver): hand each round's result to
     the driver; the bar advances once per round (a failed network: its rounds left), not for a re-measure it
-    schedules, nor in the recovery pass (attempt -1, counted already)."""
+    schedules, nor in the recovery pass (attempt -1, counted already). A re-measure answered `busy` (not run: the
+    machine stayed disturbed) ends its round like a measured one."""
+    from hwbench.runners.local import BUSY
 
     def record(tag: Any, result: dict[str, Any]) -> int:
         retried = len(driver.retry)
         driver.handle(tag, result)
         if len(driver.retry) != retried or tag[2] == -1:
             return 0
-        return 1 if result.get("status") == "ok" else driver.rounds - tag[1]
+        return 1 if result.get("status") in ("ok", BUSY) else driver.rounds - tag[1]
 
     return record
 

@@ -1,8 +1,10 @@
 """One target's measurement block in rounds: schedule, judge disturbance, re-measure, pool, store (local and agent).
 
 Round r of every pending network runs before round r+1 of any, each round in its own seeded order. A round judged
-disturbed (hwbench.measure.disturbance) is measured again at once, after a bounded wait for the measured cores to
-be quiet, at most MAX_RETRIES times; the least disturbed attempt is kept, flagged when still disturbed. A round is
+disturbed (hwbench.measure.disturbance) is measured again at once, at most MAX_RETRIES times; each re-measure first
+waits (bounded) until the measured cores are free of other processes and the target's canary is back within its
+limit of the block's baseline, and is not run when the wait ends without that (the job answers `busy`). The least
+disturbed attempt is kept, flagged when still disturbed. A round is
 stored as it arrives (table measurement_rounds), so an interrupted sweep resumes mid-round; the final records are
 pooled at the end of the block, when the block's between-round variance can be estimated from every network.
 """
@@ -14,10 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from hwbench.measure.disturbance import CanaryBaseline, reasons, severity
+from hwbench.measure.disturbance import CanaryBaseline, canary_kind, reasons, severity
 from hwbench.measure.rounds import ROUNDS, between_variance, pool, round_protocol
 from hwbench.measure.stats import summarize
 from hwbench.pipeline.jobs import MeasureJob
+from hwbench.runners.local import BUSY
 from hwbench.space.sampling import space_rng
 from hwbench.store.rounds import drop_rounds, get_rounds, put_round
 
@@ -81,7 +84,16 @@ class RoundDriver:
         protocol = round_protocol(item.protocol, self.rounds)
         if attempt != 0:  # a re-measure (attempt > 0) or the recovery pass (attempt -1)
             protocol["quiet_wait_seconds"] = self.quiet_wait_s
+            baseline = self.baseline.baseline(self._canary_kind(i, r))
+            if baseline:  # the wait also runs the canary against this block's baseline of the same kind
+                protocol["quiet_canary_ms"] = baseline
         return item.round_job(protocol, first_round=r == 0)  # per-image latency is measured once, in round 1
+
+    def _canary_kind(self, i: int, r: int) -> str:
+        """The canary kind the round's latest measured attempt ran (the worker runs the same one again)."""
+        measured = [t for t in self.attempts.get((i, r), []) if not t.get("busy")]
+        latest = measured[-1] if measured else self.kept[i].get(r)
+        return canary_kind(((latest or {}).get("result", {}).get("info") or {}).get("canary"))
 
     def jobs(self) -> list[tuple[tuple[int, int, int], dict[str, Any]]]:
         """The next round's jobs (empty when every round is done), in that round's seeded order."""
@@ -125,30 +137,39 @@ class RoundDriver:
         """Judge and store one round's result; return False for a failed measurement."""
         i, r, attempt = tag
         self.outstanding -= 1
-        if result.get("status") != "ok":
+        if result.get("status") not in ("ok", BUSY):
             self.failed.add(i)
             self.ctx.store_final(i, self.todo[i].keys, result, tag)
             if not (result.get("info") or {}).get("transport_error"):  # a board that went away keeps its rounds
                 drop_rounds(self.ctx.store, self.todo[i].keys.measure_key)
             return False
         info = result.get("info") or {}
-        drift = self.baseline.observe(info.get("canary"))
-        why = reasons(info, drift)
         tries = self.attempts.setdefault((i, r), [])
         if not tries and r in self.kept[i]:  # a recovery attempt for a round kept by an earlier run
             tries.append({**self.kept[i][r], "previous": True})
-        tries.append({"result": result, "reasons": why, "severity": severity(info, drift), "drift": drift})
-        if attempt == 0 and not why:
+        if result.get("status") == BUSY:  # not measured: the wait ended with the machine still disturbed
+            tries.append({"result": result, "reasons": [result.get("error") or "busy"], "busy": True, "drift": None})
+        else:
+            drift = self.baseline.observe(info.get("canary"))
+            why = reasons(info, drift)
+            tries.append({"result": result, "reasons": why, "severity": severity(info, drift), "drift": drift})
+        disturbed = bool(tries[-1]["reasons"])
+        if attempt == 0 and not disturbed:
             self.busy_streak = 0  # the machine is quiet again: re-measures are worth trying
         if attempt != 0:
             self.retry_seconds += (result.get("device_seconds") or 0.0) + (info.get("quiet_wait") or {}).get(
                 "waited_s", 0.0
             )
-            self.busy_streak = self.busy_streak + 1 if why else 0
-        if why and 0 < attempt + 1 <= self.retries and self._may_retry():
+            self.busy_streak = self.busy_streak + 1 if disturbed else 0
+        if disturbed and 0 < attempt + 1 <= self.retries and self._may_retry():
             self.retry = [((i, r, attempt + 1), self.job(i, r, attempt + 1))]
             return True
-        best = min(tries, key=lambda t: (bool(t["reasons"]), t["severity"]))
+        measured = [t for t in tries if not t.get("busy")]
+        if not measured:  # only a busy answer (a worker that waits before a first attempt): nothing to keep
+            self.failed.add(i)
+            self.ctx.store_final(i, self.todo[i].keys, {**result, "status": "error"}, tag)
+            return False
+        best = min(measured, key=lambda t: (bool(t["reasons"]), t["severity"]))
         history = [h for t in tries if t.get("previous") for h in t.get("history", [])]
         history += [_attempt(t) for t in tries if not t.get("previous")]
         best = {**best, "attempts": len(history), "history": history}
@@ -183,11 +204,15 @@ class RoundDriver:
 
 
 def _attempt(tried: dict[str, Any]) -> dict[str, Any]:
-    """One attempt as the round's history keeps it: when, how long, what it waited for, why it was disturbed."""
+    """One attempt as the round's history keeps it: when, how long, what it waited for, why it was disturbed
+    (`measured` false: the wait ended with the machine still disturbed, so it was not measured)."""
     res = tried["result"]
-    waited = ((res.get("info") or {}).get("quiet_wait") or {}).get("waited_s", 0.0)
+    wait = (res.get("info") or {}).get("quiet_wait") or {}
     stamps = {k: res.get(k) for k in ("device_seconds", "started_at", "finished_at")}
-    return {**stamps, "quiet_waited_s": waited, "reasons": tried["reasons"]}
+    found = {**stamps, "quiet_waited_s": wait.get("waited_s", 0.0), "reasons": tried["reasons"]}
+    if wait.get("canary_drift") is not None:
+        found["quiet_canary_drift"] = wait["canary_drift"]
+    return {**found, "measured": not tried.get("busy")}
 
 
 def _summary(found: dict[str, Any]) -> dict[str, Any]:

@@ -9,15 +9,19 @@ from typing import Any
 
 import numpy as np
 
-from hwbench.measure.canary import run_canary
-from hwbench.measure.disturbance import FOREIGN_SHARE_LIMIT
-from hwbench.measure.interference import allowed_cores, delta, measurement_cores, pin, snapshot, wait_for_quiet
+from hwbench.measure.interference import allowed_cores, delta, measurement_cores, pin, snapshot
 from hwbench.measure.per_input import time_per_input
 from hwbench.measure.provenance import conditions, machine_info, versions
+from hwbench.measure.recovery import still_disturbed, wait_for_recovery
 from hwbench.measure.stats import summarize
 from hwbench.measure.thermal import cool_down
 from hwbench.measure.timing import Protocol, run_protocol
 from hwbench.runners import get_runner, random_inputs
+from hwbench.runners.canary import open_canary
+
+# A re-measure whose wait for quiet ended with the machine still disturbed is not run: this status says so, with
+# what the wait saw (pipeline.rounds counts it as an attempt that found the machine busy).
+BUSY = "busy"
 
 # Raw samples kept per result (evenly thinned): enough to bootstrap measurement noise, small in the store.
 MAX_STORED_SAMPLES = 512
@@ -47,7 +51,9 @@ def measure_artifact(job: dict[str, Any]) -> dict[str, Any]:
     """Open the artifact, bind seeded inputs, run the protocol and return a result record (never raises).
 
     The process pins itself to the measurement cores first (the runtime's threads inherit it), so the interference
-    snapshots around the timed window know which cores to watch; the canary runs just before and after it.
+    snapshots around the timed window know which cores to watch; the canary (the target's runtime running the
+    reference network, hwbench.runners.canary) runs just before and after it. A re-measure first waits for quiet;
+    when the machine stays disturbed it returns status `busy` without timing.
     """
     started = now()
     t0 = time.perf_counter()
@@ -64,16 +70,19 @@ def measure_artifact(job: dict[str, Any]) -> dict[str, Any]:
             cooling = None
             if protocol.cooldown_below_c is not None:
                 cooling = cool_down(protocol.cooldown_below_c, protocol.cooldown_timeout_s, protocol.cooldown_zone)
+            canary = open_canary(job["runner"], int(job["threads"]), options)
             quiet = None
             if protocol.quiet_wait_seconds > 0:  # a re-measure: first let the disturbance pass (bounded)
-                quiet = wait_for_quiet(cores, FOREIGN_SHARE_LIMIT, protocol.quiet_wait_seconds)
+                quiet = wait_for_recovery(cores, protocol.quiet_wait_seconds, canary.run, protocol.quiet_canary_ms)
+                if quiet["quiet"] is False:
+                    return _busy(quiet, canary.kind, started)
             before = conditions()
             # The window watched for interference spans both canaries: at least ~50 ms, so the 10 ms jiffies of
             # /proc/stat still resolve it when the timed runs themselves take a few milliseconds.
             snap = snapshot(cores)
-            canary_before = run_canary()
+            canary_before = canary.run()
             timing = run_protocol(fn, protocol)
-            canary_after = run_canary()
+            canary_after = canary.run()
             interference = delta(snap, snapshot(cores), cores)
             per_image = _per_image(session, job, protocol) if job.get("inputs_path") else None
             after = conditions()
@@ -95,7 +104,13 @@ def measure_artifact(job: dict[str, Any]) -> dict[str, Any]:
                 "conditions_before": before,
                 "conditions_after": after,
                 "interference": {**interference, "pinned": pinned},
-                "canary": {"before_ms": canary_before["median_ms"], "after_ms": canary_after["median_ms"]},
+                "canary": {
+                    "before_ms": canary_before["median_ms"],
+                    "after_ms": canary_after["median_ms"],
+                    "kind": canary.kind,
+                    "calls": canary_after.get("calls"),
+                    **({"fallback": canary.fallback} if canary.fallback else {}),
+                },
                 **({"quiet_wait": quiet} if quiet else {}),
                 **({"cooldown": cooling} if cooling else {}),
                 **({"per_image": per_image} if per_image else {}),
@@ -117,6 +132,18 @@ def measure_artifact(job: dict[str, Any]) -> dict[str, Any]:
         # Back to the cores allowed before: the next job in this process (another thread count) picks its own.
         if allowed:
             pin(allowed)
+
+
+def _busy(quiet: dict[str, Any], kind: str, started: str) -> dict[str, Any]:
+    """The result of a re-measure that was not run: the machine stayed disturbed through the wait."""
+    return {
+        "status": BUSY,
+        "error": still_disturbed(quiet),
+        "device_seconds": 0.0,
+        "info": {"quiet_wait": quiet, "canary": {"kind": kind}},
+        "started_at": started,
+        "finished_at": now(),
+    }
 
 
 def _per_image(session: Any, job: dict[str, Any], protocol: Protocol) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from hwbench.measure.canary import CHANNELS, INPUT_SHAPE, OUTPUT_SHAPE, SPATIAL, canary_weights
 from hwbench.runners import RUNNERS, RunnerDef, Session, TensorSpec
 
 
@@ -23,15 +24,19 @@ class TorchOptions:
 class TorchSession(Session):
     """The exported program's module under inference_mode."""
 
-    def __init__(self, path: str, threads: int, options: TorchOptions) -> None:
+    def __init__(self, path: str | None, threads: int, options: TorchOptions, module: Any = None) -> None:
         import torch
 
         torch.set_num_threads(threads)
         self.torch = torch
+        self.options = options
+        self._specs: list[TensorSpec] = []
+        if module is not None:  # the canary: a module built here, its one input of the canary's shape
+            self.module = module
+            self._specs = [TensorSpec("input0", INPUT_SHAPE, "float32")]
+            return
         program = torch.export.load(path)
         self.module = program.module()
-        self.options = options
-        self._specs = []
         for i, node in enumerate(n for n in program.graph.nodes if n.op == "placeholder"):
             if node.name in program.graph_signature.user_inputs:
                 meta = node.meta["val"]
@@ -75,6 +80,37 @@ class TorchSession(Session):
             return [o.numpy().astype(np.float32, copy=False) for o in outs]
 
         return call
+
+
+def canary_module() -> Any:
+    """The canary network (measure.canary) as an eval-mode torch module with its fixed weights."""
+    import torch
+    from torch import nn
+
+    w = canary_weights()
+
+    class Canary(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            inputs = (INPUT_SHAPE[1], CHANNELS, CHANNELS)
+            self.convs = nn.ModuleList(nn.Conv2d(c, CHANNELS, 3, padding=1) for c in inputs)
+            with torch.no_grad():
+                for i, conv in enumerate(self.convs, start=1):
+                    conv.weight.copy_(torch.from_numpy(w[f"w{i}"]))
+                    conv.bias.copy_(torch.from_numpy(w[f"b{i}"]))
+            self.register_buffer("fc", torch.from_numpy(w["fc"]))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            for conv in self.convs:
+                x = torch.relu(conv(x))
+            return x.reshape(OUTPUT_SHAPE[0], SPATIAL) @ self.fc
+
+    return Canary().eval()
+
+
+def open_canary(threads: int, options: TorchOptions) -> TorchSession:
+    """The canary in a TorchSession (eager, like a loaded program's module: no export needed at measuring time)."""
+    return TorchSession(None, threads, options, module=canary_module())
 
 
 RUNNERS.register("torch")(

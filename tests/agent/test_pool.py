@@ -28,7 +28,7 @@ pytestmark = pytest.mark.remote
 
 NETWORKS = 4
 # Each round takes a second at least, so a board can be killed while it measures.
-SLOW = "measurement: {warmup_runs: 1, warmup_seconds: 0.0, min_runs: 5, min_seconds: 1.0, max_runs: 100000, max_seconds: 1.0}\n"
+SLOW = "measurement: {warmup_runs: 1, warmup_seconds: 0.0, min_runs: 6, min_seconds: 1.0, max_runs: 100000, max_seconds: 1.0}\n"
 
 
 class Notes(NullProgress):

@@ -18,7 +18,7 @@ import pytest
 from tests.agent.conftest import TOKEN, Agent
 from tests.conftest import ROOT, run_cli, write_target
 
-SLOW = "measurement: {warmup_runs: 2, warmup_seconds: 0.0, min_runs: 5, min_seconds: 1.0, max_runs: 100000, max_seconds: 1.0}\n"
+SLOW = "measurement: {warmup_runs: 2, warmup_seconds: 0.0, min_runs: 6, min_seconds: 1.0, max_runs: 100000, max_seconds: 1.0}\n"
 
 
 def agent_target(directory: Path, name: str, port: int, measurement: str = SLOW) -> Path:
@@ -174,7 +174,7 @@ def test_per_image_timing_is_skipped_on_agent_targets_with_the_reason_stored(tmp
     from tests.space.test_vit_space import write_spaces
 
     agent = Agent(tmp_path / "agent").start()
-    fast = "measurement: {warmup_runs: 1, warmup_seconds: 0.0, min_runs: 5, min_seconds: 0.0, max_seconds: 0.5}\n"
+    fast = "measurement: {warmup_runs: 1, warmup_seconds: 0.0, min_runs: 6, min_seconds: 0.0, max_seconds: 0.5}\n"
     remote = agent_target(tmp_path / "targets", "t-board", agent.port, fast)
     remote.write_text(remote.read_text().replace("{format: onnx, opset: 18}", "{format: onnx}"))
     space = write_spaces(tmp_path / "design_spaces")["vit_ltmp"]

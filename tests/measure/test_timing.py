@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from hwbench.measure.timing import Protocol, run_protocol
+from hwbench.measure.timing import MIN_RUNS, Protocol, min_runs_for, run_protocol
 
 
 class FakeClock:
@@ -66,7 +66,20 @@ def test_time_cap() -> None:
 
 def test_slow_model_warm_up_is_capped() -> None:
     fake = FakeClock(lambda i: 3_000_000_000)  # 3 s per run
-    p = Protocol(warmup_runs=10, warmup_seconds=0, min_runs=2, min_seconds=0, max_seconds=5.0)
+    p = Protocol(warmup_runs=10, warmup_seconds=0, min_runs=7, min_seconds=0, max_seconds=5.0)
     t = run_protocol(fake.fn, p, clock=fake.clock)
     assert t.warmup_runs == 2  # stopped at the 5 s cap, not after 10 runs
-    assert len(t.samples_ns) == 2  # the minimum run count is still honoured
+    assert len(t.samples_ns) == 7  # the minimum run count is still honoured
+
+
+def test_fewer_runs_than_an_interval_needs_are_never_taken() -> None:
+    # A job asking for 2 runs (an old host, a hand-written job) still gets the 6 a 95% median interval needs, and
+    # 8 at 99%; only max_runs stops earlier.
+    assert (MIN_RUNS, min_runs_for(0.95), min_runs_for(0.99), min_runs_for(0.9)) == (6, 6, 8, 5)
+    for confidence, need in ((0.95, 6), (0.99, 8)):
+        fake = FakeClock(lambda i: 3_000_000_000)
+        p = Protocol(warmup_runs=0, warmup_seconds=0, min_runs=2, min_seconds=0, max_seconds=1.0, confidence=confidence)
+        assert len(run_protocol(fake.fn, p, clock=fake.clock).samples_ns) == need
+    fake = FakeClock(lambda i: 3_000_000_000)
+    capped = Protocol(warmup_runs=0, warmup_seconds=0, min_runs=2, max_runs=3, min_seconds=0, max_seconds=1.0)
+    assert len(run_protocol(fake.fn, capped, clock=fake.clock).samples_ns) == 3

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import ROOT, write_target
 
-SLOW = "measurement: {warmup_runs: 2, warmup_seconds: 0.0, min_runs: 5, min_seconds: 0.6, max_runs: 5000, max_seconds: 0.6}\n"
+SLOW = "measurement: {warmup_runs: 2, warmup_seconds: 0.0, min_runs: 6, min_seconds: 0.6, max_runs: 5000, max_seconds: 0.6}\n"
 
 
 def start(tmp_path: Path, spaces: list[Path], target: Path) -> subprocess.Popen:

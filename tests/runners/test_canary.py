@@ -1,0 +1,109 @@
+"""The canary on each runner's own runtime: the shipped files are the ones built, every runner computes the same
+reference network, a result records which canary ran, and numpy stands in (and says why) where a runtime cannot."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hwbench.measure import canary as canary_mod
+from hwbench.measure.canary import (
+    MODEL_FILES,
+    NUMPY_KIND,
+    OUTPUT_SHAPE,
+    CanaryFileError,
+    canary_input,
+    canary_weights,
+    model_file,
+)
+from hwbench.runners import get_runner, runner_names
+from hwbench.runners.canary import NETWORK_ID, close_all, open_canary
+from hwbench.runners.local import measure_artifact
+
+FAST = {"warmup_runs": 2, "warmup_seconds": 0.0, "min_runs": 6, "min_seconds": 0.0, "max_runs": 30, "max_seconds": 1.0}
+
+
+@pytest.fixture(autouse=True)
+def fresh_sessions():
+    """Each test opens its own canaries (sessions are otherwise kept per process)."""
+    close_all()
+    yield
+    close_all()
+
+
+def reference_output() -> np.ndarray:
+    """The canary network in plain numpy (im2col convolutions): what every runtime must compute."""
+    w, x = canary_weights(), canary_input()[0].astype(np.float64)
+    for i in (1, 2, 3):
+        k = w[f"w{i}"].astype(np.float64)
+        padded = np.pad(x, ((0, 0), (1, 1), (1, 1)))
+        h, wd = x.shape[1:]
+        cols = np.stack([padded[:, a : a + h, b : b + wd] for a in range(3) for b in range(3)], axis=1)
+        out = np.einsum("ckhw,ock->ohw", cols, k.reshape(k.shape[0], k.shape[1], 9)) + w[f"b{i}"][:, None, None]
+        x = np.maximum(out, 0.0)
+    return x.reshape(OUTPUT_SHAPE[0], -1) @ w["fc"].astype(np.float64)
+
+
+def test_shipped_files_match_their_sha256_and_a_changed_file_is_refused(tmp_path: Path, monkeypatch) -> None:
+    for fmt, (name, digest) in MODEL_FILES.items():
+        path = model_file(fmt)
+        assert path is not None and path.name == name
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
+    assert model_file("torch") is None  # built in code by its runner, no file
+    (tmp_path / "canary.onnx").write_bytes(b"not the canary")
+    monkeypatch.setattr(canary_mod, "MODELS_DIR", tmp_path)
+    monkeypatch.setattr(canary_mod, "_VERIFIED", {})
+    with pytest.raises(CanaryFileError, match=r"canary\.onnx has sha256 .*expected 9cc8a5f3822a"):
+        model_file("onnx")
+    with pytest.raises(CanaryFileError, match=r"canary\.tflite cannot be read"):
+        model_file("tflite")
+
+
+def test_onnx_canary_is_rebuilt_byte_for_byte() -> None:
+    """The committed file is what the build script writes (the TFLite one is checked in the extended test)."""
+    from hwbench.export.canary import onnx_bytes
+
+    assert onnx_bytes() == model_file("onnx").read_bytes()
+
+
+@pytest.mark.parametrize("name", runner_names())
+def test_every_runner_runs_the_same_canary_network(name: str) -> None:
+    runner = get_runner(name)
+    canary = open_canary(name, 1, runner.options())
+    assert canary.fallback is None and canary.kind == f"{name}:{NETWORK_ID}"
+    assert open_canary(name, 1, runner.options()) is canary  # opened once per process
+    [out] = canary.session.run([canary_input()])
+    assert out.shape == OUTPUT_SHAPE
+    np.testing.assert_allclose(out, reference_output(), rtol=1e-4, atol=1e-4)
+    found = canary.run()
+    assert found["kind"] == canary.kind and found["median_ms"] > 0 and found["calls"] >= 1
+    # One repetition lasts at least the scheduler-slice length the canary is built on (or the call cap).
+    assert found["calls"] * found["median_ms"] >= 0.5 * canary_mod.REPETITION_MS or found["calls"] == 256
+
+
+@pytest.mark.parametrize("name", [n for n in runner_names() if get_runner(n).format != "torch"])
+def test_a_result_records_the_runtime_canary(name: str) -> None:
+    fmt = get_runner(name).format
+    result = measure_artifact({"runner": name, "path": str(model_file(fmt)), "threads": 1, "protocol": FAST})
+    assert result["status"] == "ok", result.get("error")
+    canary = result["info"]["canary"]
+    assert canary["kind"] == f"{name}:{NETWORK_ID}" and "fallback" not in canary
+    assert canary["before_ms"] > 0 and canary["after_ms"] > 0 and canary["calls"] >= 1
+
+
+def test_a_runtime_without_a_canary_falls_back_to_numpy_and_says_why(monkeypatch) -> None:
+    # An Edge TPU delegate needs a compiled model: the canary file cannot be opened with the target's options.
+    edgetpu = get_runner("tflite").options(delegate="edgetpu")
+    found = open_canary("tflite", 1, edgetpu)
+    assert found.kind == NUMPY_KIND and "not compiled for the Edge TPU" in found.fallback
+    assert found.run()["kind"] == NUMPY_KIND
+    # A format with no canary model at all (a runner added later): numpy, with the reason in the record.
+    artifact = str(model_file("onnx"))
+    monkeypatch.setattr("hwbench.runners.canary.model_file", lambda fmt: None)
+    result = measure_artifact({"runner": "onnxruntime", "path": artifact, "threads": 1, "protocol": FAST})
+    assert result["status"] == "ok", result.get("error")
+    canary = result["info"]["canary"]
+    assert canary["kind"] == NUMPY_KIND and "no canary model for onnx" in canary["fallback"]
