@@ -42,8 +42,9 @@ def _cov(r: dict[str, Any]) -> str:
 
 
 def flags(r: dict[str, Any]) -> str:
-    """Marks a reader must not miss: a disturbed measurement, one that stopped before its precision goal."""
-    marks = []
+    """Marks a reader must not miss: a reference network, a disturbed measurement, one that stopped before its
+    precision goal."""
+    marks = ["ref."] if r.get("reference") else []
     if r.get("disturbed") is True or r.get("disturbed") == 1:
         marks.append("dist.")
     if r.get("status") == "ok" and not _missing(r.get("converged")) and not bool(r.get("converged")):
@@ -73,7 +74,7 @@ COLUMNS: dict[str, Column] = {
     "cov": Column("CoV", 2, _cov, ("cov",)),
     "runs": Column("runs", 4, lambda r: num(r["n_runs"], 0), ("n_runs",)),
     "top1": Column("top-1", 1, lambda r: pct(r.get("top1")), ("top1",)),
-    "flags": Column("flags", 0, flags, ("converged", "disturbed")),
+    "flags": Column("flags", 0, flags, ("converged", "disturbed", "reference")),
     "artifact": Column("artifact", 5, _artifact, ()),
     "error": Column("error", 2, _error, ("error",)),
 }
@@ -214,9 +215,16 @@ def show(
             f"({len(hidden)} columns hidden to fit {width} columns: {', '.join(hidden)}; --columns or --format)", width
         )
     if any(cells.get("flags", [])):
+        reference = (
+            "ref. = a reference network (sweep --reference), measured at the sweep's resolution and classes and part "
+            "of no block; "
+            if "reference" in frame and frame["reference"].astype(bool).any()
+            else ""
+        )
         _note(
-            "flags: dist. = other processes or a drifting canary disturbed the measurement and a re-measurement could "
-            "not clear it (docs/measurement.md); not conv. = stopped at its run/time cap before its precision goal",
+            f"flags: {reference}dist. = other processes or a drifting canary disturbed the measurement and a "
+            "re-measurement could not clear it (docs/measurement.md); not conv. = stopped at its run/time cap before "
+            "its precision goal",
             width,
         )
     _detection_note(frame, [k for k in shown if k in DETECTION_COLUMNS or k == "median_ms"], width)

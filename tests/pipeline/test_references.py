@@ -1,0 +1,111 @@
+"""`--reference`: a fixed network measured beside the spaces at their shape, recorded as a reference; and every way
+the request can be wrong, each refused before the store is touched."""
+
+from pathlib import Path
+
+import pytest
+
+from hwbench.errors import ConfigError
+from hwbench.pipeline import SweepRequest, plan_sweep, run_sweep
+from hwbench.pipeline.references import reference_paths
+from hwbench.space.design_space import load_space
+from hwbench.space.reference import at_shape, reference_of, reference_space
+from tests.conftest import ROOT, TINY_MACRO
+
+ZOO = ROOT / "design_spaces" / "fixed"
+
+
+def request(tmp_path: Path, spaces: list[Path], targets: list[Path], refs: list[str], **kw) -> SweepRequest:
+    paths = [p for r in refs for p in reference_paths(r)]
+    store = tmp_path / "r" / "s.sqlite"
+    return SweepRequest(name="t", spaces=spaces, targets=targets, n=2, store=store, references=paths, **kw)
+
+
+def test_reference_names_resolve_to_the_builtin_zoo_from_anywhere(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "design_spaces").mkdir()  # a folder with spaces of its own shadows the checkout's for --space
+    assert reference_paths("mobilenet_v2") == [ZOO / "mobilenet_v2.yaml"]
+    with pytest.raises(ConfigError, match=r"--reference: no such file or fixed network; the built-in ones: .*resnet18"):
+        reference_paths("resnet19")
+
+
+def test_a_sweep_measures_the_reference_at_the_spaces_shape(
+    tmp_path: Path, tiny_spaces: dict, fast_targets: dict
+) -> None:
+    from hwbench.analysis.table import results_frame
+    from hwbench.store import Store
+
+    req = request(tmp_path, [tiny_spaces["mbconv"]], [fast_targets["ort"]], ["mobilenet_v2_050"], report=False)
+    counts = run_sweep(req)
+    assert counts == {"archs": 3, "exports": 3, "measurements": 3}
+    expected = at_shape(load_space(ZOO / "mobilenet_v2_050.yaml").fixed, 32, 10)  # the tiny macro: 32 px, 10 classes
+    store = Store(req.store, create=False)
+    frame = results_frame(store, ["t"])
+    ref = frame[frame["reference"] != ""]
+    assert ref["arch_id"].tolist() == [expected.arch_id] and ref["space"].tolist() == ["reference:mobilenet_v2_050"]
+    assert ref["status"].tolist() == ["ok"] and ref["block"].tolist() == ["mbconv"]
+    assert (frame.loc[frame["reference"] == "", "space"] == "tiny_mbconv").all()
+    store.close()
+    assert run_sweep(req) == {"archs": 3, "exports": 0, "measurements": 0}  # resumes like any network
+
+
+def test_reference_shape_helpers() -> None:
+    assert reference_of(reference_space("resnet18")) == "resnet18" and reference_of("mbconv") == ""
+    deit = load_space(ZOO / "deit_tiny.yaml").fixed
+    assert at_shape(deit, 32, 10).arch.num_tokens == 5  # 2×2 patches + the class token
+    with pytest.raises(
+        ConfigError, match=r"--reference: cannot be measured at the sweep's 40 px .* multiple of the patch"
+    ):
+        at_shape(deit, 40, 10, "deit_tiny.yaml")
+
+
+def other_macro(tmp_path: Path, resolution: str, name: str = "other") -> Path:
+    """A tiny space whose macro differs from the tiny macro in its resolution only."""
+    macro = tmp_path / "design_spaces" / "macros" / f"{name}.yaml"
+    macro.write_text(TINY_MACRO.replace("resolution: 32", f"resolution: {resolution}"))
+    space = tmp_path / "design_spaces" / f"{name}.yaml"
+    space.write_text(f"name: {name}\nmacro: macros/{name}.yaml\nblock: fused_mbconv\n")
+    return space
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("disagree", r"the sweep's spaces disagree on resolution or classes \(32 px, 10 classes: tiny_mbconv; "),
+        ("sampled", r"resolution: is sampled .* a reference is measured at one resolution"),
+        ("vit_misfit", r"deit_tiny.yaml: --reference: cannot be measured at the sweep's 40 px"),
+        ("not_fixed", r"mbconv.yaml: --reference: mbconv is a design space; a reference is a fixed network"),
+        ("twice", r"--reference: two references share the name 'resnet18'"),
+        ("no_space", r"--reference: a reference is added when the sweep samples: give the sweep's --space too"),
+        ("detector", r"det_mbconv is a det space; references are classifiers"),
+    ],
+)
+def test_bad_references_are_refused_before_anything_is_stored(
+    tmp_path: Path, tiny_spaces: dict, fast_targets: dict, case: str, message: str
+) -> None:
+    spaces, refs = [tiny_spaces["mbconv"]], ["resnet18"]
+    if case == "disagree":
+        spaces.append(other_macro(tmp_path, "64"))
+    elif case == "sampled":
+        spaces = [other_macro(tmp_path, "{choice: [32, 64]}")]
+    elif case == "vit_misfit":
+        spaces, refs = [other_macro(tmp_path, "40")], ["deit_tiny"]
+    elif case == "not_fixed":
+        refs = [str(ROOT / "design_spaces" / "mbconv.yaml")]
+    elif case == "twice":
+        refs = ["resnet18", "resnet18"]
+    elif case == "no_space":
+        spaces = []
+    elif case == "detector":
+        spaces = [ROOT / "design_spaces" / "det_mbconv.yaml"]
+    req = request(tmp_path, spaces, [fast_targets["ort"]], refs, stage="measure" if case == "no_space" else "all")
+    with pytest.raises(ConfigError, match=message):
+        plan_sweep(req)
+    assert not req.store.exists()
+
+
+def test_references_train_with_the_sweep(tmp_path: Path, tiny_spaces: dict, fast_targets: dict) -> None:
+    """The training plan checks the references too: at the spaces' class count they fit the dataset."""
+    req = request(tmp_path, [tiny_spaces["mbconv"]], [fast_targets["ort"]], ["resnet18"], dataset="digits")
+    plan = plan_sweep(req)
+    assert [r.fixed.arch.num_classes for r in plan.references] == [10] and plan.training is not None
