@@ -107,3 +107,34 @@ def test_a_runtime_without_a_canary_falls_back_to_numpy_and_says_why(monkeypatch
     assert result["status"] == "ok", result.get("error")
     canary = result["info"]["canary"]
     assert canary["kind"] == NUMPY_KIND and "no canary model for onnx" in canary["fallback"]
+
+
+@pytest.mark.skipif(not Path("/proc/stat").exists(), reason="needs /proc/stat (Linux)")
+def test_a_re_measure_is_refused_while_the_canary_is_still_slow() -> None:
+    # The block's baseline says this machine ran the canary 4x faster than it does now (a slow-down with no other
+    # process on the core, which the foreign share cannot see): the wait ends without quiet, nothing is timed.
+    path = str(model_file("onnx"))
+    quiet = open_canary("onnxruntime", 1, get_runner("onnxruntime").options()).run()["median_ms"]
+    slow = {**FAST, "quiet_wait_seconds": 0.7, "quiet_canary_ms": quiet / 4}
+    result = measure_artifact({"runner": "onnxruntime", "path": path, "threads": 1, "protocol": slow})
+    assert result["status"] == "busy" and "samples" not in result and result["device_seconds"] == 0.0
+    wait = result["info"]["quiet_wait"]
+    assert wait["quiet"] is False and 0.5 <= wait["waited_s"] <= 1.5
+    if wait["foreign_share"] <= 0.1:  # the cores were free, so the canary ran and was the reason
+        assert wait["canary_drift"] > 1.0 and "canary +" in result["error"]
+    # Against an honest baseline the same re-measure runs (unless another process holds the core right now).
+    fair = {**slow, "quiet_canary_ms": quiet * 2}
+    result = measure_artifact({"runner": "onnxruntime", "path": path, "threads": 1, "protocol": fair})
+    if result["status"] == "busy":
+        assert "foreign CPU" in result["error"], result["error"]
+    else:
+        assert result["status"] == "ok" and result["info"]["quiet_wait"]["quiet"] is True
+
+
+@pytest.mark.extended
+@pytest.mark.export
+def test_tflite_canary_is_rebuilt_byte_for_byte(tmp_path: Path) -> None:
+    from hwbench.export.canary import write_tflite
+
+    write_tflite(tmp_path / "canary.tflite")
+    assert (tmp_path / "canary.tflite").read_bytes() == model_file("tflite").read_bytes()
