@@ -25,6 +25,13 @@ def prune_anchors(
     validate: Annotated[
         int, typer.Option(help="Re-score this many front points by running the pruned network (slow mode).")
     ] = 0,
+    target: Annotated[
+        list[str] | None,
+        typer.Option("--target", "-t", help="Measure front points on this target, file or name (repeat)."),
+    ] = None,
+    points: Annotated[
+        int | None, typer.Option(help="Front points measured per target, spread along the front (default: all).")
+    ] = None,
     store: StoreOpt = DEFAULT_STORE,
     artifacts: Annotated[Path | None, typer.Option(help="Artifact folder (default: beside the store).")] = None,
 ) -> None:
@@ -58,6 +65,41 @@ def prune_anchors(
     print_table(headers, rows)
     for v in outcome.validation:
         typer.echo(f"slow check {v['removed']}: fast mAP {v['fast_map']:.4f}, pruned network {v['slow_map']:.4f}")
+    if target:
+        _measure(req, outcome, target, points)
+
+
+def _measure(req: object, outcome: object, targets: list[str], points: int | None) -> None:
+    """Measure the front on targets (a derived sweep) and print measured against predicted latency."""
+    from hwbench.paths import resolve
+    from hwbench.progress import RichProgress
+    from hwbench.pruning.front import measure_front, measured_rows
+
+    files = [resolve(t, "targets", "--target") for t in targets]
+    summary = measure_front(req, outcome, files, points, RichProgress())  # type: ignore[arg-type]
+    for name, facts in summary["targets"].items():
+        rows = [
+            (
+                anchor_set_text(outcome.anchors, r["removed"]),  # type: ignore[attr-defined]
+                r["status"],
+                num(100 * r["map"], 3) if r["map"] is not None else "–",
+                num(100 * r["artifact_map"], 3) if r["artifact_map"] is not None else "–",
+                r["boxes"],
+                num(r["graph_ms"], 3),
+                num(r["nms_ms"], 3),
+                num(r["e2e_ms"], 3),
+                num(r["predicted_e2e_ms"], 3),
+                num(r["speedup"], 3),
+            )
+            for r in measured_rows(req, outcome, name)  # type: ignore[arg-type]
+        ]
+        error = facts["median_abs_error"]
+        typer.echo(
+            f"{name}: measured in parts (sweep {summary['sweep']}); predicted vs measured end to end: median |error| "
+            + (f"{100 * error:.1f}%" if error is not None else "– (no prediction: NMS in the graph or no timing)")
+        )
+        headers = ["anchor set", "status", "mAP", "artifact mAP", "boxes", "graph ms", "NMS ms", "e2e ms"]
+        print_table([*headers, "e2e ms (predicted)", "× vs unpruned"], rows)
 
 
 def anchor_set_text(anchors: list, removed: list[int]) -> str:

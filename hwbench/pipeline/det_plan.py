@@ -84,6 +84,7 @@ class DetTrainingPlan:
     prepared: dict[int, dict[str, Any]] = field(default_factory=dict)
     workdir: Path | None = None
     task: str = "detection"
+    given: dict[str, str] = field(default_factory=dict)  # arch_id → accuracy key of weights not trained here
 
     def data(self, resolution: int) -> dict[str, Any]:
         """Train/test splits at `resolution` px as .npz files, with the training split's channel mean/std."""
@@ -153,7 +154,10 @@ def plan_detection(
 
 
 def train_key(arch: Any, tp: DetTrainingPlan) -> str:
-    """The accuracy key of one of the sweep's detectors (a SweepArch) under its dataset, schedule and seed."""
+    """The accuracy key of one of the sweep's detectors (a SweepArch) under its dataset, schedule and seed, or the
+    key of the record its weights were given by (a pruned detector's surgery)."""
+    if arch.spec.arch_id in tp.given:
+        return tp.given[arch.spec.arch_id]
     from hwbench.accuracy.detection.trainer import DET_TRAINER_VERSION
     from hwbench.blocks import get_block
     from hwbench.store.keys import accuracy_key

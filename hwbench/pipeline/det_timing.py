@@ -69,6 +69,7 @@ def det_timing_stage(ctx: StageContext) -> None:
                         "target_fp": site.fp,
                         "nms": settings.key(),
                         "images": images,
+                        **({"session": req.timing_session} if req.timing_session else {}),
                     }
                 )
                 row = get_detection_timing(store, key)

@@ -78,6 +78,7 @@ def cache_for(trained: Trained, split: Any, folder: Path) -> Any:
             "arch": trained.spec.arch_id,
             "dataset": trained.dataset_id,
             "resolution": trained.resolution,
+            "images": {"val_images": trained.schedule.get("val_images"), "seed": trained.seed + 1},
             "normalisation": [trained.mean, trained.std],
             "score_threshold": trained.nms.score_threshold,
         }

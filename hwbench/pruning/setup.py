@@ -34,6 +34,8 @@ class Trained:
     mean: list[float]
     std: list[float]
     nms: NmsSettings
+    schedule: dict[str, Any]  # the schedule's mathematical content, as trained
+    seed: int
 
     @property
     def arch(self) -> DetArch:
@@ -53,7 +55,12 @@ class Trained:
                 f"dataset {self.dataset_arg}: its content changed since the detector was trained and scored "
                 "(fingerprint differs); prune against the data it was scored on"
             )
-        return ref.definition.load(ref.path, self.resolution).test
+        from hwbench.accuracy.detection.trainer import subset_indices
+
+        test = ref.definition.load(ref.path, self.resolution).test
+        # The images training scored (all, or its seeded subset), so the unpruned set scores the stored mAP.
+        idx = subset_indices(len(test), self.schedule.get("val_images"), self.seed + 1)
+        return test if idx is None else test.subset(idx)
 
     def model(self) -> Any:
         """The trained detector (torch, CPU, eval mode)."""
@@ -105,6 +112,8 @@ def trained_detector(store: Store, sweep: str, arch_id: str) -> Trained:
         mean=list(info["normalisation"]["mean"]),
         std=list(info["normalisation"]["std"]),
         nms=NmsSettings.from_dict(info.get("nms"), f"stored training record {row['acc_key'][:12]}"),
+        schedule=dict(info.get("schedule") or {}),
+        seed=int(info.get("seed", 0)),
     )
 
 

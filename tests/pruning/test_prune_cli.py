@@ -51,7 +51,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
     run_sweep(req)
     with sqlite3.connect(req.store) as db:
         [(arch_id,)] = db.execute("SELECT arch_id FROM archs").fetchall()
-    return {"store": req.store, "arch": arch_id}
+    return {"store": req.store, "arch": arch_id, "target": target}
 
 
 def prune(trained: dict, *args: str) -> object:
@@ -88,6 +88,37 @@ def test_search_stores_front_resumes_and_agrees_with_slow_mode(trained: dict) ->
     assert again.exit_code == 0, again.output
     assert len(rows(trained["store"], "SELECT * FROM anchor_nodes")) == len(nodes)
     assert json.loads(rows(trained["store"], "SELECT front_json FROM anchor_searches")[0][0]) == front
+
+
+@pytest.mark.slow
+def test_front_is_measured_in_parts_beside_the_unpruned_detector(trained: dict) -> None:
+    result = prune(trained, "--strategy", "shared", "--max-nodes", "12", "--target", str(trained["target"]))
+    assert result.exit_code == 0, result.output
+    assert "predicted vs measured end to end" in result.output
+    [search] = rows(trained["store"], "SELECT * FROM anchor_searches WHERE strategy = 'shared'")
+    measured = rows(trained["store"], f"SELECT * FROM anchor_measurements WHERE search_key = '{search['search_key']}'")
+    front = json.loads(search["front_json"])
+    # Every front point plus the unpruned detector, timed in this run, each artifact scoring its own mAP.
+    assert {m["removed"] for m in measured} == {"[]", *(json.dumps(f) for f in front)}
+    nodes = {r["removed"]: r for r in rows(trained["store"], "SELECT * FROM anchor_nodes")}
+    for m in measured:
+        assert m["status"] == "ok" and m["e2e_ms"] >= m["graph_ms"] > 0 and m["predicted_e2e_ms"] > 0
+        # fp32 ONNX of the surgically pruned weights scores what the fast evaluation scored: both are exact.
+        assert m["artifact_map"] == pytest.approx(nodes[m["removed"]]["map"], abs=1e-4)
+    derived = f"det-anchors-{search['search_key'][:8]}"
+    members = rows(trained["store"], f"SELECT space FROM sweep_archs WHERE sweep = '{derived}'")
+    assert sorted(m["space"] for m in members) == ["anchor-pruned"] * (len(measured) - 1) + ["unpruned"]
+    sources = rows(
+        trained["store"],
+        f"SELECT a.source FROM sweep_accuracy l JOIN accuracies a USING (acc_key) WHERE l.sweep = '{derived}'",
+    )
+    assert sorted(r["source"] for r in sources) == ["pruned"] * (len(measured) - 1) + ["trained"]
+    # Re-run: nothing exported or timed again.
+    timed = len(rows(trained["store"], "SELECT * FROM detection_timings"))
+    assert (
+        prune(trained, "--strategy", "shared", "--max-nodes", "12", "--target", str(trained["target"])).exit_code == 0
+    )
+    assert len(rows(trained["store"], "SELECT * FROM detection_timings")) == timed
 
 
 @pytest.mark.slow

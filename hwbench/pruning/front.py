@@ -1,0 +1,263 @@
+"""Measure a search's front for real: each chosen anchor set becomes a pruned detector (checkpoint surgery, no
+retraining), recorded with its mAP from the exact fast evaluation, and the unpruned detector plus the pruned ones
+form a derived sweep `<sweep>-anchors-<search>` that the detection timing stage times in parts on every target
+(local, Ray node or board) with the same protocol and images as the sweep, each artifact scoring its own mAP.
+
+The unpruned detector is timed again in the same run, side by side, and each target's latency model is fitted to
+that run, so predicted and measured figures of one target come from one session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hwbench.pruning.run import PruneOutcome, PruneRequest
+from hwbench.pruning.search import Node
+from hwbench.pruning.setup import Trained
+from hwbench.store import Store
+
+SURGERY_VERSION = 1  # bump when the surgery changes what a pruned checkpoint holds
+
+
+def derived_name(sweep: str, search_key: str) -> str:
+    """The derived sweep of a search's measured front."""
+    return f"{sweep}-anchors-{search_key[:8]}"
+
+
+def chosen(front: list[Node], count: int | None) -> list[Node]:
+    """`count` front points spread evenly along the front by cost (all when None or more than there are)."""
+    if count is None or count >= len(front):
+        return list(front)
+    picks = np.unique(np.round(np.linspace(0, len(front) - 1, count)).astype(int))
+    return [front[i] for i in picks]
+
+
+def _record_pruned(
+    store: Store,
+    req: PruneRequest,
+    trained: Trained,
+    outcome: PruneOutcome,
+    node: Node,
+    derived: str,
+    split: Any,
+    cache: Any,
+) -> tuple[Any, str]:
+    """Surgery weights and an accuracy record (source 'pruned') for one front point: (spec, accuracy key)."""
+    import torch
+
+    from hwbench.accuracy.detection.bootstrap import map_interval
+    from hwbench.accuracy.trainer import save_weights
+    from hwbench.pruning.anchor_index import box_anchor_ids
+    from hwbench.pruning.fast_eval import detections, score
+    from hwbench.pruning.surgery import prune_model
+    from hwbench.space.archspec import ArchSpec
+    from hwbench.store.keys import digest
+
+    key = digest({"parent": trained.acc_key, "removed": sorted(node.removed), "surgery": SURGERY_VERSION}, 24)
+    pruned_model, small = prune_model(trained.model(), trained.arch, node.removed)
+    spec = ArchSpec(small)
+    path = req.artifact_dir / "weights" / f"{key}.pt"
+    if store.get_accuracy(key) is not None and path.is_file():
+        return spec, key
+    with torch.no_grad():
+        weights = save_weights(pruned_model, str(path))
+    ids = box_anchor_ids(trained.arch)
+    scored = score(cache, split, ids, node.removed, trained.nms)
+    dets = detections(cache, ids, node.removed, trained.nms)
+    low, high = map_interval(split, [(d.boxes, d.scores, d.labels) for d in dets])
+    parent = store.get_accuracy(trained.acc_key)
+    info = json.loads(parent["info_json"] or "{}")
+    info.update(
+        {
+            "weights": {**weights, "path": os.path.relpath(weights["path"], store.path.parent)},
+            "pruned_from": {
+                "acc_key": trained.acc_key,
+                "arch_id": trained.spec.arch_id,
+                "removed": sorted(node.removed),
+                "search": outcome.search_key,
+                "surgery_version": SURGERY_VERSION,
+            },
+            "eval_images": len(split),
+        }
+    )
+    metrics = scored.metrics
+    row = {
+        "acc_key": key,
+        "arch_id": spec.arch_id,
+        "dataset": parent["dataset"],
+        "dataset_id": parent["dataset_id"],
+        "schedule": parent["schedule"],
+        "schedule_hash": parent["schedule_hash"],
+        "evaluated_on": "torch",
+        "source": "pruned",
+        "status": "ok",
+        **{k: metrics.get(k) for k in ("map", "map50", "map75", "map_small", "map_medium", "map_large")},
+        "map_ci_low": low,
+        "map_ci_high": high,
+        "info_json": info,
+    }
+    from hwbench.measure.provenance import git_commit, machine_info
+
+    store.put_accuracy(row, {"machine": machine_info(), "commit": git_commit()}, [(derived, spec.arch_id)])
+    return spec, key
+
+
+def measure_front(
+    req: PruneRequest, outcome: PruneOutcome, targets: list[Path], count: int | None, progress: Any = None
+) -> dict[str, Any]:
+    """Time the unpruned detector and `count` front points on `targets` as a derived sweep; store and return the
+    measured parts against the predicted ones."""
+    from hwbench.config.target import load_target
+    from hwbench.pipeline.request import SweepRequest
+    from hwbench.pipeline.run import run_sweep
+    from hwbench.pipeline.sample import detector_facts
+    from hwbench.pruning.run import cache_for
+    from hwbench.pruning.setup import trained_detector
+
+    derived = derived_name(req.sweep, outcome.search_key)
+    store = Store(req.store, create=False)
+    try:
+        trained = trained_detector(store, req.sweep, req.arch_id)
+        split = trained.test_split()
+        cache, _ = cache_for(trained, split, req.artifact_dir)
+        points = [n for n in chosen(outcome.result.front, count) if n.removed]
+        specs: list[tuple[Node, Any, str]] = [(outcome.root, trained.spec, trained.acc_key)]
+        loaded = [load_target(t) for t in targets]
+        # The derived sweep first (so the pruned records can be linked to it), then the pruned detectors.
+        members = [(outcome.root, trained.spec)]
+        from hwbench.pruning.anchor_index import pruned_arch
+        from hwbench.space.archspec import ArchSpec
+
+        members += [(n, ArchSpec(pruned_arch(trained.arch, n.removed))) for n in points]
+        rows = []
+        for i, (node, spec) in enumerate(members):
+            cx = {**_complexity(spec), **detector_facts(spec)}
+            space = "unpruned" if not node.removed else "anchor-pruned"
+            rows.append((space, i, spec.arch_id, spec.family, spec.block, spec.canonical_json, cx, "anchor pruning"))
+        config = {"anchor_pruning": {"sweep": req.sweep, "arch_id": req.arch_id, "search": outcome.search_key}}
+        store.record_sweep(derived, 0, config, rows, [(t.name, str(t.source), t.config()) for t in loaded])
+        store.link_accuracy(derived, trained.spec.arch_id, trained.acc_key)
+        for node in points:
+            spec, key = _record_pruned(store, req, trained, outcome, node, derived, split, cache)
+            specs.append((node, spec, key))
+        schedule = req.artifact_dir / "anchor_cache" / f"{outcome.search_key[:16]}-schedule.yaml"
+        schedule.parent.mkdir(parents=True, exist_ok=True)
+        schedule.write_text(json.dumps(trained.schedule))  # JSON is YAML
+    finally:
+        store.close()
+    sweep = SweepRequest(
+        name=derived,
+        spaces=[],
+        targets=list(targets),
+        store=req.store,
+        artifacts=req.artifacts,
+        report=False,
+        dataset=trained.dataset_arg,
+        schedule=schedule,
+        train_seed=trained.seed,
+        stage="train",
+        given_weights={spec.arch_id: key for _, spec, key in specs},
+        timing_session=derived,
+    )
+    run_sweep(sweep, progress)
+    return _store_measurements(req, outcome, trained, derived, specs, loaded)
+
+
+def _complexity(spec: Any) -> dict[str, int]:
+    from hwbench.models.complexity import complexity
+
+    return complexity(spec).as_dict()
+
+
+def _store_measurements(
+    req: PruneRequest,
+    outcome: PruneOutcome,
+    trained: Trained,
+    derived: str,
+    specs: list[tuple[Node, Any, str]],
+    targets: list[Any],
+) -> dict[str, Any]:
+    """anchor_measurements rows: measured parts of each point per target beside the model's prediction."""
+    from hwbench.measure.provenance import git_commit, machine_info
+    from hwbench.pruning.costs import fit_latency
+    from hwbench.store.detection import sweep_detection_timings
+    from hwbench.store.pruning import put_measurement, removed_text
+
+    store = Store(req.store, create=False)
+    try:
+        timings = {(r["arch_id"], r["target"]): r for r in sweep_detection_timings(store, derived)}
+        base = store.query("SELECT macs, head_macs FROM archs WHERE arch_id=?", (trained.spec.arch_id,))[0]
+        summary: dict[str, Any] = {"sweep": derived, "targets": {}}
+        for target in targets:
+            root = timings.get((trained.spec.arch_id, target.name))
+            model = None
+            if root is not None and root["status"] == "ok" and root["placement"] == "host":
+                model = fit_latency(target.name, root, int(base["macs"]), int(base["head_macs"]))
+            errors = []
+            for node, spec, _ in specs:
+                t = timings.get((spec.arch_id, target.name))
+                if t is None:
+                    continue
+                node_row = outcome.nodes[removed_text(node.removed)]
+                predicted = None
+                if model is not None:
+                    removed_macs = int(base["head_macs"]) - int(node_row["head_macs"])
+                    predicted = model.predict(removed_macs, float(node_row["mean_candidates"]))
+                row = {
+                    "search_key": outcome.search_key,
+                    "removed": removed_text(node.removed),
+                    "target": target.name,
+                    "target_fp": t["target_fp"],
+                    "status": t["status"],
+                    "error": t["error"],
+                    "graph_ms": t["graph_ms"],
+                    "nms_ms": t["nms_ms"],
+                    "e2e_ms": t["e2e_ms"],
+                    "predicted_graph_ms": predicted and predicted["graph_ms"],
+                    "predicted_nms_ms": predicted and predicted["nms_ms"],
+                    "predicted_e2e_ms": predicted and predicted["e2e_ms"],
+                    "artifact_map": t["artifact_map"],
+                    "info_json": {
+                        "timing_key": t["timing_key"],
+                        "arch_id": spec.arch_id,
+                        "model": model.as_dict() if model else None,
+                        "kind": "measured",
+                    },
+                }
+                put_measurement(store, row, {"machine": machine_info(), "commit": git_commit()})
+                if predicted and t["e2e_ms"] and node.removed:
+                    errors.append(abs(predicted["e2e_ms"] / t["e2e_ms"] - 1))
+            summary["targets"][target.name] = {
+                "median_abs_error": float(np.median(errors)) if errors else None,
+                "points": len(specs),
+            }
+        return summary
+    finally:
+        store.close()
+
+
+def measured_rows(req: PruneRequest, outcome: PruneOutcome, target: str) -> list[dict[str, Any]]:
+    """A target's measured front points (unpruned first) with mAP, boxes and the end-to-end speed-up over the
+    unpruned detector measured in the same run."""
+    from hwbench.store.pruning import measurements
+
+    store = Store(req.store, create=False)
+    try:
+        found = [dict(r) for r in measurements(store, outcome.search_key) if r["target"] == target]
+    finally:
+        store.close()
+    found.sort(key=lambda r: (r["removed"] != "[]", -outcome.nodes[r["removed"]]["boxes"]))
+    base = next((r["e2e_ms"] for r in found if r["removed"] == "[]"), None)
+    out = []
+    for r in found:
+        node = outcome.nodes[r["removed"]]
+        speedup = base / r["e2e_ms"] if base and r["e2e_ms"] else None
+        out.append(
+            {**r, "removed": json.loads(r["removed"]), "map": node["map"], "boxes": node["boxes"], "speedup": speedup}
+        )
+    return out
