@@ -88,7 +88,9 @@ def _plan_training(
     stored = stored_task(request.store, request.name) if not spaces and request.dataset == AUTO else None
     dataset, schedule = resolve_auto(spaces, request.dataset, request.schedule, stored)
     if task_of(spaces, dataset, stored) == "detection":
-        return plan_detection(str(dataset), schedule, request.train_seed, spaces)
+        tp = plan_detection(str(dataset), schedule, request.train_seed, spaces)
+        tp.given = dict(request.given_weights)
+        return tp
     return plan_training(replace(request, dataset=dataset, schedule=schedule), spaces, targets)
 
 

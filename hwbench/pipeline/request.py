@@ -37,6 +37,12 @@ class SweepRequest:
     stage: str = "all"  # all | export | measure | train
     executor: str = "auto"  # auto (ray when ray_address or RAY_ADDRESS is set) | local | ray
     ray_address: str | None = None
+    # Networks whose weights come from another record (arch_id → accuracy key), not from training on the
+    # schedule: anchor pruning's surgically pruned detectors (docs/anchor-pruning.md).
+    given_weights: dict[str, str] = field(default_factory=dict)
+    # A name that keys this sweep's detection timings apart from any earlier ones, so every network is timed again
+    # in this run, side by side (anchor pruning's measured front against its unpruned detector).
+    timing_session: str | None = None
     # Known networks (fixed specs) measured beside the spaces at their resolution and classes (--reference).
     references: list[Path] = field(default_factory=list)
 
