@@ -193,7 +193,7 @@ def with_verdicts(table: pd.DataFrame, alpha: float) -> pd.DataFrame:
 def reference_sentence(row: pd.Series, quality: Quality, m: int = 3) -> str:
     """One comparison in words: "faster" only where `faster` (with_verdicts) says so."""
     ref, block, target = row["reference"], row["block"], row["target"]
-    at = f"{ref}'s {quality.unit} ({quality.fmt(row['ref_quality'])})"
+    at = f"{ref}'s {quality.fmt(row['ref_quality'])}"
     status = row["status"]
     if status == "no quality":
         return f"{ref} on {target}: no {quality.unit}, so no front compares with it."

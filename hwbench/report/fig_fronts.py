@@ -13,15 +13,22 @@ from hwbench.report.plots import LABELS, empty_axes, log_axis, scale, thin
 
 
 def fronts_figure(
-    data: pd.DataFrame, target: str, quality: Quality, colors: dict[str, tuple], tf: TargetFronts | None = None
+    data: pd.DataFrame,
+    target: str,
+    quality: Quality,
+    colors: dict[str, tuple],
+    tf: TargetFronts | None = None,
+    refs: pd.DataFrame | None = None,
 ) -> Figure:
     """Accuracy vs latency, MACs and params; without accuracy, MACs and params (capacity) vs latency.
 
     A front is a step line: at each cost, the best quality any network of the block reaches at or below it.
     Given the target's best-of-m curves (tf), the latency panel also draws them (dashed): the curves every
-    comparison of the report uses, over the levels each block's networks occupy.
+    comparison of the report uses, over the levels each block's networks occupy. Reference networks (refs, with
+    `reference`) are black stars labelled with their names, on every panel; they belong to no block.
     """
     part = data[data["target"] == target]
+    mine = refs[refs["target"] == target] if refs is not None else data.iloc[:0]
     panels = (
         [("median_ms", quality.column), ("macs", quality.column), ("params", quality.column)]
         if quality.is_accuracy
@@ -51,6 +58,7 @@ def fronts_figure(
             ax.plot(scale(cost, c), scale(qual, q), "o", ms=5, mfc="none", mec=colors[block], mew=1.2)
             if tf is not None and cost == "median_ms" and qual == quality.column and block in tf.blocks:
                 _best_of_m(ax, tf, block, qual, colors[block])
+        _references(ax, mine, cost, qual)
         log_axis(ax, "x", cost)
         if not quality.is_accuracy:
             log_axis(ax, "y", qual)
@@ -65,6 +73,17 @@ def fronts_figure(
     what = "accuracy" if quality.is_accuracy else "capacity proxy (no accuracy in the store)"
     fig.suptitle(f"{target}: per-block Pareto fronts, {what}", fontsize=11)
     return fig
+
+
+def _references(ax, refs: pd.DataFrame, cost: str, qual: str) -> None:
+    """Each reference as a labelled star (those without a value on the panel's axes are left out)."""
+    if qual not in refs or refs.empty:
+        return
+    shown = refs[refs[qual].notna() & refs[cost].notna()]
+    for r in shown.itertuples():
+        x, y = scale(cost, [getattr(r, cost)])[0], scale(qual, [getattr(r, qual)])[0]
+        ax.plot(x, y, "*", ms=11, color="black", mec="white", mew=0.6, zorder=5)
+        ax.annotate(r.reference, (x, y), xytext=(4, 4), textcoords="offset points", fontsize=7, zorder=5)
 
 
 def _best_of_m(ax, tf: TargetFronts, block: str, qual: str, color: tuple) -> None:

@@ -13,14 +13,22 @@ from hwbench.report.plots import LABELS, empty_axes, log_axis, scale
 
 
 def speedup_figure(
-    slowdown: pd.DataFrame, speedups: pd.DataFrame, target: str, quality: Quality, colors: dict[str, tuple]
+    slowdown: pd.DataFrame,
+    speedups: pd.DataFrame,
+    target: str,
+    quality: Quality,
+    colors: dict[str, tuple],
+    references: pd.DataFrame | None = None,
 ) -> Figure:
-    """Left: each block's best-of-m latency over the best block's at each quality level, with its bootstrap band.
+    """Left: each block's best-of-m latency over the best block's at each quality level, with its bootstrap band,
+    and each reference network's latency over the best front's at its own quality (a labelled star).
     Right: speedup of the row block over the column block, geometric mean over the levels both occupy."""
     fig, (left, right) = plt.subplots(
         1, 2, figsize=(12, 4.4), constrained_layout=True, gridspec_kw={"width_ratios": [1.25, 1]}
     )
     _slowdown_panel(left, slowdown[slowdown["target"] == target], quality, colors)
+    if references is not None and not slowdown[slowdown["target"] == target].empty:
+        _reference_points(left, references[references["target"] == target], quality)
     _matrix_panel(right, speedups[speedups["target"] == target], quality)
     fig.suptitle(f"{target}: latency at equal {quality.unit}", fontsize=11)
     return fig
@@ -45,6 +53,17 @@ def _slowdown_panel(ax: plt.Axes, part: pd.DataFrame, quality: Quality, colors: 
     ax.set_title("each block vs the best block's best-of-m (band: pointwise bootstrap CI)", fontsize=9)
     ax.grid(alpha=0.3, which="both", lw=0.5)
     ax.legend(fontsize=7)
+
+
+def _reference_points(ax: plt.Axes, part: pd.DataFrame, quality: Quality) -> None:
+    """A reference at (its quality, its latency / the fastest compared front's latency there)."""
+    compared = part[part["status"] == "compared"]
+    for name, rows in compared.groupby("reference", sort=True):
+        best = rows.loc[rows["front_ms"].idxmin()]
+        x = scale(quality.column, [best["ref_quality"]])[0]
+        y = best["ref_ms"] / best["front_ms"]
+        ax.plot(x, y, "*", ms=11, color="black", mec="white", mew=0.6, zorder=5)
+        ax.annotate(f"{name} (vs {best['block']})", (x, y), xytext=(4, 4), textcoords="offset points", fontsize=7)
 
 
 def resample(curve: pd.DataFrame, log: bool, points: int = 120) -> pd.DataFrame:

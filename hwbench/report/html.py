@@ -10,6 +10,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from hwbench import __version__
 from hwbench.analysis.analyse import Analysis
+from hwbench.analysis.reference import reference_mask
 from hwbench.report import sections
 from hwbench.report.detection import detection_sections, has_detection, per_image
 from hwbench.report.fig_across import across_figure
@@ -45,14 +46,17 @@ def render_report(analysis: Analysis, outdir: Path) -> Path:
     files = write_tables(analysis, outdir)
     t = analysis.tables
     results = t["results"].assign(group=t["results"][analysis.options.group].astype(str))
-    colors = block_colors(results["group"].unique().tolist())
+    is_ref = reference_mask(results)
+    colors = block_colors(results.loc[~is_ref, "group"].unique().tolist())
     usable = results[(results["status"] == "ok") & (results["median_ms"] > 0)]
+    refs, usable = usable[is_ref[usable.index]], usable[~is_ref[usable.index]]
     targets: list[dict[str, Any]] = []
     for target in analysis.targets:
-        fig = fronts_figure(usable, target, analysis.quality, colors, analysis.fronts.get(target))
+        fig = fronts_figure(usable, target, analysis.quality, colors, analysis.fronts.get(target), refs)
         figures = [save(fig, f"fronts_{slug(target)}", outdir)]
         if target in analysis.fronts:
-            fig = speedup_figure(t["slowdown"], t["speedups"], target, analysis.quality, colors)
+            references = t.get("references")
+            fig = speedup_figure(t["slowdown"], t["speedups"], target, analysis.quality, colors, references)
             figures.append(save(fig, f"speedup_{slug(target)}", outdir))
         targets.append(sections.target_section(analysis, results, target, figures))
     detection = detection_sections(results, outdir, colors)

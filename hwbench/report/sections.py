@@ -123,6 +123,8 @@ def target_section(analysis: Analysis, results: pd.DataFrame, target: str, figur
         if len(conversion)
         else "",
         **token_comparison(results, target),
+        **reference_comparison(analysis, target),
+        **stage_preference(analysis, target),
         "noisy_count": len(noisy),
         "noisy": render(
             noisy,
@@ -139,6 +141,62 @@ def target_section(analysis: Analysis, results: pd.DataFrame, target: str, figur
         ),
         "errors": errors.reindex(columns=["space", "arch_id", "status", "error"]).head(ERRORS_SHOWN).to_dict("records"),
         "errors_count": len(errors),
+    }
+
+
+def reference_comparison(analysis: Analysis, target: str) -> dict[str, Any]:
+    """Each reference network against each block's front on this target: sentences and the table."""
+    table = analysis.tables.get("references")
+    if table is None or table.empty:
+        return {"reference_sentences": [], "references": ""}
+    part = table[table["target"] == target].copy()
+    part["vs"] = [with_ci(r.ratio, r.ci_low, r.ci_high) for r in part.itertuples()]
+    q = analysis.quality
+    return {
+        "reference_sentences": part["sentence"].tolist(),
+        "references": render(
+            part,
+            {
+                "reference": ("reference", text),
+                "block": ("block front", text),
+                "n": ("networks", text),
+                "ref_quality": (f"reference {q.unit}", _level(analysis)),
+                "ref_ms": ("reference ms", num),
+                "front_ms": (f"front ms at that {q.unit}", num),
+                "vs": ("reference / front (CI)", text),
+                "coverage": ("replicates covering", pct),
+                "p_holm": ("Holm p", num),
+                "faster": ("faster", text),
+                "status": ("status", text),
+            },
+        ),
+    }
+
+
+def stage_preference(analysis: Analysis, target: str) -> dict[str, Any]:
+    """Hybrid spaces: the block each stage's front networks use, in words and as a table."""
+    from hwbench.analysis.stage_blocks import preference_sentences
+
+    table = analysis.tables.get("stage_blocks")
+    if table is None or table.empty:
+        return {"stage_sentences": [], "stage_blocks": ""}
+    part = table[table["target"] == target].copy()
+    part["on_front"] = [f"{r.front_with_block} of {r.front_size}" for r in part.itertuples()]
+    part["sampled"] = [f"{r.with_block} of {r.networks}" for r in part.itertuples()]
+    return {
+        "stage_sentences": preference_sentences(part),
+        "stage_blocks": render(
+            part,
+            {
+                "group": ("space", text),
+                "stage": ("stage", text),
+                "block": ("block", text),
+                "on_front": ("front networks with it", text),
+                "front_share": ("share of the front", pct),
+                "sampled": ("networks with it", text),
+                "base_share": ("share of all", pct),
+            },
+        ),
     }
 
 
