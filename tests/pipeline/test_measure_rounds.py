@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from hwbench.analysis.table import results_frame
 from hwbench.measure.disturbance import FOREIGN_SHARE_LIMIT
 from hwbench.measure.interference import measurement_cores, quiet_share
 from hwbench.pipeline import SweepRequest, run_sweep
-from hwbench.pipeline.rounds import BUSY_STREAK, MAX_RETRIES
+from hwbench.pipeline.rounds import BUSY_STREAK, MAX_RETRIES, RoundDriver
 from hwbench.store import Store
 from tests.conftest import write_target
 
@@ -77,6 +79,10 @@ def test_hog_on_the_measured_core_is_detected_and_flagged(tmp_path: Path, tiny_s
     # the last round tries again, and stops after BUSY_STREAK more: the hog is still there, the rounds are flagged.
     assert max(attempts) >= 1 + MAX_RETRIES
     assert 2 * BUSY_STREAK <= sum(a - 1 for a in attempts) <= len(attempts) * (1 + MAX_RETRIES)
+    # Those re-measures were not run: each wait ended with the hog still on the core (status busy, not timed).
+    retried = [h for rounds in rounds_of(store, "t-b") for r in rounds for h in r["history"][1:]]
+    assert retried and not any(h["measured"] for h in retried)
+    assert all("still disturbed after waiting" in h["reasons"][0] for h in retried)
 
 
 def test_hog_that_ends_is_waited_out_and_re_measured(tmp_path: Path, tiny_spaces: dict, monkeypatch) -> None:
@@ -86,17 +92,42 @@ def test_hog_that_ends_is_waited_out_and_re_measured(tmp_path: Path, tiny_spaces
     share = quiet_share(measurement_cores(1), 0.5)
     if share is None or share > FOREIGN_SHARE_LIMIT / 2:
         pytest.skip(f"the measured core is busy ({share}): recovery cannot be judged on a loaded machine")
-    proc = hog(4.0)  # gone within the first re-measure's wait
+    # The hog is tied to the block, not to the clock: it starts when the driver hands out the first round and
+    # ends 1 s after the first result (measured under it) came back, inside the re-measure's wait. (A hog on a
+    # fixed 4 s timer could end before a slowly starting worker measured anything: the test's old flake.)
+    state: dict = {}
+    jobs, handle = RoundDriver.jobs, RoundDriver.handle
+
+    def first_jobs(self: RoundDriver) -> list:
+        if "hog" not in state:
+            state["hog"] = hog(120.0)
+            time.sleep(0.3)  # the interpreter starts and pins itself
+        return jobs(self)
+
+    def first_result(self: RoundDriver, tag: tuple, result: dict) -> bool:
+        if "timer" not in state:
+            state["timer"] = threading.Timer(1.0, state["hog"].kill)
+            state["timer"].start()
+        return handle(self, tag, result)
+
+    monkeypatch.setattr(RoundDriver, "jobs", first_jobs)
+    monkeypatch.setattr(RoundDriver, "handle", first_result)
     try:
         store, frame = sweep(tmp_path, [tiny_spaces["mbconv"]], second, name="recovered")
     finally:
-        proc.kill()
-        proc.wait()
+        if "timer" in state:
+            state["timer"].cancel()
+        if "hog" in state:
+            state["hog"].kill()
+            state["hog"].wait()
     assert frame["disturbed"].tolist() == [0, 0]
     attempts = [r["attempts"] for rounds in rounds_of(store, "t-b") for r in rounds]
     assert max(attempts) >= 2  # the first network's first round was measured under the hog, then again
     history = [h for rounds in rounds_of(store, "t-b") for r in rounds for h in r["history"] if h["reasons"]]
     assert any("foreign CPU" in w for h in history for w in h["reasons"])
+    # The re-measure that recovered ran after its wait saw the cores free (and the canary near its baseline).
+    everything = [h for rounds in rounds_of(store, "t-b") for r in rounds for h in r["history"]]
+    assert any(h["measured"] and h["quiet_waited_s"] > 0 and not h["reasons"] for h in everything)
 
 
 def test_quiet_run_flags_nothing(tmp_path: Path, tiny_spaces: dict) -> None:
