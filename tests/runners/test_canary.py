@@ -138,3 +138,17 @@ def test_tflite_canary_is_rebuilt_byte_for_byte(tmp_path: Path) -> None:
 
     write_tflite(tmp_path / "canary.tflite")
     assert (tmp_path / "canary.tflite").read_bytes() == model_file("tflite").read_bytes()
+
+
+def test_the_agents_measurement_child_runs_the_runtime_canary() -> None:
+    """What a board runs: the agent's worker process (numpy + the runtime, no torch) finds the shipped canary."""
+    from hwbench.agent.worker import MeasureWorker
+
+    worker = MeasureWorker()
+    try:
+        job = {"runner": "tflite", "path": str(model_file("tflite")), "threads": 1, "protocol": FAST}
+        result = worker.run(job, timeout=120)
+    finally:
+        worker.close()
+    assert result["status"] == "ok", result.get("error")
+    assert result["info"]["canary"]["kind"] == f"tflite:{NETWORK_ID}"
