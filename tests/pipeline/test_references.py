@@ -10,7 +10,7 @@ from hwbench.pipeline import SweepRequest, plan_sweep, run_sweep
 from hwbench.pipeline.references import reference_paths
 from hwbench.space.design_space import load_space
 from hwbench.space.reference import at_shape, reference_of, reference_space
-from tests.conftest import ROOT, TINY_MACRO
+from tests.conftest import ROOT, TINY_MACRO, run_cli
 
 ZOO = ROOT / "design_spaces" / "fixed"
 
@@ -47,6 +47,17 @@ def test_a_sweep_measures_the_reference_at_the_spaces_shape(
     assert (frame.loc[frame["reference"] == "", "space"] == "tiny_mbconv").all()
     store.close()
     assert run_sweep(req) == {"archs": 3, "exports": 0, "measurements": 0}  # resumes like any network
+    shown = run_cli("show", "t", "--store", str(req.store), "--columns", "space,flags", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    lines = [line for line in shown.stdout.splitlines() if "reference:mobilenet_v2_050" in line]
+    assert len(lines) == 1 and "ref." in lines[0]
+    assert "ref. = a reference network" in " ".join(shown.stdout.split())
+
+
+def test_cli_refuses_an_unknown_reference(tmp_path: Path) -> None:
+    out = run_cli("sweep", "--reference", "resnet19", "--no-train", "--store", str(tmp_path / "s.sqlite"), cwd=tmp_path)
+    assert out.returncode == 2 and "resnet19: --reference: no such file or fixed network" in out.stderr
+    assert not (tmp_path / "s.sqlite").exists()
 
 
 def test_reference_shape_helpers() -> None:
