@@ -32,6 +32,9 @@ def prune_anchors(
     points: Annotated[
         int | None, typer.Option(help="Front points measured per target, spread along the front (default: all).")
     ] = None,
+    retrain: Annotated[
+        bool, typer.Option(help="Also train the measured pruned architectures from scratch on the sweep's schedule.")
+    ] = False,
     store: StoreOpt = DEFAULT_STORE,
     artifacts: Annotated[Path | None, typer.Option(help="Artifact folder (default: beside the store).")] = None,
 ) -> None:
@@ -66,40 +69,45 @@ def prune_anchors(
     for v in outcome.validation:
         typer.echo(f"slow check {v['removed']}: fast mAP {v['fast_map']:.4f}, pruned network {v['slow_map']:.4f}")
     if target:
-        _measure(req, outcome, target, points)
+        _measure(req, outcome, target, points, retrain)
+    elif retrain:
+        typer.echo("note: --retrain needs --target (the retrained detectors are measured there)", err=True)
 
 
-def _measure(req: object, outcome: object, targets: list[str], points: int | None) -> None:
-    """Measure the front on targets (a derived sweep) and print measured against predicted latency."""
+def _measure(req: object, outcome: object, targets: list[str], points: int | None, retrain: bool) -> None:
+    """Measure the front on targets (derived sweeps) and print measured against predicted latency."""
     from hwbench.paths import resolve
     from hwbench.progress import RichProgress
     from hwbench.pruning.front import measure_front, measured_rows
 
     files = [resolve(t, "targets", "--target") for t in targets]
-    summary = measure_front(req, outcome, files, points, RichProgress())  # type: ignore[arg-type]
-    for name, facts in summary["targets"].items():
-        rows = [
-            (
-                anchor_set_text(outcome.anchors, r["removed"]),  # type: ignore[attr-defined]
-                r["status"],
-                num(100 * r["map"], 3) if r["map"] is not None else "–",
-                num(100 * r["artifact_map"], 3) if r["artifact_map"] is not None else "–",
-                r["boxes"],
-                num(r["graph_ms"], 3),
-                num(r["nms_ms"], 3),
-                num(r["e2e_ms"], 3),
-                num(r["predicted_e2e_ms"], 3),
-                num(r["speedup"], 3),
-            )
-            for r in measured_rows(req, outcome, name)  # type: ignore[arg-type]
-        ]
-        error = facts["median_abs_error"]
-        typer.echo(
-            f"{name}: measured in parts (sweep {summary['sweep']}); predicted vs measured end to end: median |error| "
-            + (f"{100 * error:.1f}%" if error is not None else "– (no prediction: NMS in the graph or no timing)")
-        )
-        headers = ["anchor set", "status", "mAP", "artifact mAP", "boxes", "graph ms", "NMS ms", "e2e ms"]
-        print_table([*headers, "e2e ms (predicted)", "× vs unpruned"], rows)
+    summary = measure_front(req, outcome, files, points, RichProgress(), retrain)  # type: ignore[arg-type]
+    variants = [("pruned", summary)] + ([("retrained", summary["retrained"])] if retrain else [])
+    for variant, facts_of in variants:
+        for name, facts in facts_of["targets"].items():
+            rows = [
+                (
+                    anchor_set_text(outcome.anchors, r["removed"]),  # type: ignore[attr-defined]
+                    r["status"],
+                    num(100 * r["map"], 3) if r["map"] is not None else "–",
+                    num(100 * r["artifact_map"], 3) if r["artifact_map"] is not None else "–",
+                    r["boxes"],
+                    num(r["graph_ms"], 3),
+                    num(r["nms_ms"], 3),
+                    num(r["e2e_ms"], 3),
+                    num(r["predicted_e2e_ms"], 3),
+                    num(r["speedup"], 3),
+                )
+                for r in measured_rows(req, outcome, name, variant)  # type: ignore[arg-type]
+            ]
+            error = facts["median_abs_error"]
+            how = "pruned by surgery, not retrained" if variant == "pruned" else "retrained from scratch"
+            typer.echo(f"{name}, {how} (sweep {facts_of['sweep']}):")
+            if variant == "pruned":
+                text = f"{100 * error:.1f}%" if error is not None else "– (NMS in the graph, or no timing)"
+                typer.echo(f"  predicted vs measured end to end: median |error| {text}")
+            headers = ["anchor set", "status", "mAP", "artifact mAP", "boxes", "graph ms", "NMS ms", "e2e ms"]
+            print_table([*headers, "e2e ms (predicted)", "× vs unpruned"], rows)
 
 
 def anchor_set_text(anchors: list, removed: list[int]) -> str:

@@ -108,50 +108,80 @@ def _record_pruned(
 
 
 def measure_front(
-    req: PruneRequest, outcome: PruneOutcome, targets: list[Path], count: int | None, progress: Any = None
+    req: PruneRequest,
+    outcome: PruneOutcome,
+    targets: list[Path],
+    count: int | None,
+    progress: Any = None,
+    retrain: bool = False,
 ) -> dict[str, Any]:
-    """Time the unpruned detector and `count` front points on `targets` as a derived sweep; store and return the
-    measured parts against the predicted ones."""
+    """Time the unpruned detector and `count` front points on `targets` as a derived sweep (and, with `retrain`,
+    the same pruned architectures trained from scratch on the sweep's schedule as a second one); store and return
+    the measured parts against the predicted ones."""
     from hwbench.config.target import load_target
-    from hwbench.pipeline.request import SweepRequest
-    from hwbench.pipeline.run import run_sweep
-    from hwbench.pipeline.sample import detector_facts
+    from hwbench.pruning.anchor_index import pruned_arch
     from hwbench.pruning.run import cache_for
     from hwbench.pruning.setup import trained_detector
+    from hwbench.space.archspec import ArchSpec
 
     derived = derived_name(req.sweep, outcome.search_key)
+    loaded = [load_target(t) for t in targets]
     store = Store(req.store, create=False)
     try:
         trained = trained_detector(store, req.sweep, req.arch_id)
         split = trained.test_split()
         cache, _ = cache_for(trained, split, req.artifact_dir)
         points = [n for n in chosen(outcome.result.front, count) if n.removed]
-        specs: list[tuple[Node, Any, str]] = [(outcome.root, trained.spec, trained.acc_key)]
-        loaded = [load_target(t) for t in targets]
-        # The derived sweep first (so the pruned records can be linked to it), then the pruned detectors.
         members = [(outcome.root, trained.spec)]
-        from hwbench.pruning.anchor_index import pruned_arch
-        from hwbench.space.archspec import ArchSpec
-
         members += [(n, ArchSpec(pruned_arch(trained.arch, n.removed))) for n in points]
-        rows = []
-        for i, (node, spec) in enumerate(members):
-            cx = {**_complexity(spec), **detector_facts(spec)}
-            space = "unpruned" if not node.removed else "anchor-pruned"
-            rows.append((space, i, spec.arch_id, spec.family, spec.block, spec.canonical_json, cx, "anchor pruning"))
-        config = {"anchor_pruning": {"sweep": req.sweep, "arch_id": req.arch_id, "search": outcome.search_key}}
-        store.record_sweep(derived, 0, config, rows, [(t.name, str(t.source), t.config()) for t in loaded])
+        # The derived sweep first (so the pruned records can be linked to it), then the pruned detectors.
+        _record_derived(store, req, outcome, derived, members, loaded)
         store.link_accuracy(derived, trained.spec.arch_id, trained.acc_key)
+        given = {trained.spec.arch_id: trained.acc_key}
         for node in points:
             spec, key = _record_pruned(store, req, trained, outcome, node, derived, split, cache)
-            specs.append((node, spec, key))
+            given[spec.arch_id] = key
+        if retrain:
+            _record_derived(store, req, outcome, f"{derived}-retrained", members, loaded)
         schedule = req.artifact_dir / "anchor_cache" / f"{outcome.search_key[:16]}-schedule.yaml"
         schedule.parent.mkdir(parents=True, exist_ok=True)
         schedule.write_text(json.dumps(trained.schedule))  # JSON is YAML
     finally:
         store.close()
+    _run_derived(req, trained, derived, targets, schedule, given, progress)
+    summary = _store_measurements(req, outcome, trained, derived, "pruned", members, loaded)
+    if retrain:
+        # Trained on the sweep's schedule and seed from scratch; only the unpruned detector's weights are given.
+        name = f"{derived}-retrained"
+        _run_derived(req, trained, name, targets, schedule, {trained.spec.arch_id: trained.acc_key}, progress)
+        summary["retrained"] = _store_measurements(req, outcome, trained, name, "retrained", members, loaded)
+    return summary
+
+
+def _record_derived(
+    store: Store, req: PruneRequest, outcome: PruneOutcome, name: str, members: list, targets: list
+) -> None:
+    """A derived sweep's networks (the unpruned detector first) and targets."""
+    from hwbench.pipeline.sample import detector_facts
+
+    rows = []
+    for i, (node, spec) in enumerate(members):
+        cx = {**_complexity(spec), **detector_facts(spec)}
+        space = "unpruned" if not node.removed else "anchor-pruned"
+        rows.append((space, i, spec.arch_id, spec.family, spec.block, spec.canonical_json, cx, "anchor pruning"))
+    config = {"anchor_pruning": {"sweep": req.sweep, "arch_id": req.arch_id, "search": outcome.search_key}}
+    store.record_sweep(name, 0, config, rows, [(t.name, str(t.source), t.config()) for t in targets])
+
+
+def _run_derived(
+    req: PruneRequest, trained: Trained, name: str, targets: list[Path], schedule: Path, given: dict, progress: Any
+) -> None:
+    """Train what is not given, then time every network in parts on the targets, in one fresh session."""
+    from hwbench.pipeline.request import SweepRequest
+    from hwbench.pipeline.run import run_sweep
+
     sweep = SweepRequest(
-        name=derived,
+        name=name,
         spaces=[],
         targets=list(targets),
         store=req.store,
@@ -161,11 +191,10 @@ def measure_front(
         schedule=schedule,
         train_seed=trained.seed,
         stage="train",
-        given_weights={spec.arch_id: key for _, spec, key in specs},
-        timing_session=derived,
+        given_weights=given,
+        timing_session=name,
     )
     run_sweep(sweep, progress)
-    return _store_measurements(req, outcome, trained, derived, specs, loaded)
 
 
 def _complexity(spec: Any) -> dict[str, int]:
@@ -179,10 +208,12 @@ def _store_measurements(
     outcome: PruneOutcome,
     trained: Trained,
     derived: str,
-    specs: list[tuple[Node, Any, str]],
+    variant: str,
+    members: list[tuple[Node, Any]],
     targets: list[Any],
 ) -> dict[str, Any]:
-    """anchor_measurements rows: measured parts of each point per target beside the model's prediction."""
+    """anchor_measurements rows of one derived sweep: measured parts of each point per target, its mAP, and (for
+    the pruned variant) the latency model's prediction fitted to the unpruned detector timed in the same run."""
     from hwbench.measure.provenance import git_commit, machine_info
     from hwbench.pruning.costs import fit_latency
     from hwbench.store.detection import sweep_detection_timings
@@ -191,15 +222,16 @@ def _store_measurements(
     store = Store(req.store, create=False)
     try:
         timings = {(r["arch_id"], r["target"]): r for r in sweep_detection_timings(store, derived)}
+        maps = {r["arch_id"]: r["map"] for r in store.sweep_accuracies(derived)}
         base = store.query("SELECT macs, head_macs FROM archs WHERE arch_id=?", (trained.spec.arch_id,))[0]
         summary: dict[str, Any] = {"sweep": derived, "targets": {}}
         for target in targets:
             root = timings.get((trained.spec.arch_id, target.name))
             model = None
-            if root is not None and root["status"] == "ok" and root["placement"] == "host":
+            if variant == "pruned" and root is not None and root["status"] == "ok" and root["placement"] == "host":
                 model = fit_latency(target.name, root, int(base["macs"]), int(base["head_macs"]))
             errors = []
-            for node, spec, _ in specs:
+            for node, spec in members:
                 t = timings.get((spec.arch_id, target.name))
                 if t is None:
                     continue
@@ -211,10 +243,12 @@ def _store_measurements(
                 row = {
                     "search_key": outcome.search_key,
                     "removed": removed_text(node.removed),
+                    "variant": variant,
                     "target": target.name,
                     "target_fp": t["target_fp"],
                     "status": t["status"],
                     "error": t["error"],
+                    "map": maps.get(spec.arch_id),
                     "graph_ms": t["graph_ms"],
                     "nms_ms": t["nms_ms"],
                     "e2e_ms": t["e2e_ms"],
@@ -225,8 +259,8 @@ def _store_measurements(
                     "info_json": {
                         "timing_key": t["timing_key"],
                         "arch_id": spec.arch_id,
+                        "sweep": derived,
                         "model": model.as_dict() if model else None,
-                        "kind": "measured",
                     },
                 }
                 put_measurement(store, row, {"machine": machine_info(), "commit": git_commit()})
@@ -234,30 +268,29 @@ def _store_measurements(
                     errors.append(abs(predicted["e2e_ms"] / t["e2e_ms"] - 1))
             summary["targets"][target.name] = {
                 "median_abs_error": float(np.median(errors)) if errors else None,
-                "points": len(specs),
+                "points": len(members),
             }
         return summary
     finally:
         store.close()
 
 
-def measured_rows(req: PruneRequest, outcome: PruneOutcome, target: str) -> list[dict[str, Any]]:
-    """A target's measured front points (unpruned first) with mAP, boxes and the end-to-end speed-up over the
+def measured_rows(req: PruneRequest, outcome: PruneOutcome, target: str, variant: str = "pruned") -> list[dict]:
+    """A target's measured points of one variant (unpruned first) with boxes and the end-to-end speed-up over the
     unpruned detector measured in the same run."""
     from hwbench.store.pruning import measurements
 
     store = Store(req.store, create=False)
     try:
-        found = [dict(r) for r in measurements(store, outcome.search_key) if r["target"] == target]
+        found = [dict(r) for r in measurements(store, outcome.search_key)]
     finally:
         store.close()
+    found = [r for r in found if r["target"] == target and r["variant"] == variant]
     found.sort(key=lambda r: (r["removed"] != "[]", -outcome.nodes[r["removed"]]["boxes"]))
     base = next((r["e2e_ms"] for r in found if r["removed"] == "[]"), None)
     out = []
     for r in found:
-        node = outcome.nodes[r["removed"]]
         speedup = base / r["e2e_ms"] if base and r["e2e_ms"] else None
-        out.append(
-            {**r, "removed": json.loads(r["removed"]), "map": node["map"], "boxes": node["boxes"], "speedup": speedup}
-        )
+        boxes = outcome.nodes[r["removed"]]["boxes"]
+        out.append({**r, "removed": json.loads(r["removed"]), "boxes": boxes, "speedup": speedup})
     return out

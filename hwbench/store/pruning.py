@@ -48,15 +48,6 @@ def searches(store: Store, sweep: str, arch_id: str | None = None) -> list[sqlit
     return store.query(sql + " ORDER BY created_at", tuple(args))
 
 
-def get_measurement(store: Store, search_key: str, removed: str, target: str, fp: str) -> sqlite3.Row | None:
-    """A front point's measurement on a target, or None."""
-    rows = store.query(
-        "SELECT * FROM anchor_measurements WHERE search_key=? AND removed=? AND target=? AND target_fp=?",
-        (search_key, removed, target, fp),
-    )
-    return rows[0] if rows else None
-
-
 def put_measurement(store: Store, row: dict[str, Any], provenance: dict[str, Any] | None) -> None:
     """Insert or replace a front point's measurement on a target."""
     with store.transaction():
@@ -66,5 +57,7 @@ def put_measurement(store: Store, row: dict[str, Any], provenance: dict[str, Any
 
 
 def measurements(store: Store, search_key: str) -> list[sqlite3.Row]:
-    """Every measurement of a search's front points."""
-    return store.query("SELECT * FROM anchor_measurements WHERE search_key=? ORDER BY target, removed", (search_key,))
+    """Every measurement of a search's front points (variants: pruned, retrained)."""
+    return store.query(
+        "SELECT * FROM anchor_measurements WHERE search_key=? ORDER BY target, variant, removed", (search_key,)
+    )

@@ -133,11 +133,11 @@ MIGRATIONS: list[str] = [
         visited_json TEXT, front_json TEXT, info_json TEXT, created_at TEXT NOT NULL
     );
     CREATE TABLE anchor_measurements (
-        search_key TEXT NOT NULL, removed TEXT NOT NULL, target TEXT NOT NULL, target_fp TEXT NOT NULL,
-        status TEXT NOT NULL, error TEXT, graph_ms REAL, nms_ms REAL, e2e_ms REAL, predicted_graph_ms REAL,
-        predicted_nms_ms REAL, predicted_e2e_ms REAL, artifact_map REAL, info_json TEXT,
-        prov_id TEXT REFERENCES provenance(prov_id), created_at TEXT NOT NULL,
-        PRIMARY KEY (search_key, removed, target, target_fp)
+        search_key TEXT NOT NULL, removed TEXT NOT NULL, variant TEXT NOT NULL, target TEXT NOT NULL,
+        target_fp TEXT NOT NULL, status TEXT NOT NULL, error TEXT, map REAL, graph_ms REAL, nms_ms REAL,
+        e2e_ms REAL, predicted_graph_ms REAL, predicted_nms_ms REAL, predicted_e2e_ms REAL, artifact_map REAL,
+        info_json TEXT, prov_id TEXT REFERENCES provenance(prov_id), created_at TEXT NOT NULL,
+        PRIMARY KEY (search_key, removed, variant, target, target_fp)
     );
     """,
 ]

@@ -96,7 +96,10 @@ def test_front_is_measured_in_parts_beside_the_unpruned_detector(trained: dict) 
     assert result.exit_code == 0, result.output
     assert "predicted vs measured end to end" in result.output
     [search] = rows(trained["store"], "SELECT * FROM anchor_searches WHERE strategy = 'shared'")
-    measured = rows(trained["store"], f"SELECT * FROM anchor_measurements WHERE search_key = '{search['search_key']}'")
+    key = search["search_key"]
+    measured = rows(
+        trained["store"], f"SELECT * FROM anchor_measurements WHERE search_key = '{key}' AND variant = 'pruned'"
+    )
     front = json.loads(search["front_json"])
     # Every front point plus the unpruned detector, timed in this run, each artifact scoring its own mAP.
     assert {m["removed"] for m in measured} == {"[]", *(json.dumps(f) for f in front)}
@@ -119,6 +122,23 @@ def test_front_is_measured_in_parts_beside_the_unpruned_detector(trained: dict) 
         prune(trained, "--strategy", "shared", "--max-nodes", "12", "--target", str(trained["target"])).exit_code == 0
     )
     assert len(rows(trained["store"], "SELECT * FROM detection_timings")) == timed
+
+
+@pytest.mark.extended  # trains two detectors: the surgery path above covers measuring in the default suite
+def test_retrained_front_is_trained_on_the_schedule_and_measured(trained: dict) -> None:
+    args = ["--strategy", "shared", "--max-nodes", "12", "--points", "2", "--target", str(trained["target"])]
+    result = prune(trained, *args, "--retrain")
+    assert result.exit_code == 0, result.output
+    assert "retrained from scratch" in result.output
+    retrained = rows(trained["store"], "SELECT * FROM anchor_measurements WHERE variant = 'retrained'")
+    assert {m["removed"] for m in retrained} >= {"[]"} and len(retrained) >= 2
+    assert all(m["status"] == "ok" and m["map"] is not None and m["predicted_e2e_ms"] is None for m in retrained)
+    sweep = json.loads(retrained[0]["info_json"])["sweep"]
+    sources = rows(
+        trained["store"],
+        f"SELECT a.source FROM sweep_accuracy l JOIN accuracies a USING (acc_key) WHERE l.sweep = '{sweep}'",
+    )
+    assert {r["source"] for r in sources} == {"trained"}  # the pruned architectures trained, not given
 
 
 @pytest.mark.slow
