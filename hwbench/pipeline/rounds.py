@@ -4,8 +4,8 @@ Round r of every pending network runs before round r+1 of any, each round in its
 disturbed (hwbench.measure.disturbance) is measured again at once, at most MAX_RETRIES times; each re-measure first
 waits (bounded) until the measured cores are free of other processes and the target's canary is back within its
 limit of the block's baseline, and is not run when the wait ends without that (the job answers `busy`). The least
-disturbed attempt is kept, flagged when still disturbed. A round is
-stored as it arrives (table measurement_rounds), so an interrupted sweep resumes mid-round; the final records are
+disturbed attempt is kept, flagged when still disturbed. A round is stored as it arrives (table
+measurement_rounds), so an interrupted sweep resumes mid-round; the final records (pipeline.round_records) are
 pooled at the end of the block, when the block's between-round variance can be estimated from every network.
 """
 
