@@ -18,6 +18,9 @@ from hwbench.measure.disturbance import CANARY_DRIFT_LIMIT, FOREIGN_SHARE_LIMIT
 from hwbench.measure.interference import quiet_share
 
 POLL_S = 0.3
+# The status of a re-measure that was not run because its wait ended with the machine still disturbed
+# (pipeline.rounds counts it as an attempt that found the machine busy).
+BUSY = "busy"
 
 
 def wait_for_recovery(

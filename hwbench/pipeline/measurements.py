@@ -205,7 +205,7 @@ def round_recorder(driver: Any) -> Callable[[Any, dict[str, Any]], int]:
     the driver; the bar advances once per round (a failed network: its rounds left), not for a re-measure it
     schedules, nor in the recovery pass (attempt -1, counted already). A re-measure answered `busy` (not run: the
     machine stayed disturbed) ends its round like a measured one."""
-    from hwbench.runners.local import BUSY
+    from hwbench.measure.recovery import BUSY
 
     def record(tag: Any, result: dict[str, Any]) -> int:
         retried = len(driver.retry)

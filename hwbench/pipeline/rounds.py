@@ -14,10 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 from hwbench.measure.disturbance import CanaryBaseline, canary_kind, reasons, severity
+from hwbench.measure.recovery import BUSY
 from hwbench.measure.rounds import ROUNDS, between_variance, round_protocol
 from hwbench.pipeline.jobs import MeasureJob
 from hwbench.pipeline.round_records import attempt_record, final_record, from_row, round_row, summary
-from hwbench.runners.local import BUSY
 from hwbench.space.sampling import space_rng
 from hwbench.store.rounds import drop_rounds, get_rounds, put_round
 

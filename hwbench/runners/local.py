@@ -12,16 +12,12 @@ import numpy as np
 from hwbench.measure.interference import allowed_cores, delta, measurement_cores, pin, snapshot
 from hwbench.measure.per_input import time_per_input
 from hwbench.measure.provenance import conditions, machine_info, versions
-from hwbench.measure.recovery import still_disturbed, wait_for_recovery
+from hwbench.measure.recovery import BUSY, still_disturbed, wait_for_recovery
 from hwbench.measure.stats import summarize
 from hwbench.measure.thermal import cool_down
 from hwbench.measure.timing import Protocol, run_protocol
 from hwbench.runners import get_runner, random_inputs
 from hwbench.runners.canary import open_canary
-
-# A re-measure whose wait for quiet ended with the machine still disturbed is not run: this status says so, with
-# what the wait saw (pipeline.rounds counts it as an attempt that found the machine busy).
-BUSY = "busy"
 
 # Raw samples kept per result (evenly thinned): enough to bootstrap measurement noise, small in the store.
 MAX_STORED_SAMPLES = 512

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hwbench.measure.recovery import BUSY
 from hwbench.pipeline import rounds
 from hwbench.pipeline.measurements import round_recorder
 from hwbench.pipeline.rounds import BUSY_STREAK, MAX_RETRIES, RoundDriver
-from hwbench.runners.local import BUSY
 from hwbench.store import Store
 from tests.pipeline.test_rounds_driver import Ctx, result, run, todo
 
