@@ -12,6 +12,7 @@ from typing import Any
 from hwbench.config.target import Target
 from hwbench.export.artifacts import ArtifactStore
 from hwbench.measure.provenance import git_commit, machine_id, versions
+from hwbench.measure.recovery import BUSY
 from hwbench.measure.rounds import ROUNDS
 from hwbench.pipeline.jobs import MeasureJob, MeasureKeys
 from hwbench.pipeline.keys import measurement_key
@@ -205,7 +206,6 @@ def round_recorder(driver: Any) -> Callable[[Any, dict[str, Any]], int]:
     the driver; the bar advances once per round (a failed network: its rounds left), not for a re-measure it
     schedules, nor in the recovery pass (attempt -1, counted already). A re-measure answered `busy` (not run: the
     machine stayed disturbed) ends its round like a measured one."""
-    from hwbench.measure.recovery import BUSY
 
     def record(tag: Any, result: dict[str, Any]) -> int:
         retried = len(driver.retry)
