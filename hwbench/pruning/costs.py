@@ -5,7 +5,8 @@ The latency model (labelled predicted wherever it is shown, never mixed with mea
 - graph: the measured graph time minus the removed head MACs at the network's own measured ms per MAC on that
   target (removing predictor rows costs what an average MAC of this network costs there);
 - NMS: a least-squares line of the measured per-image NMS time against the per-image candidates over the score
-  threshold, evaluated at the anchor set's own mean candidate count (known exactly from the prediction cache).
+  threshold (or, where the images' counts are too alike to pin a slope, time proportional to the count),
+  evaluated at the anchor set's own mean candidate count (known exactly from the prediction cache).
 The chosen front points are then measured for real, and the prediction is reported against the measurement.
 """
 
@@ -50,6 +51,7 @@ class LatencyModel:
     nms_ms_per_candidate: float
     macs: int
     head_macs: int
+    nms_fit: str = "line"  # line | proportional | constant (see _nms_line)
 
     def predict(self, removed_head_macs: int, mean_candidates: float) -> dict[str, float]:
         """Predicted graph, NMS and end-to-end ms of an anchor set."""
@@ -73,9 +75,23 @@ def fit_latency(target: str, timing: Mapping[str, Any], macs: int, head: int) ->
     if len(nms_ms) != len(above) or len(nms_ms) < 3 or any(v is None for v in above):
         raise ValueError(f"{target}: the timing record has no per-image NMS times and candidate counts to fit")
     x, y = np.asarray(above, float), np.asarray(nms_ms, float)
-    if len(set(above)) < 2:  # every image the same count: the slope is unknown, take the mean as a constant
-        slope, intercept = 0.0, float(y.mean())
-    else:
-        slope, intercept = (float(v) for v in np.polyfit(x, y, 1))
+    slope, intercept, fit = _nms_line(x, y)
     graph = float(timing["graph_ms"])
-    return LatencyModel(target, graph, graph / macs, intercept, slope, int(macs), int(head))
+    return LatencyModel(target, graph, graph / macs, intercept, slope, int(macs), int(head), fit)
+
+
+def _nms_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float, str]:
+    """(ms per candidate, ms at zero candidates, how fitted) of NMS time against candidates over the threshold.
+
+    A least-squares line when the images' counts spread enough to pin a slope (largest at least 1.5x the
+    smallest) and it comes out physical (both terms >= 0); otherwise NMS time proportional to the count
+    through the origin. A near-untrained detector sends nearly every pair over the threshold on every image,
+    and a line fitted to that narrow spread extrapolates to nonsense (a negative slope was seen).
+    """
+    if x.min() > 0 and x.max() >= 1.5 * x.min():
+        slope, intercept = (float(v) for v in np.polyfit(x, y, 1))
+        if slope >= 0 and intercept >= 0:
+            return slope, intercept, "line"
+    if x.sum() <= 0:
+        return 0.0, float(y.mean()), "constant"
+    return float(y.sum() / x.sum()), 0.0, "proportional"
