@@ -1,7 +1,7 @@
 """The canary: a small fixed reference workload timed beside every network; its drift says the machine changed.
 
-Two kinds. The **model canary** is a fixed reference network (three 3x3 convolutions and a matrix product, a few
-million multiply-adds) run through the same runner session type, thread count and options as the measured
+Two kinds. The **model canary** is a fixed reference network (three 3x3 convolutions and a matrix product, about
+49 million multiply-adds) run through the same runner session type, thread count and options as the measured
 network (hwbench.runners.canary), so a change of the runtime's thread pool, delegate or clock shows in it. Its
 files ship in the package (canary_models/: ONNX for onnxruntime and OpenVINO, TFLite for LiteRT), generated once
 by `python -m hwbench.export.canary` and checked here by sha256; the torch runner builds the same network from
