@@ -40,6 +40,7 @@ def prune_anchors(
 ) -> None:
     """Search the anchor sets of a trained detector by fast evaluation (cached predictions, masking, NMS, COCO mAP)
     and store every scored set and the front (mAP vs cost). Re-running resumes without scoring a set twice."""
+    from hwbench.analysis.pruning import anchor_set_text
     from hwbench.pruning.run import PruneRequest, describe
     from hwbench.pruning.run import prune_anchors as run
 
@@ -76,6 +77,7 @@ def prune_anchors(
 
 def _measure(req: object, outcome: object, targets: list[str], points: int | None, retrain: bool) -> None:
     """Measure the front on targets (derived sweeps) and print measured against predicted latency."""
+    from hwbench.analysis.pruning import anchor_set_text
     from hwbench.paths import resolve
     from hwbench.progress import RichProgress
     from hwbench.pruning.front import measure_front, measured_rows
@@ -108,16 +110,3 @@ def _measure(req: object, outcome: object, targets: list[str], points: int | Non
                 typer.echo(f"  predicted vs measured end to end: median |error| {text}")
             headers = ["anchor set", "status", "mAP", "artifact mAP", "boxes", "graph ms", "NMS ms", "e2e ms"]
             print_table([*headers, "e2e ms (predicted)", "× vs unpruned"], rows)
-
-
-def anchor_set_text(anchors: list, removed: list[int]) -> str:
-    """The shorter description of an anchor set: what it removes (−) or what it keeps (only), per level."""
-    if not removed:
-        return "all (the trained detector)"
-    gone = set(removed)
-    kept = [a for a in anchors if a.index not in gone]
-    shown, word = ([a for a in anchors if a.index in gone], "−") if len(gone) <= len(kept) else (kept, "only")
-    levels: dict[int, list[str]] = {}
-    for a in shown:
-        levels.setdefault(a.level, []).append(f"s{a.scale:.3g} r{a.ratio:.3g}")
-    return f"{word} " + "; ".join(f"L{lv}: {', '.join(names)}" for lv, names in levels.items())

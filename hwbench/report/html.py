@@ -40,8 +40,9 @@ def write_tables(analysis: Analysis, outdir: Path) -> list[str]:
     return names
 
 
-def render_report(analysis: Analysis, outdir: Path) -> Path:
-    """Write report.html, the figures (PNG + SVG) and the CSV tables into outdir; return the HTML path."""
+def render_report(analysis: Analysis, outdir: Path, pruning: list[dict[str, Any]] | None = None) -> Path:
+    """Write report.html, the figures (PNG + SVG) and the CSV tables into outdir; return the HTML path.
+    `pruning`: the anchor-pruning sections (hwbench.report.pruning), drawn from the store by the caller."""
     outdir.mkdir(parents=True, exist_ok=True)
     files = write_tables(analysis, outdir)
     t = analysis.tables
@@ -81,6 +82,7 @@ def render_report(analysis: Analysis, outdir: Path) -> Path:
         header=report_header(analysis),
         targets=targets,
         detection=detection,
+        pruning=pruning or [],
         edf_figure=overall[0] if overall else None,
         edf_table=sections.edf_table(analysis),
         across_figure=across,
@@ -88,7 +90,7 @@ def render_report(analysis: Analysis, outdir: Path) -> Path:
         noise=sections.noise_table(analysis),
         provenance=sections.provenance_table(analysis),
         files=files,
-        figure_files=[f for s in [*targets, *detection] for f in s["figures"]] + overall + [across],
+        figure_files=[f for s in [*targets, *detection, *(pruning or [])] for f in s["figures"]] + overall + [across],
     )
     path = outdir / "report.html"
     path.write_text(html, encoding="utf-8")

@@ -124,6 +124,24 @@ def test_front_is_measured_in_parts_beside_the_unpruned_detector(trained: dict) 
     assert len(rows(trained["store"], "SELECT * FROM detection_timings")) == timed
 
 
+@pytest.mark.slow
+def test_report_has_the_anchor_pruning_section(trained: dict, tmp_path: Path) -> None:
+    from hwbench.report import write_report
+    from hwbench.store import Store
+
+    args = ["--strategy", "shared", "--max-nodes", "12", "--target", str(trained["target"])]
+    assert prune(trained, *args).exit_code == 0  # resumes what the front test measured, when it ran first
+    store = Store(trained["store"], create=False)
+    try:
+        html = write_report(store, ["det"], tmp_path / "report").read_text()
+    finally:
+        store.close()
+    assert 'id="anchor-pruning"' in html and "shared search on macs" in html and "is modelled" in html
+    assert list((tmp_path / "report").glob("anchor_nodes_*.csv")) and list(
+        (tmp_path / "report").glob("anchors_*_ort.png")
+    )
+
+
 @pytest.mark.extended  # trains two detectors: the surgery path above covers measuring in the default suite
 def test_retrained_front_is_trained_on_the_schedule_and_measured(trained: dict) -> None:
     args = ["--strategy", "shared", "--max-nodes", "12", "--points", "2", "--target", str(trained["target"])]
