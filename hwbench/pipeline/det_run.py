@@ -61,7 +61,7 @@ def site_for(ctx: StageContext, target: Target) -> Site | None:
 
 def run_site(ctx: StageContext, site: Site, jobs: list[tuple[str, dict[str, Any]]], pending: dict[str, Any]) -> None:
     """Time `jobs` (timing key, job) where `site` says, one at a time; every result becomes a record."""
-    from hwbench.pipeline.det_timing import store_timing
+    from hwbench.pipeline.det_records import store_timing
     from hwbench.runners.detection import detection_timeout
 
     # A job's time limit grows with the images it scores.

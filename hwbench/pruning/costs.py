@@ -2,8 +2,9 @@
 latency on a target from the detector's measured parts there.
 
 The latency model (labelled predicted wherever it is shown, never mixed with measured figures):
-- graph: the measured graph time minus the removed head MACs at the network's own measured ms per MAC on that
-  target (removing predictor rows costs what an average MAC of this network costs there);
+- graph: the measured graph time minus the removed MACs at the network's own measured ms per MAC on that target
+  (removing predictor rows, or a whole level with its extra pyramid convs, costs what an average MAC of this
+  network costs there); the work that scales with boxes (decoding, softmax) is not modelled;
 - NMS: a least-squares line of the measured per-image NMS time against the per-image candidates over the score
   threshold (or, where the images' counts are too alike to pin a slope, time proportional to the count),
   evaluated at the anchor set's own mean candidate count (known exactly from the prediction cache).
@@ -33,6 +34,32 @@ def boxes(arch: DetArch, removed: frozenset[int]) -> int:
     return count_boxes(small.anchors, [lv.size for lv in pyramid(small)])
 
 
+def network_macs(arch: DetArch, removed: frozenset[int]) -> int:
+    """MACs of the whole pruned detector: its head, and the extra pyramid levels it still builds (a level past the
+    last one with anchors is not built, which head MACs alone do not see)."""
+    small = pruned_arch(arch, removed)
+    return _network_macs(ArchSpec(arch).canonical_json, _structure(small), ArchSpec(small))
+
+
+def _structure(arch: DetArch) -> tuple:
+    """What the MACs depend on: anchors per level and, for a head shared across levels, the shapes it predicts."""
+    shapes = sorted({(a.scale, a.ratio) for level in arch.anchors.levels for a in level})
+    return (tuple(arch.anchors.per_level), len(shapes) if arch.head.type == "retinanet_lite" else 0)
+
+
+_MACS: dict[tuple[str, tuple], int] = {}
+
+
+def _network_macs(parent: str, structure: tuple, spec: ArchSpec) -> int:
+    # Every anchor set with the same structure costs the same: count one of them (meta device) and remember it.
+    key = (parent, structure)
+    if key not in _MACS:
+        from hwbench.models.complexity import complexity
+
+        _MACS[key] = int(complexity(spec).macs)
+    return _MACS[key]
+
+
 def head_macs(arch: DetArch, removed: frozenset[int]) -> int:
     """MACs of the pruned detector's head at its input size (counted on the built head, meta device)."""
     from hwbench.models.detector import head_macs as count
@@ -53,9 +80,9 @@ class LatencyModel:
     head_macs: int
     nms_fit: str = "line"  # line | proportional | constant (see _nms_line)
 
-    def predict(self, removed_head_macs: int, mean_candidates: float) -> dict[str, float]:
-        """Predicted graph, NMS and end-to-end ms of an anchor set."""
-        graph = self.graph_ms - self.ms_per_mac * removed_head_macs
+    def predict(self, removed_macs: int, mean_candidates: float) -> dict[str, float]:
+        """Predicted graph, NMS and end-to-end ms of an anchor set that removes `removed_macs` of the network's."""
+        graph = self.graph_ms - self.ms_per_mac * removed_macs
         nms = self.nms_intercept_ms + self.nms_ms_per_candidate * mean_candidates
         return {"graph_ms": graph, "nms_ms": nms, "e2e_ms": graph + nms}
 

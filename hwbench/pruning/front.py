@@ -238,7 +238,7 @@ def _store_measurements(
                 node_row = outcome.nodes[removed_text(node.removed)]
                 predicted = None
                 if model is not None:
-                    removed_macs = int(base["head_macs"]) - int(node_row["head_macs"])
+                    removed_macs = int(base["macs"]) - int(node_row["macs"])
                     predicted = model.predict(removed_macs, float(node_row["mean_candidates"]))
                 row = {
                     "search_key": outcome.search_key,

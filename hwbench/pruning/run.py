@@ -93,7 +93,7 @@ def cache_for(trained: Trained, split: Any, folder: Path) -> Any:
 
 def node_row(eval_key: str, trained: Trained, removed: Removed, scored: Any) -> dict[str, Any]:
     """An anchor set's stored row: quality, its counts and its costs."""
-    from hwbench.pruning.costs import boxes, head_macs
+    from hwbench.pruning.costs import boxes, head_macs, network_macs
     from hwbench.store.pruning import removed_text
 
     metrics = {k: v for k, v in scored.metrics.items() if isinstance(v, (int, float)) or v is None}
@@ -105,6 +105,7 @@ def node_row(eval_key: str, trained: Trained, removed: Removed, scored: Any) -> 
         "map50": metrics.get("map50"),
         "boxes": boxes(trained.arch, removed),
         "head_macs": head_macs(trained.arch, removed),
+        "macs": network_macs(trained.arch, removed),
         "mean_candidates": float(np.mean(scored.above_threshold)) if scored.above_threshold else 0.0,
         "mean_kept": float(np.mean(scored.kept)) if scored.kept else 0.0,
         "metrics_json": metrics,
@@ -119,10 +120,9 @@ def cost_function(req: PruneRequest, store: Store, trained: Trained) -> tuple[Ca
     if axis == "boxes":
         return (lambda row: float(row["boxes"])), {"axis": "boxes"}
     model = latency_model(store, trained, target)
-    base = model.head_macs
 
     def predicted(row: Any) -> float:
-        return model.predict(base - int(row["head_macs"]), float(row["mean_candidates"]))["e2e_ms"]
+        return model.predict(model.macs - int(row["macs"]), float(row["mean_candidates"]))["e2e_ms"]
 
     return predicted, {"axis": "latency", "target": target, "kind": "predicted", "model": model.as_dict()}
 

@@ -123,7 +123,7 @@ MIGRATIONS: list[str] = [
     """
     CREATE TABLE anchor_nodes (
         eval_key TEXT NOT NULL, removed TEXT NOT NULL, anchors INTEGER NOT NULL, map REAL, map50 REAL,
-        boxes INTEGER, head_macs INTEGER, mean_candidates REAL, mean_kept REAL, metrics_json TEXT,
+        boxes INTEGER, head_macs INTEGER, macs INTEGER, mean_candidates REAL, mean_kept REAL, metrics_json TEXT,
         created_at TEXT NOT NULL, PRIMARY KEY (eval_key, removed)
     );
     CREATE TABLE anchor_searches (

@@ -8,7 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from hwbench.pruning.costs import boxes, fit_latency, head_macs
+from hwbench.models.complexity import complexity
+from hwbench.pruning.costs import boxes, fit_latency, head_macs, network_macs
 from tests.models.test_detector import tiny
 from tests.pruning.test_surgery import ANCHORS
 
@@ -23,6 +24,19 @@ def test_boxes_and_head_macs_by_hand() -> None:
     assert full - less == (3 + 4) * 8 * 64
 
 
+def test_network_macs_see_the_extra_level_a_pruned_set_no_longer_builds() -> None:
+    spec = tiny(anchors=ANCHORS)
+    arch = spec.arch
+    assert network_macs(arch, frozenset()) == complexity(spec).macs
+    # Emptying the extra level (anchors 4, 5) drops its predictors and the extra stride-2 convs that fed them:
+    # more than the head MACs count, which leave the extra levels out.
+    drop_net = network_macs(arch, frozenset()) - network_macs(arch, frozenset({4, 5}))
+    drop_head = head_macs(arch, frozenset()) - head_macs(arch, frozenset({4, 5}))
+    assert drop_net > drop_head
+    # Anchor sets of the same structure cost the same, whichever shapes they keep.
+    assert network_macs(arch, frozenset({0})) == network_macs(arch, frozenset({1}))
+
+
 def timing(above: list[int], nms: list[float], **kw: object) -> dict:
     info = {"above_threshold": above, "nms_ms": nms}
     return {"status": "ok", "error": None, "placement": "host", "graph_ms": 2.0, "info_json": json.dumps(info), **kw}
@@ -33,7 +47,7 @@ def test_latency_model_line_and_prediction() -> None:
     model = fit_latency("t", timing(above, [0.3 + 0.01 * a for a in above]), macs=1000, head=100)
     assert model.nms_fit == "line"
     assert model.nms_ms_per_candidate == pytest.approx(0.01) and model.nms_intercept_ms == pytest.approx(0.3)
-    got = model.predict(removed_head_macs=100, mean_candidates=25)
+    got = model.predict(removed_macs=100, mean_candidates=25)
     assert got["graph_ms"] == pytest.approx(2.0 - 0.2) and got["nms_ms"] == pytest.approx(0.55)
     assert got["e2e_ms"] == pytest.approx(got["graph_ms"] + got["nms_ms"])
 

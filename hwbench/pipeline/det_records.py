@@ -1,0 +1,57 @@
+"""A detector's timing in parts as a store record: the measured parts, box counts, the artifact's own mAP (scored
+on the host from the detections the job returned), keyed and linked to its sweep."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from hwbench.pipeline.stage import StageContext
+from hwbench.store.columns import DETECTION_TIMING_COLUMNS
+
+if TYPE_CHECKING:
+    from hwbench.pipeline.det_run import Site
+
+
+def store_timing(ctx: StageContext, key: str, p: dict[str, Any], result: dict[str, Any]) -> None:
+    """Write one timing record (ok or error), with the artifact's mAP when the result carries detections."""
+    import statistics
+
+    from hwbench.pipeline.det_score import score_artifact
+    from hwbench.pipeline.stage import executed_on
+    from hwbench.store.detection import put_detection_timing
+
+    req = ctx.plan.request
+    ok = result.get("status") == "ok"
+    if ok and "images" in p:
+        result = {**result, **score_artifact(p["images"], result)}
+    result.pop("detections", None)  # scored; megabytes that the record does not need
+    above = [v for v in (result.get("above_threshold") or []) if v is not None]
+    kept = [v for v in (result.get("kept") or []) if v is not None]
+    site: Site = p["site"]
+    row = {
+        "timing_key": key,
+        "arch_id": p["arch"].spec.arch_id,
+        "target": site.target.name,
+        "target_fp": site.fp,
+        "acc_key": p["acc_key"],
+        "artifact_hash": p.get("artifact_hash"),
+        "placement": p["settings"].placement,
+        "nms_json": p["settings"].key(),
+        "status": result.get("status", "error"),
+        "error": result.get("error"),
+        **({col: result.get(src) for col, src in DETECTION_TIMING_COLUMNS.items()} if ok else {}),
+        "boxes_before": _candidates(p["arch"].spec),
+        "boxes_above": statistics.median(above) if above else None,
+        "boxes_kept": statistics.median(kept) if kept else None,
+        "info_json": {k: v for k, v in result.items() if k not in ("status", "error", "executor")},
+    }
+    provenance = {**site.provenance, **executed_on(result)}
+    put_detection_timing(ctx.store, row, provenance, [(req.name, p["arch"].spec.arch_id, site.target.name)])
+
+
+def _candidates(spec: Any) -> int:
+    """(box, class) pairs the graph sends to post-processing per image, before the score threshold: one box
+    per anchor, scored for every class (what `above_threshold` counts after it)."""
+    from hwbench.space.detection import num_boxes
+
+    return int(num_boxes(spec.arch)) * int(spec.arch.num_classes)
