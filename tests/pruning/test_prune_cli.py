@@ -69,7 +69,7 @@ def rows(db: Path, sql: str) -> list[sqlite3.Row]:
 def test_search_stores_front_resumes_and_agrees_with_slow_mode(trained: dict) -> None:
     first = prune(trained, "--max-nodes", "40", "--validate", "1")
     assert first.exit_code == 0, first.output
-    assert "all (the trained detector)" in first.output and "slow check" in first.output
+    assert "all (the unpruned detector)" in first.output and "slow check" in first.output
     [search] = rows(trained["store"], "SELECT * FROM anchor_searches")
     assert search["status"] == "ok" and search["strategy"] == "greedy" and search["cost"] == "macs"
     nodes = rows(trained["store"], "SELECT * FROM anchor_nodes")
