@@ -10,7 +10,8 @@ targets beside the unpruned detector (pruned by surgery, not retrained).
 Printed per (detector, target): the unpruned detector's mAP; at equal mAP (front points within 0.5 AP of it) the
 largest fraction of head MACs, of boxes and of measured end-to-end latency removed; the fast evaluation's cost per
 scored anchor set against one forward pass over the split; predicted against measured end-to-end latency of the
-measured points (median |error|). `python benchmarks/anchor_pruning.py [--epochs 6] [--max-nodes 300]`;
+measured points (median |error|). The node budget is `--nodes-per-anchor` × the detector's anchors (25: 400 for the
+default 16 anchors, 1,500 for the overanchorized 60). `python benchmarks/anchor_pruning.py [--epochs 6]`;
 `--quick`: a tiny schedule and search, output in a temp folder. Run on an otherwise idle machine.
 """
 
@@ -102,6 +103,19 @@ def cache_seconds(store: Path, arch_id: str) -> float:
     return time.perf_counter() - start
 
 
+def anchors_of_arch(store: Path, arch_id: str) -> int:
+    """How many anchors a stored detector has."""
+    from hwbench.space.archspec import ArchSpec
+    from hwbench.store import Store
+
+    db = Store(store, create=False)
+    try:
+        spec = ArchSpec.from_json(db.query("SELECT spec_json FROM archs WHERE arch_id=?", (arch_id,))[0]["spec_json"])
+    finally:
+        db.close()
+    return sum(spec.arch.anchors.per_level)  # type: ignore[attr-defined]
+
+
 def prune_one(store: Path, arch_id: str, space: str, max_nodes: int) -> dict[str, Any]:
     """Search (timed, nodes counted), then measure every front point on both targets; figures per target."""
     from hwbench.pruning.front import measure_front, measured_rows
@@ -149,7 +163,7 @@ def prune_one(store: Path, arch_id: str, space: str, max_nodes: int) -> dict[str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--max-nodes", type=int, default=300)
+    parser.add_argument("--nodes-per-anchor", type=int, default=25)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="hwbench-prune-bench-"))
@@ -164,7 +178,8 @@ def main() -> None:
     results = {}
     for space in [*SPACES, "det_mbconv_over"]:
         print(f"pruning {space} ({archs[space][:8]})", flush=True)
-        results[space] = prune_one(ran["store"], archs[space], space, 40 if args.quick else args.max_nodes)
+        budget = 40 if args.quick else args.nodes_per_anchor * anchors_of_arch(ran["store"], archs[space])
+        results[space] = prune_one(ran["store"], archs[space], space, budget)
     rows = [r for res in results.values() for r in res["rows"]]
     columns = ["detector", "target", "anchors", "map", "front", "scored", "equal_points", "head_macs_cut"]
     columns += ["boxes_cut", "e2e_cut", "e2e_ms", "nms_ms", "ms_per_node", "forward_ms", "pred_err"]
