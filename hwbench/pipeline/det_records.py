@@ -3,13 +3,10 @@ on the host from the detections the job returned), keyed and linked to its sweep
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hwbench.pipeline.stage import StageContext
 from hwbench.store.columns import DETECTION_TIMING_COLUMNS
-
-if TYPE_CHECKING:
-    from hwbench.pipeline.det_run import Site
 
 
 def store_timing(ctx: StageContext, key: str, p: dict[str, Any], result: dict[str, Any]) -> None:
@@ -27,7 +24,7 @@ def store_timing(ctx: StageContext, key: str, p: dict[str, Any], result: dict[st
     result.pop("detections", None)  # scored; megabytes that the record does not need
     above = [v for v in (result.get("above_threshold") or []) if v is not None]
     kept = [v for v in (result.get("kept") or []) if v is not None]
-    site: Site = p["site"]
+    site = p["site"]  # a det_run.Site: where it was timed, its fingerprint and provenance
     row = {
         "timing_key": key,
         "arch_id": p["arch"].spec.arch_id,
