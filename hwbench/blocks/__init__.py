@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 
 from hwbench.registry import Registry
 
@@ -50,6 +50,17 @@ BLOCKS: Registry[BlockDef] = Registry("block")
 
 # Activation names accepted by every block (kept here, torch-free, so specs validate without torch).
 Act = Literal["relu", "relu6", "silu", "gelu", "hardswish", "identity"]
+
+
+def _odd(value: int) -> int:
+    if value % 2 == 0:
+        raise ValueError(f"kernel must be odd, got {value}")
+    return value
+
+
+# A kxk conv's kernel must be odd (symmetric padding keeps the size); after a knob's own bounds, as
+# `kernel: Annotated[int, Field(ge=1, le=11), OddKernel] = 3`.
+OddKernel = AfterValidator(_odd)
 
 
 def get_block(name: str) -> BlockDef:

@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from typing import Annotated
+
+from pydantic import Field
 from torch import Tensor, nn
 
-from hwbench.blocks import BLOCKS, Act, BlockDef
-from hwbench.blocks.layers import ConvNormAct, make_act, zero_last_norm
+from hwbench.blocks import BLOCKS, Act, BlockDef, OddKernel
+from hwbench.blocks.layers import ConvNormAct, make_act, projection_shortcut, zero_last_norm
 from hwbench.config import Strict
 
 
 class BasicParams(Strict):
     """Knobs of the basic block."""
 
-    kernel: int = Field(3, ge=1, le=11)
+    kernel: Annotated[int, Field(ge=1, le=11), OddKernel] = 3
     act: Act = "relu"
-
-    @field_validator("kernel")
-    @classmethod
-    def _odd(cls, value: int) -> int:
-        if value % 2 == 0:
-            raise ValueError(f"kernel must be odd, got {value}")
-        return value
 
 
 class Basic(nn.Module):
@@ -34,9 +29,7 @@ class Basic(nn.Module):
             ConvNormAct(cout, cout, p.kernel, act="identity"),
         )
         zero_last_norm(self.body)
-        self.shortcut = (
-            ConvNormAct(cin, cout, 1, stride, act="identity") if stride != 1 or cin != cout else nn.Identity()
-        )
+        self.shortcut = projection_shortcut(cin, cout, stride)
         self.act = make_act(p.act)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 from torch import Tensor, nn
 
-from hwbench.blocks import BLOCKS, Act, BlockDef
+from hwbench.blocks import BLOCKS, Act, BlockDef, OddKernel
 from hwbench.blocks.layers import LayerNorm2d, make_act
 from hwbench.config import Strict
 
@@ -14,17 +16,10 @@ from hwbench.config import Strict
 class ConvNeXtParams(Strict):
     """Knobs of the ConvNeXt block."""
 
-    kernel: int = Field(7, ge=1, le=13)
+    kernel: Annotated[int, Field(ge=1, le=13), OddKernel] = 7
     mlp_ratio: float = Field(4.0, gt=0, le=8)
     act: Act = "gelu"
     layer_scale: float = Field(1e-6, ge=0)
-
-    @field_validator("kernel")
-    @classmethod
-    def _odd(cls, value: int) -> int:
-        if value % 2 == 0:
-            raise ValueError(f"kernel must be odd, got {value}")
-        return value
 
 
 class ConvNeXtBlock(nn.Module):

@@ -75,3 +75,8 @@ def zero_last_norm(module: nn.Module) -> None:
     norms = [m for m in module.modules() if isinstance(m, nn.BatchNorm2d)]
     if norms:
         nn.init.zeros_(norms[-1].weight)
+
+
+def projection_shortcut(cin: int, cout: int, stride: int) -> nn.Module:
+    """A residual block's shortcut: identity, or a strided 1x1 conv + BN where the shape changes (ResNet)."""
+    return ConvNormAct(cin, cout, 1, stride, act="identity") if stride != 1 or cin != cout else nn.Identity()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from typing import Annotated
+
+from pydantic import Field
 from torch import Tensor, nn
 
-from hwbench.blocks import BLOCKS, Act, BlockDef
+from hwbench.blocks import BLOCKS, Act, BlockDef, OddKernel
 from hwbench.blocks.layers import ConvNormAct, SqueezeExcite, zero_last_norm
 from hwbench.config import Strict
 
@@ -14,15 +16,8 @@ class MBConvParams(Strict):
     """Knobs of the inverted residual."""
 
     expansion: int = Field(6, ge=1, le=16)
-    kernel: int = Field(3, ge=1, le=11)
+    kernel: Annotated[int, Field(ge=1, le=11), OddKernel] = 3
     act: Act = "relu6"
-
-    @field_validator("kernel")
-    @classmethod
-    def _odd(cls, value: int) -> int:
-        if value % 2 == 0:
-            raise ValueError(f"kernel must be odd, got {value}")
-        return value
 
 
 class MBConvSEParams(MBConvParams):

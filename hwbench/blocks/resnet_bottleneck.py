@@ -6,7 +6,7 @@ from pydantic import Field
 from torch import Tensor, nn
 
 from hwbench.blocks import BLOCKS, Act, BlockDef
-from hwbench.blocks.layers import ConvNormAct, make_act, zero_last_norm
+from hwbench.blocks.layers import ConvNormAct, make_act, projection_shortcut, zero_last_norm
 from hwbench.config import Strict
 
 
@@ -39,9 +39,7 @@ class Bottleneck(nn.Module):
             ConvNormAct(mid, cout, 1, act="identity"),
         )
         zero_last_norm(self.body)
-        self.shortcut = (
-            ConvNormAct(cin, cout, 1, stride, act="identity") if stride != 1 or cin != cout else nn.Identity()
-        )
+        self.shortcut = projection_shortcut(cin, cout, stride)
         self.act = make_act(p.act)
 
     def forward(self, x: Tensor) -> Tensor:
