@@ -51,9 +51,10 @@ def _record_pruned(
     import torch
 
     from hwbench.accuracy.detection.bootstrap import map_interval
+    from hwbench.accuracy.detection.cocoeval import evaluate_detections
     from hwbench.accuracy.trainer import save_weights
     from hwbench.pruning.anchor_index import box_anchor_ids
-    from hwbench.pruning.fast_eval import detections, score
+    from hwbench.pruning.fast_eval import detections
     from hwbench.pruning.surgery import prune_model
     from hwbench.space.archspec import ArchSpec
     from hwbench.store.keys import digest
@@ -67,9 +68,9 @@ def _record_pruned(
     with torch.no_grad():
         weights = save_weights(pruned_model, str(path))
     ids = box_anchor_ids(trained.arch)
-    scored = score(cache, split, ids, node.removed, trained.nms)
-    dets = detections(cache, ids, node.removed, trained.nms)
-    low, high = map_interval(split, [(d.boxes, d.scores, d.labels) for d in dets])
+    found = [(d.boxes, d.scores, d.labels) for d in detections(cache, ids, node.removed, trained.nms)]
+    metrics = evaluate_detections(split, found)
+    low, high = map_interval(split, found)
     parent = store.get_accuracy(trained.acc_key)
     info = json.loads(parent["info_json"] or "{}")
     info.update(
@@ -85,7 +86,6 @@ def _record_pruned(
             "eval_images": len(split),
         }
     )
-    metrics = scored.metrics
     row = {
         "acc_key": key,
         "arch_id": spec.arch_id,

@@ -4,7 +4,6 @@ optionally validate front points against the surgically pruned network (the slow
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -256,8 +255,3 @@ def describe(outcome: PruneOutcome) -> list[dict[str, Any]]:
         r = outcome.nodes[removed_text(node.removed)]
         rows.append({**r, "removed": sorted(node.removed), "cost": node.cost})
     return rows
-
-
-def load_json(text: str | None) -> Any:
-    """JSON column → value."""
-    return json.loads(text) if text else None

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
-import pandas as pd
 from matplotlib.figure import Figure
 
 from hwbench.analysis.pruning import EQUAL_MAP, SearchTables, anchor_set_text, recommendation, searches_of
@@ -156,11 +155,3 @@ def measured_figure(tables: SearchTables, target: str) -> Figure:
     ax.set_ylabel("mAP@[.5:.95] (%)")
     ax.legend(fontsize=7, loc="lower right")
     return fig
-
-
-def frames(store: Store, sweeps: list[str]) -> pd.DataFrame:
-    """Every measured point of the sweeps' searches (for the Python API)."""
-    parts = [
-        t.measured.assign(search=t.search["search_key"]) for t in searches_of(store, sweeps) if not t.measured.empty
-    ]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()

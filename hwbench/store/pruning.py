@@ -28,24 +28,10 @@ def put_node(store: Store, row: dict[str, Any]) -> None:
         store._upsert("anchor_nodes", {**row, "created_at": utcnow()})
 
 
-def get_search(store: Store, key: str) -> sqlite3.Row | None:
-    """A search's record, or None."""
-    rows = store.query("SELECT * FROM anchor_searches WHERE search_key=?", (key,))
-    return rows[0] if rows else None
-
-
 def put_search(store: Store, row: dict[str, Any]) -> None:
     """Insert or replace a search's record."""
     with store.transaction():
         store._upsert("anchor_searches", {**row, "created_at": utcnow()})
-
-
-def searches(store: Store, sweep: str, arch_id: str | None = None) -> list[sqlite3.Row]:
-    """The searches of a sweep (of one network), oldest first."""
-    sql, args = "SELECT * FROM anchor_searches WHERE sweep=?", [sweep]
-    if arch_id is not None:
-        sql, args = sql + " AND arch_id=?", [*args, arch_id]
-    return store.query(sql + " ORDER BY created_at", tuple(args))
 
 
 def put_measurement(store: Store, row: dict[str, Any], provenance: dict[str, Any] | None) -> None:
