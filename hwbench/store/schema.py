@@ -140,6 +140,26 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (search_key, removed, variant, target, target_fp)
     );
     """,
+    # 7: modelled targets (docs/modelled-targets.md): figures an analytical accelerator model (ZigZag) gives for an
+    # exported artifact, keyed like measurements (artifact × target fingerprint × settings) but of kind `modelled`
+    # and kept in their own table, so no view reads one for a measurement; and the cache of costed layers, keyed by
+    # layer signature × accelerator × mapping × settings × model version, shared by every network and sweep.
+    """
+    CREATE TABLE modelled (
+        model_key TEXT PRIMARY KEY, kind TEXT NOT NULL DEFAULT 'modelled', artifact_hash TEXT NOT NULL,
+        target_fp TEXT NOT NULL, target TEXT NOT NULL, settings_json TEXT NOT NULL, status TEXT NOT NULL,
+        error TEXT, cycles REAL, latency_ms REAL, energy_uj REAL, utilisation REAL, spatial_utilisation REAL,
+        macs INTEGER, costed_macs INTEGER, mac_coverage REAL, n_layers INTEGER, layers_cached INTEGER,
+        layers_costed INTEGER, model_seconds REAL, layers_json TEXT, coverage_json TEXT, info_json TEXT,
+        prov_id TEXT REFERENCES provenance(prov_id), created_at TEXT NOT NULL
+    );
+    CREATE TABLE sweep_modelled (
+        sweep TEXT NOT NULL REFERENCES sweeps(name), arch_id TEXT NOT NULL REFERENCES archs(arch_id),
+        target TEXT NOT NULL, model_key TEXT NOT NULL REFERENCES modelled(model_key),
+        PRIMARY KEY (sweep, arch_id, target)
+    );
+    CREATE TABLE modelled_layers (layer_key TEXT PRIMARY KEY, cost_json TEXT NOT NULL, created_at TEXT NOT NULL);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
