@@ -14,6 +14,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from hwbench.agent.wire import DEFAULT_PORT, TOKEN_ENV, read_token
 from hwbench.config.loading import Strict, load_yaml, parse_model, raise_errors, split_errors, validation_errors
 from hwbench.errors import ConfigError, UnknownNameError
+from hwbench.measure.rounds import ROUNDS
 from hwbench.measure.timing import MIN_RUNS, Protocol, min_runs_for
 
 
@@ -37,6 +38,9 @@ class MeasurementSettings(Strict):
     cooldown_zone: str | None = None
     # Seed of the random input; part of the settings, so a different input is a different measurement.
     input_seed: int = 0
+    # Timed windows per network, interleaved across networks (measure/rounds.py). Between-round variation dominates
+    # on shared machines, so more rounds, not more runs per round, is what narrows the stored interval there.
+    rounds: int = Field(ROUNDS, ge=2, le=20)
 
     @model_validator(mode="after")
     def _ordered(self) -> MeasurementSettings:

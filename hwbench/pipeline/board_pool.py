@@ -16,7 +16,6 @@ from typing import Any
 
 from hwbench.config.target import Target
 from hwbench.export.artifacts import ArtifactStore
-from hwbench.measure.rounds import ROUNDS
 from hwbench.pipeline.jobs import MeasureJob
 from hwbench.pipeline.remote import Board, handshake, measure_remote
 from hwbench.pipeline.stage import StageContext
@@ -77,7 +76,8 @@ def measure_pool(
         return [], 0
     where = f"on {len(work)} boards" if len(work) > 1 else f"@ {work[0][0].client.address}"
     halt = threading.Event()
-    with ctx.ui.task(f"measuring {target.name} {where} ({ROUNDS} rounds)", len(todo) * ROUNDS) as bar:
+    rounds = target.measurement.rounds
+    with ctx.ui.task(f"measuring {target.name} {where} ({rounds} rounds)", len(todo) * rounds) as bar:
         shared = _SharedBar(bar)
         threads = [_Share(ctx, target, *one, shared, halt) for one in work]
         try:

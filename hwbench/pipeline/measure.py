@@ -109,7 +109,7 @@ def _measure_target(
     from hwbench.runners.local import measure_artifact
 
     block = Block(ctx.plan, ctx.store, target, fp, identity, extra)
-    driver = RoundDriver(block, todo, ctx.plan.request.seed)
+    driver = RoundDriver(block, todo, ctx.plan.request.seed, rounds=target.measurement.rounds)
 
     batch = Batch(
         f"measure:{target.name}",

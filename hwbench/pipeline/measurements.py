@@ -13,7 +13,6 @@ from hwbench.config.target import Target
 from hwbench.export.artifacts import ArtifactStore
 from hwbench.measure.provenance import git_commit, machine_id, versions
 from hwbench.measure.recovery import BUSY
-from hwbench.measure.rounds import ROUNDS
 from hwbench.pipeline.jobs import MeasureJob, MeasureKeys
 from hwbench.pipeline.keys import measurement_key
 from hwbench.pipeline.plan import Plan
@@ -26,8 +25,8 @@ from hwbench.store.keys import digest
 
 
 def measure_settings(target: Target) -> dict[str, Any]:
-    """The settings that key a measurement and are stored with it (the target's, plus the rounds)."""
-    return {**target.measurement.settings(), "rounds": ROUNDS}
+    """The settings that key a measurement and are stored with it (the rounds among them)."""
+    return target.measurement.settings()
 
 
 def target_fingerprint(

@@ -179,7 +179,7 @@ def measure_remote(
         }
     }
     block = Block(ctx.plan, store, target, fp, identity, extra)
-    driver = RoundDriver(block, todo, ctx.plan.request.seed)
+    driver = RoundDriver(block, todo, ctx.plan.request.seed, rounds=target.measurement.rounds)
     executor = AgentExecutor(board, target, todo, ctx.ui, halt)
     # The agent runs the same measurement function on the board (the batch's fn names what it runs there).
     batch = Batch("measure", measure_artifact, 1, measure_timeout, threads=target.threads, followups=driver.followups)

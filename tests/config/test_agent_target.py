@@ -65,7 +65,8 @@ def test_bad_agent_sections(tmp_path: Path, text: str, pattern: str) -> None:
 
 
 def test_settings_key_is_unchanged_for_measurements_stored_before_cooling_existed() -> None:
-    # These are the settings (and defaults) measurements were keyed by before cooldown_* were added.
+    # These are the settings (and defaults) measurements were keyed by before cooldown_* were added; `rounds` was
+    # added to them by the measure stage before it became a setting, with the same default.
     assert MeasurementSettings().settings() == {
         "warmup_runs": 10,
         "warmup_seconds": 0.2,
@@ -77,6 +78,7 @@ def test_settings_key_is_unchanged_for_measurements_stored_before_cooling_existe
         "confidence": 0.95,
         "cooldown_seconds": 0.0,
         "input_seed": 0,
+        "rounds": 2,
     }
     cooled = MeasurementSettings(cooldown_below_c=60)
     assert cooled.settings()["cooldown_below_c"] == 60 and cooled.protocol().cooldown_timeout_s == 300.0

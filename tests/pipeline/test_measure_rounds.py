@@ -149,3 +149,18 @@ def test_quiet_run_flags_nothing(tmp_path: Path, tiny_spaces: dict) -> None:
         # on a quiet machine is a false alarm: a round flagged by canary drift alone, with no foreign CPU measured.
         assert all(share > FOREIGN_SHARE_LIMIT for share in flagged), flagged
         assert len(flagged) <= 1, f"{len(flagged)} rounds flagged with foreign CPU on a machine idle before and after"
+
+
+def test_rounds_is_a_target_setting_that_keys_the_measurement(tmp_path: Path, tiny_spaces: dict) -> None:
+    first, _ = targets(tmp_path)
+    more = tmp_path / "targets" / "t-r3.yaml"
+    more.write_text(
+        first.read_text().replace("name: t-a", "name: t-r3").replace("rel_ci: 0.05}", "rel_ci: 0.05, rounds: 3}")
+    )
+    sweep(tmp_path, [tiny_spaces["mbconv"]], first, name="two")
+    store, frame = sweep(tmp_path, [tiny_spaces["mbconv"]], more, name="three")
+    assert set(frame["status"]) == {"ok"} and (frame["rounds"] == 3).all()
+    assert all(len(rounds) == 3 for rounds in rounds_of(store, "t-r3"))
+    keys = store.query("SELECT DISTINCT measure_key, settings_json FROM measurements WHERE status='ok'")
+    by_rounds = {json.loads(s)["rounds"]: k for k, s in keys}
+    assert set(by_rounds) == {2, 3}  # the same artifacts, measured again: 3 rounds is a different protocol
