@@ -152,3 +152,48 @@ def test_the_agents_measurement_child_runs_the_runtime_canary() -> None:
         worker.close()
     assert result["status"] == "ok", result.get("error")
     assert result["info"]["canary"]["kind"] == f"tflite:{NETWORK_ID}"
+
+
+@pytest.mark.parametrize("io_binding", [True, False])
+def test_no_session_of_the_measured_network_is_alive_while_the_canary_runs(
+    tmp_path: Path, monkeypatch, io_binding: bool
+) -> None:
+    # Regression: the prepared call kept the network's 2-thread session alive after `close`, the canary shared the
+    # cores with its thread pool and every result of a 2-thread target was flagged disturbed.
+    import weakref
+
+    import hwbench.runners.local as local
+    from hwbench.runners.onnxruntime import OrtSession
+
+    network = tmp_path / "network.onnx"
+    network.write_bytes(model_file("onnx").read_bytes())
+    opened: list[weakref.ref] = []
+    original_init = OrtSession.__init__
+
+    def recording_init(self, path, threads, options) -> None:
+        original_init(self, path, threads, options)
+        if path == str(network):
+            opened.append(weakref.ref(self.session))
+
+    alive_at_canary: list[int] = []
+
+    class Watched:
+        def __init__(self, inner) -> None:
+            self.inner, self.kind, self.fallback = inner, inner.kind, inner.fallback
+
+        def run(self):
+            alive_at_canary.append(sum(ref() is not None for ref in opened))
+            return self.inner.run()
+
+    monkeypatch.setattr(OrtSession, "__init__", recording_init)
+    monkeypatch.setattr(local, "open_canary", lambda *args: Watched(open_canary(*args)))
+    job = {
+        "runner": "onnxruntime",
+        "path": str(network),
+        "threads": 2,
+        "options": {"io_binding": io_binding},
+        "protocol": {**FAST, "rel_ci": 0.5},
+    }
+    result = measure_artifact(job)
+    assert result["status"] == "ok", result.get("error")
+    assert len(opened) == 1 and alive_at_canary == [0, 0]  # before and after the timed window: none alive
