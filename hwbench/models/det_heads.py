@@ -23,8 +23,16 @@ def flatten_level(out: Tensor, per_cell: int) -> Tensor:
     return out.permute(0, 2, 3, 1).reshape(b, h * w * (channels // per_cell), per_cell)
 
 
-def extra_level(cin: int, cout: int, act: str) -> nn.Module:
-    """An extra pyramid level: depthwise 3x3 stride 2, then pointwise to `cout`."""
+def extra_level(cin: int, cout: int, act: str, kind: str = "separable") -> nn.Module:
+    """An extra pyramid level: depthwise 3x3 stride 2, then pointwise to `cout`; a "bottleneck" first reduces to
+    cout // 2 with a 1x1 (SSDLite's extra layers: the depthwise runs on half the output width)."""
+    if kind == "bottleneck":
+        mid = max(cout // 2, 1)
+        return nn.Sequential(
+            ConvNormAct(cin, mid, 1, act=act),
+            ConvNormAct(mid, mid, 3, 2, groups=mid, act=act),
+            ConvNormAct(mid, cout, 1, act=act),
+        )
     return nn.Sequential(ConvNormAct(cin, cin, 3, 2, groups=cin, act=act), ConvNormAct(cin, cout, 1, act=act))
 
 

@@ -9,6 +9,7 @@ from functools import lru_cache
 import torch
 from torch import Tensor, nn
 
+from hwbench.blocks.mbconv import MBConv
 from hwbench.models.cnn import CNN
 from hwbench.models.det_heads import RetinaNetLiteHead, SSDLiteHead, extra_level
 from hwbench.space.archspec import ArchSpec
@@ -46,17 +47,28 @@ class Detector(nn.Module):
         self.head_type = arch.head.type
         cnn = CNN(arch.backbone)  # reused for its stem and stages; its classifier head is dropped
         self.stem, self.stages = cnn.stem, cnn.stages
+        # The backbone's 1x1 head conv, when it feeds the last level and the extras (SSDLite's layer 19).
+        self.backbone_head: nn.Module | None = cnn.head if arch.head.backbone_head else None
         self.feature_stages = list(arch.head.levels)
+        self.expansion_stages = list(arch.head.expansion_levels)
+        for i in self.expansion_stages:
+            if not isinstance(self.stages[i][0], MBConv):
+                raise ValueError(f"head.expansion_levels: stage {i}'s first block is not an inverted residual")
         levels = pyramid(arch)
         per_level = arch.anchors.per_level
         # Extra levels past the last one with anchors feed nothing: they are not built.
         extras = [j for j, lv in enumerate(levels) if lv.stage is None and per_level[j]]
         needed = extras[-1] - len(self.feature_stages) + 1 if extras else 0
-        cin = arch.backbone.stages[-1].width
+        # Without extras, the stages after the last level with anchors feed nothing: `features` stops there
+        # (the modules stay, so a pruned detector still loads its parent's weights).
+        used = [j for j in range(len(self.feature_stages)) if per_level[j]]
+        self.levels_read = len(self.feature_stages) if needed else used[-1] + 1
+        cin = arch.backbone.head.width if arch.head.backbone_head else arch.backbone.stages[-1].width
         self.extras = nn.ModuleList()
-        for _ in range(needed):
-            self.extras.append(extra_level(cin, arch.head.width, arch.head.act))
-            cin = arch.head.width
+        for j in range(needed):
+            width = arch.head.extra_width(j)
+            self.extras.append(extra_level(cin, width, arch.head.act, arch.head.extra_type))
+            cin = width
         channels = [lv.channels for lv in levels]
         if self.head_type == "ssdlite":
             self.head: nn.Module = SSDLiteHead(channels, per_level, arch.num_classes + 1, arch.head.act)
@@ -76,13 +88,26 @@ class Detector(nn.Module):
         self.register_buffer("anchor_sizes", sizes, persistent=False)
 
     def features(self, x: Tensor) -> list[Tensor]:
-        """Pyramid features: the chosen stages' outputs, then the extra levels that are built."""
+        """Pyramid features in level order, up to the last one the head or the extras read."""
         x = self.stem(x)
-        feats = []
+        feats: list[Tensor] = []
         for i, stage in enumerate(self.stages):
-            x = stage(x)
-            if i in self.feature_stages:
-                feats.append(x)
+            if i in self.expansion_stages:  # the first block's 1x1 expansion is the level; the block goes on
+                first = stage[0]
+                expanded = first.body[0](x)
+                feats.append(expanded)
+                if len(feats) == self.levels_read and not self.extras:
+                    return feats
+                y = first.body[1:](expanded)
+                x = stage[1:](x + y if first.residual else y)
+            else:
+                x = stage(x)
+                if i == len(self.stages) - 1 and self.backbone_head is not None:
+                    x = self.backbone_head(x)
+                if i in self.feature_stages:
+                    feats.append(x)
+                if len(feats) == self.levels_read and not self.extras:
+                    return feats
         for extra in self.extras:
             x = extra(x)
             feats.append(x)

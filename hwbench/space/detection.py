@@ -6,10 +6,17 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from typing import Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from hwbench.blocks import Act
 from hwbench.config import Strict
@@ -17,6 +24,7 @@ from hwbench.space.anchors import AnchorPreset, AnchorSpec, count_boxes, generat
 from hwbench.space.cnn import CNNArch, CNNMacro, draw_cnn
 from hwbench.space.constraints import Constraints
 from hwbench.space.families import FAMILIES, Family
+from hwbench.space.pyramid import backbone_strides, expanded_width, pyramid
 from hwbench.space.samplers import Param, Sampler, draw_param, param_extremes
 
 HEAD_TYPES = ("ssdlite", "retinanet_lite")
@@ -33,6 +41,14 @@ class DetHeadSpec(Strict):
     act: Act = "relu6"
     levels: list[int] = Field(min_length=1, max_length=12)  # backbone stage indices, increasing
     extra_levels: int = Field(0, ge=0, le=6)
+    # SSD-lite as the MobileNetV2 paper builds it; each is written only when set (see _omit_defaults).
+    # Stages of `levels` whose level is the first block's expansion output (before its strided depthwise).
+    expansion_levels: list[int] = []
+    # The backbone's 1x1 head conv runs after the last stage: the last stage's level and the extras read it.
+    backbone_head: bool = False
+    # Extra level: "separable" (depthwise 3x3/2, 1x1) or "bottleneck" (1x1 to half, depthwise 3x3/2, 1x1).
+    extra_type: Literal["separable", "bottleneck"] = "separable"
+    extra_widths: list[Annotated[int, Field(ge=1, le=4096)]] = []  # per extra level; empty: `width` for each
 
     @model_validator(mode="after")
     def _consistent(self) -> DetHeadSpec:
@@ -40,7 +56,32 @@ class DetHeadSpec(Strict):
             raise ValueError(f"levels: stage indices must be >= 0 and increasing, got {self.levels}")
         if self.type == "ssdlite" and self.depth:
             raise ValueError("depth: the shared tower is a retinanet_lite knob; ssdlite takes depth 0")
+        if not set(self.expansion_levels) <= set(self.levels):
+            raise ValueError(f"expansion_levels: {self.expansion_levels} are not all among levels {self.levels}")
+        if self.extra_widths and len(self.extra_widths) != self.extra_levels:
+            raise ValueError(f"extra_widths: {len(self.extra_widths)} widths for {self.extra_levels} extra levels")
         return self
+
+    @model_serializer(mode="wrap")
+    def _omit_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Written only when set, so every detector stored before these options existed keeps its arch_id.
+        data = handler(self)
+        for key, default in _OPTIONAL_HEAD.items():
+            if data.get(key) == default:
+                data.pop(key, None)
+        return data
+
+    def extra_width(self, j: int) -> int:
+        """Output channels of extra level `j`."""
+        return self.extra_widths[j] if self.extra_widths else self.width
+
+
+_OPTIONAL_HEAD: dict[str, Any] = {
+    "expansion_levels": [],
+    "backbone_head": False,
+    "extra_type": "separable",
+    "extra_widths": [],
+}
 
 
 class DetArch(Strict):
@@ -71,38 +112,15 @@ class DetArch(Strict):
         want = len(self.head.levels) + self.head.extra_levels
         if len(self.anchors.levels) != want:
             raise ValueError(f"anchors.levels: {len(self.anchors.levels)} anchor levels for {want} pyramid levels")
+        for i in self.head.expansion_levels:
+            if not expanded_width(self.backbone, i):
+                raise ValueError(
+                    f"head.expansion_levels: stage {i}'s first block has no 1x1 expansion to tap "
+                    f"(an mbconv or mbconv_se block with expansion > 1 has one)"
+                )
+        if self.head.backbone_head and not self.backbone.head.width:
+            raise ValueError("head.backbone_head: the backbone has no head conv (its head.width is 0)")
         return self
-
-
-class Level(NamedTuple):
-    """One pyramid level: its stride, square feature size, channels and source stage (None: extra level)."""
-
-    stride: int
-    size: int
-    channels: int
-    stage: int | None
-
-
-def backbone_strides(backbone: CNNArch) -> list[int]:
-    """Cumulative stride after each backbone stage."""
-    stride, out = backbone.stem.stride, []
-    for stage in backbone.stages:
-        stride *= stage.stride
-        out.append(stride)
-    return out
-
-
-def pyramid(arch: DetArch) -> list[Level]:
-    """Every pyramid level in order: the chosen stages, then the extra levels (3x3 stride 2, padded: ceil)."""
-    strides = backbone_strides(arch.backbone)
-    levels = [
-        Level(strides[i], arch.resolution // strides[i], arch.backbone.stages[i].width, i) for i in arch.head.levels
-    ]
-    stride, size = strides[-1], arch.resolution // strides[-1]
-    for _ in range(arch.head.extra_levels):
-        stride, size = stride * 2, math.ceil(size / 2)
-        levels.append(Level(stride, size, arch.head.width, None))
-    return levels
 
 
 def anchor_boxes(arch: DetArch) -> np.ndarray:

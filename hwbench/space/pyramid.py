@@ -1,0 +1,62 @@
+"""Pyramid geometry of a detector: which feature each level reads (a stage's output, its first block's
+expansion, the backbone's head conv, an extra level), at what stride, size and width."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from hwbench.space.cnn import CNNArch
+    from hwbench.space.detection import DetArch
+
+
+class Level(NamedTuple):
+    """One pyramid level: its stride, square feature size, channels and source stage (None: extra level)."""
+
+    stride: int
+    size: int
+    channels: int
+    stage: int | None
+
+
+def backbone_strides(backbone: CNNArch) -> list[int]:
+    """Cumulative stride after each backbone stage."""
+    stride, out = backbone.stem.total_stride, []
+    for stage in backbone.stages:
+        stride *= stage.stride
+        out.append(stride)
+    return out
+
+
+EXPANDING_BLOCKS = ("mbconv", "mbconv_se")  # blocks whose first layer is a 1x1 expansion (before the stride)
+
+
+def expanded_width(backbone: CNNArch, stage: int) -> int:
+    """Channels of the 1x1 expansion of stage `stage`'s first block, or 0 when that block has none."""
+    params = backbone.stages[stage].params
+    block = params.get("block", backbone.block)  # a hybrid stage names its own block
+    expansion = int(params.get("expansion", 1))
+    if block not in EXPANDING_BLOCKS or expansion == 1:
+        return 0
+    cin = backbone.stages[stage - 1].width if stage else backbone.stem.width
+    return cin * expansion
+
+
+def pyramid(arch: DetArch) -> list[Level]:
+    """Every pyramid level in order: the chosen stages, then the extra levels (3x3 stride 2, padded: ceil)."""
+    head, backbone = arch.head, arch.backbone
+    strides = [backbone.stem.total_stride, *backbone_strides(backbone)]  # strides[i]: before stage i
+    last = len(backbone.stages) - 1
+    levels = []
+    for i in head.levels:
+        if i in head.expansion_levels:  # read before the stage's stride
+            levels.append(Level(strides[i], arch.resolution // strides[i], expanded_width(backbone, i), i))
+            continue
+        width = backbone.head.width if head.backbone_head and i == last else backbone.stages[i].width
+        levels.append(Level(strides[i + 1], arch.resolution // strides[i + 1], width, i))
+    stride, size = strides[-1], arch.resolution // strides[-1]
+    for j in range(head.extra_levels):
+        stride, size = stride * 2, math.ceil(size / 2)
+        levels.append(Level(stride, size, head.extra_width(j), None))
+    return levels
