@@ -51,11 +51,21 @@ class PruneBlock(TokenBlock):
         self.selector = Selector(g.dim)
         self.target = keep_target(g, p)
         self.params = p
+        # Dense-task settings (a detector sets them, hwbench.models.det_vit): `active` False computes every token
+        # (the dense phase of training); `reactivate` False multiplies each decision into the previous ones
+        # (carried in Tokens.mask), so a skipped token stays skipped; `per_sample` squares each image's deviation.
+        self.active, self.reactivate, self.per_sample = True, True, False
 
     def forward(self, t: Tokens) -> Tokens:
         """Decide, then process the kept tokens in the current form; skipped ones keep their values."""
+        if not self.active:
+            t.x = self.run(t.x)
+            return t
         logp = self.selector(t.x)
         keep = decide(logp, self.training, self.params.tau)
+        if not self.reactivate:
+            keep = keep if t.mask is None else keep * t.mask
+            t.mask = keep
         if t.record:
             t.log.append(keep)
         if self.form == "dynamic":
@@ -71,7 +81,8 @@ class PruneBlock(TokenBlock):
     def auxiliary_loss(blocks: list[TokenBlock], log: list[Tensor]) -> Tensor | None:
         """SViT's keep-ratio loss against each block's target."""
         weight = blocks[0].params.loss_weight  # type: ignore[attr-defined]
-        return keep_ratio_loss(log, [b.target for b in blocks], weight)  # type: ignore[attr-defined]
+        per_sample = bool(getattr(blocks[0], "per_sample", False))
+        return keep_ratio_loss(log, [b.target for b in blocks], weight, per_sample)  # type: ignore[attr-defined]
 
 
 def build(g: Geometry, p: PruneParams) -> nn.Module:

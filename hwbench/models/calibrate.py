@@ -100,3 +100,22 @@ def _bias_for(scores: Tensor, target: float) -> float:
     if k <= 0:
         return -FAR - float(s[0])
     return -float(s[k - 1] + s[k]) / 2
+
+
+def calibrate_keep_all(model: VisionTransformer, images: Tensor, margin: float = 3.0) -> list[float]:
+    """Bias every pruning selector so it keeps every token of `images` with a keep-minus-skip log-odds of at least
+    `margin` (p(keep) ≥ 0.95 at 3): the start of a pruning fine-tune on a network trained dense. Returns the biases."""
+    was_training = model.training
+    model.eval()
+    biases = []
+    with torch.no_grad():
+        t = Tokens(model.embed(images))
+        for blk in model.blocks:
+            if isinstance(blk, PruneBlock):
+                logp = blk.selector(t.x)
+                bias = margin - float((logp[:, 1:, 0] - logp[:, 1:, 1]).min())
+                blk.selector.shift(bias)
+                biases.append(round(bias, 4))
+            t = blk(t)
+    model.train(was_training)
+    return biases

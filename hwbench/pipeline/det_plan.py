@@ -20,6 +20,7 @@ from hwbench.accuracy.schedule import Schedule, load_schedule
 from hwbench.errors import ConfigError
 from hwbench.postprocess.nms import NmsSettings
 from hwbench.space.design_space import DesignSpace
+from hwbench.space.det_vit import DETECTOR_FAMILIES
 from hwbench.store.keys import digest
 
 # What `--dataset auto` / `--schedule auto` (the command line's defaults) mean for each task.
@@ -34,7 +35,7 @@ def task_of(spaces: list[DesignSpace], dataset: str | None, stored: str | None =
         return "detection" if is_detection_dataset(dataset) else "classification"
     if not spaces and stored is not None:
         return stored
-    return "detection" if spaces and all(s.family == "det" for s in spaces) else "classification"
+    return "detection" if spaces and all(s.family in DETECTOR_FAMILIES for s in spaces) else "classification"
 
 
 def stored_task(store: Path, sweep: str) -> str | None:
@@ -129,7 +130,7 @@ def plan_detection(
     info = inspect_detection_dataset(ref)
     schedule = load_schedule(schedule_arg)
     for space in spaces:
-        if space.family != "det":
+        if space.family not in DETECTOR_FAMILIES:
             raise ConfigError(
                 space.source, None, f"{space.name} is a classification space; dataset {ref} is a detection dataset"
             )

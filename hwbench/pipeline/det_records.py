@@ -49,6 +49,6 @@ def store_timing(ctx: StageContext, key: str, p: dict[str, Any], result: dict[st
 def _candidates(spec: Any) -> int:
     """(box, class) pairs the graph sends to post-processing per image, before the score threshold: one box
     per anchor, scored for every class (what `above_threshold` counts after it)."""
-    from hwbench.space.detection import num_boxes
+    from hwbench.space.det_vit import boxes_per_image
 
-    return int(num_boxes(spec.arch)) * int(spec.arch.num_classes)
+    return int(boxes_per_image(spec.arch)) * int(spec.arch.num_classes)

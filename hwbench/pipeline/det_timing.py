@@ -116,10 +116,15 @@ def _done(row: Any, retry_errors: bool) -> bool:
 def _export_job(ctx: StageContext, arch: Any, target: Target, weights: Any) -> dict[str, Any]:
     from hwbench.export.artifacts import ArtifactStore
     from hwbench.pipeline.keys import calibration_for
+    from hwbench.pipeline.token_inputs import TokenInputs, uses_token_inputs
 
     req = ctx.plan.request
+    # A pruning ViT detector is prepared (fixed-count slots) and counted on the dataset's training images.
+    inputs = TokenInputs(ctx.plan, ArtifactStore(req.artifact_dir)) if uses_token_inputs(arch.spec) else None
     return ExportJob(
         spec_json=arch.spec.canonical_json,
+        token_inputs=inputs.for_arch(arch.spec) if inputs is not None else None,
+        token_form=target.token_form,
         arch_id=arch.spec.arch_id,
         format=target.export_format,
         precision=target.precision,

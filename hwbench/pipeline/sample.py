@@ -38,11 +38,13 @@ def draw_samples(plan: Plan, ui: Progress | None = None) -> list[SweepArch]:
 
 def detector_facts(spec: ArchSpec) -> dict[str, int]:
     """A detector's candidate boxes per image and head MACs (stored with its complexity); {} for other families."""
-    if spec.family != "det":
-        return {}
-    from hwbench.models.detector import head_macs, num_boxes
+    from hwbench.space.det_vit import DETECTOR_FAMILIES, boxes_per_image
 
-    return {"boxes": num_boxes(spec), "head_macs": head_macs(spec)}
+    if spec.family not in DETECTOR_FAMILIES:
+        return {}
+    from hwbench.models.detector import head_macs
+
+    return {"boxes": boxes_per_image(spec.arch), "head_macs": head_macs(spec)}
 
 
 def record_samples(plan: Plan, archs: list[SweepArch], store: Store) -> None:

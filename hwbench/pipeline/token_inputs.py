@@ -70,6 +70,12 @@ class TokenInputs:
             from hwbench.models.vit_deploy import calibration_images
 
             return calibration_images(spec).numpy()
+        if (resolution, channels) not in self.dataset and getattr(tp, "task", "") == "detection":
+            from hwbench.models.vit_deploy import DATASET_IMAGES
+            from hwbench.pipeline.det_plan import calibration_images as det_images
+
+            # A pruning ViT detector: training images of the detection dataset, normalised as it is fed.
+            self.dataset[(resolution, channels)] = det_images(tp.ref, DATASET_IMAGES, resolution)
         if (resolution, channels) not in self.dataset:
             from hwbench.accuracy.calibration import calibration_set
             from hwbench.models.vit_deploy import DATASET_IMAGES

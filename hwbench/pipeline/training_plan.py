@@ -65,7 +65,7 @@ def plan_training(request: SweepRequest, spaces: list[DesignSpace], targets: lis
     schedule = load_schedule(request.schedule)
     info = inspect_dataset(ref, download=request.download)
     for space in spaces:
-        if space.family == "det":
+        if space.family in ("det", "det_vit"):
             raise ConfigError(
                 space.source, None, f"{space.name} is a detector space; dataset {ref} is a classification dataset"
             )

@@ -182,8 +182,11 @@ def _check_draw(space: DesignSpace) -> None:
 
 def _load_det(path: Path, data: dict[str, Any]) -> DesignSpace:
     """A detector space: the backbone CNN block space and the detector macro, checked together."""
+    from hwbench.space.det_vit import load_det_vit, names_vit_backbone
     from hwbench.space.detection import DetBackbone, DetSpaceMacro, backbone_faults
 
+    if names_vit_backbone(path, data):  # a ViT backbone: the det_vit family (hwbench.space.det_vit)
+        return load_det_vit(path, data)  # type: ignore[no-any-return]
     errors = validation_errors(DetSpaceFile, data, path)
     backbone, backbone_errors = _load_backbone(path, data.get("backbone"))
     value = data.get("detector", {})

@@ -15,7 +15,7 @@ from hwbench.errors import ConfigError, UnknownNameError
 from hwbench.registry import Registry
 
 # Modules that register a family when imported; listed here so lookups never depend on import order.
-FAMILY_MODULES = ("hwbench.space.cnn", "hwbench.space.vit", "hwbench.space.detection")
+FAMILY_MODULES = ("hwbench.space.cnn", "hwbench.space.vit", "hwbench.space.detection", "hwbench.space.det_vit")
 
 
 @dataclass(frozen=True)

@@ -64,11 +64,12 @@ def test_space_samples_and_builds(path: Path) -> None:
     model = build_model(spec)
     with torch.no_grad():
         out = model(example_input(spec))
-    if spec.family == "det":  # a detector: (boxes [1, N, 4], scores [1, N, C]), one row per anchor
-        from hwbench.models.detector import num_boxes
+    from hwbench.space.det_vit import DETECTOR_FAMILIES, boxes_per_image
 
+    if spec.family in DETECTOR_FAMILIES:  # a detector: (boxes [1, N, 4], scores [1, N, C]), one row per anchor
         boxes, scores = out
-        assert boxes.shape == (1, num_boxes(spec), 4) and scores.shape == (1, num_boxes(spec), spec.arch.num_classes)
+        n = boxes_per_image(spec.arch)
+        assert boxes.shape == (1, n, 4) and scores.shape == (1, n, spec.arch.num_classes)
         out = torch.cat([boxes, scores], -1)
     else:
         assert out.shape == (1, spec.arch.num_classes)

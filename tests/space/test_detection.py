@@ -123,13 +123,11 @@ def test_bad_detector_file_is_named(tiny_spaces: dict[str, Path]) -> None:
     [
         ("missing.yaml", "backbone space file 'missing.yaml' not found"),
         ("fixed.yaml", "is a fixed architecture; a detector needs a CNN block space"),
-        ("vit_space.yaml", "is a vit space; a detector needs a CNN block space"),
     ],
 )
 def test_bad_backbone_is_named(tiny_spaces: dict[str, Path], backbone: str, message: str) -> None:
     base = tiny_spaces["mbconv"].parent
     (base / "fixed.yaml").write_text((ROOT / "design_spaces" / "fixed" / "mobilenet_v2.yaml").read_text())
-    (base / "vit_space.yaml").write_text(f"macro: {ROOT / 'design_spaces' / 'macros' / 'vit.yaml'}\nblock: vit\n")
     found = errors_of(write_det(base, "  num_classes: 3\n", backbone))
     assert [(f, k) for f, k, _ in found] == [("det_tiny.yaml", "backbone")]
     assert message in found[0][2]

@@ -73,6 +73,10 @@ def _train(job: dict[str, Any], start: float) -> dict[str, Any]:
     seed = int(sched["seed"])
     # Initial weights depend on the network and the training seed only (as for classification).
     model, spec, device, channels_last = seeded_model(job)
+    from hwbench.accuracy.detection import pruning_phase
+
+    # A pruning ViT detector: its dense counterpart's start, selectors off through the schedule.
+    knobs = pruning_phase.before_schedule(model, spec, seed, device)
     train_split = _load_split(data["train"], sched.get("train_images"), seed)
     test_split = _load_split(data["test"], sched.get("val_images"), seed + 1)
     resolution = int(spec.arch.resolution)  # type: ignore[attr-defined]
@@ -112,6 +116,14 @@ def _train(job: dict[str, Any], start: float) -> dict[str, Any]:
             point["val_map50"] = val["metrics"]["map50"]
         point["seconds"] = time.perf_counter() - start
         curve.append(point)
+    token_info: dict[str, Any] = {}
+    if knobs is not None:
+
+        def again() -> Any:
+            return epoch_batches(train, gt_boxes, gt_labels, batch, steps_per_epoch, generator, channels_last)
+
+        token_info = pruning_phase.finetune(model, knobs, again, steps_per_epoch, sched, box_kind)
+        token_info.update(_token_facts(model, test_split, mean, std, eval_batch))
     final = evaluate_detector(model, test_split, nms_settings, eval_batch, mean=mean, std=std)
     weights = save_weights(model, job["weights_path"])
     return {
@@ -135,8 +147,20 @@ def _train(job: dict[str, Any], start: float) -> dict[str, Any]:
             "train_loop_seconds": train_time,
             "images_per_second": steps_per_epoch * batch * epochs / train_time if train_time > 0 else None,
             "trainer_version": DET_TRAINER_VERSION,
+            **({"token_phase": token_info} if token_info else {}),
         },
     }
+
+
+def _token_facts(model: Any, split: Any, mean: Any, std: Any, batch: int) -> dict[str, Any]:
+    """Kept fraction per pruning block on the test split, hard (deploy) decisions."""
+    import numpy as np
+
+    from hwbench.accuracy.batches import DeviceData
+    from hwbench.accuracy.token_phase import validation_facts
+
+    data = DeviceData(split.images, np.arange(len(split)), tuple(mean), tuple(std), model.anchors.device)
+    return validation_facts(model, data, batch, channels_last=False)
 
 
 def epoch_batches(
@@ -163,6 +187,8 @@ def _epoch(model: Any, batches: Any, box_kind: Any, optimizer: Any, scheduler: A
     for x, boxes, labels in batches:
         cls_logits, box_deltas = model.forward_raw(x)
         loss, parts = detection_loss(model.head_type, cls_logits, box_deltas, model.anchors, boxes, labels, box_kind)
+        if hasattr(model, "auxiliary_loss"):  # a pruning ViT detector: its keep-ratio term (0 while selectors are off)
+            loss = loss + model.auxiliary_loss()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

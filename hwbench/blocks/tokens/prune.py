@@ -77,10 +77,29 @@ def keep_fraction(keep: Tensor) -> Tensor:
     return keep[:, 1:].mean(dim=-1)
 
 
-def keep_ratio_loss(keeps: list[Tensor], targets: list[float], weight: float = 4.0) -> Tensor:
+def keep_ratio_loss(keeps: list[Tensor], targets: list[float], weight: float = 4.0, per_sample: bool = False) -> Tensor:
     """SViT's term: per pruning block (batch-mean kept fraction − target)², averaged over blocks.
 
-    Averaging over the batch (not per image) lets each image keep a different amount.
+    Averaging over the batch (not per image) lets each image keep a different amount; `per_sample` squares each
+    image's own deviation instead (the fixed-rate ablation: every image is pushed to the target).
     """
-    terms = [(keep_fraction(k).mean() - t) ** 2 for k, t in zip(keeps, targets, strict=True)]
+    if per_sample:
+        terms = [((keep_fraction(k) - t) ** 2).mean() for k, t in zip(keeps, targets, strict=True)]
+    else:
+        terms = [(keep_fraction(k).mean() - t) ** 2 for k, t in zip(keeps, targets, strict=True)]
     return weight * torch.stack(terms).mean()
+
+
+def refill_discarded(x: Tensor, alive: Tensor) -> Tensor:
+    """Each discarded token (alive 0) takes the value of the last alive token before it in raster order (the
+    first alive one when none precedes); x (B, N, C), alive (B, N). Static shapes: one (N, N) comparison."""
+    n = x.shape[1]
+    pos = torch.arange(n, device=x.device, dtype=x.dtype)
+    before = (pos.view(1, n) <= pos.view(n, 1)).to(x.dtype)  # [j, i]: i at or before j
+    rank = alive * (pos + 1.0)  # 1-based positions of alive tokens, 0 elsewhere
+    last = (before.unsqueeze(0) * rank.unsqueeze(1)).amax(-1)  # (B, N): last alive at or before j, 0 if none
+    first = (alive * (n - pos)).amax(-1, keepdim=True)  # n - (first alive position)
+    source = torch.where(last > 0, last - 1.0, (n - first).clamp(max=n - 1.0))
+    # An image with no alive token keeps its map as it is (there is nothing to refill from).
+    unchanged = alive + 1.0 - alive.amax(-1, keepdim=True)
+    return torch.where(unchanged.unsqueeze(-1) > 0, x, gather_rows(x, source))

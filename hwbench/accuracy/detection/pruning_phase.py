@@ -1,0 +1,88 @@
+"""The token-pruning phase of a ViT detector's training (SViT for dense tasks, docs/vit.md).
+
+The detector starts from its dense counterpart's initial weights and trains dense through the schedule (selectors
+off), so up to that point it is the dense detector; then `finetune_epochs` more epochs train with the selectors on,
+initialised to keep every token, loss = detection loss + the keep-ratio loss (batch-mean, or per image with
+`rate: fixed`). With `finetune_epochs: 0` the selectors train with the network through the whole schedule.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+# The fine-tune's learning rate relative to the schedule's base rate (cosine to 0 over the fine-tune).
+FINETUNE_LR = 0.1
+
+
+def pruning_knobs(model: Any, spec: Any) -> Any | None:
+    """The detector's pruning knobs, or None when it does not prune (CNN detectors, dense ViT detectors)."""
+    if not hasattr(model, "set_pruning") or not model.token_blocks():
+        return None
+    return spec.arch.pruning
+
+
+def start_dense(model: Any, spec: Any, seed: int, device: Any) -> list[str]:
+    """Load the dense counterpart's initial weights (the same seed rule as accuracy.trainer.seeded_model);
+    returns the keys left as built (the selectors)."""
+    from hwbench.models import build_model
+    from hwbench.space.det_vit import dense_detector
+    from hwbench.store.keys import digest
+
+    dense = dense_detector(spec)
+    weights = build_model(dense, seed=int(digest({"arch": dense.arch_id, "seed": seed}, 8), 16), device=device)
+    missing, unexpected = model.load_state_dict(weights.state_dict(), strict=False)
+    if unexpected or any("selector" not in k for k in missing):
+        raise ValueError(f"dense weights do not fit the pruned detector: {unexpected or missing}")
+    return list(missing)
+
+
+def before_schedule(model: Any, spec: Any, seed: int, device: Any) -> Any | None:
+    """Dense start, selectors off while the schedule trains (unless the fine-tune is 0 epochs); the knobs."""
+    knobs = pruning_knobs(model, spec)
+    if knobs is None:
+        return None
+    start_dense(model, spec, seed, device)
+    model.set_pruning(knobs.finetune_epochs == 0)
+    return knobs
+
+
+def finetune(
+    model: Any,
+    knobs: Any,
+    batches: Callable[[], Iterator[tuple[Any, list[Any], list[Any]]]],
+    steps_per_epoch: int,
+    sched: dict[str, Any],
+    box_kind: str,
+) -> dict[str, Any]:
+    """The pruning fine-tune: selectors on and keeping everything, then `finetune_epochs` epochs."""
+    import torch
+
+    from hwbench.accuracy.detection.trainer import _epoch
+    from hwbench.accuracy.trainer import make_optimizer
+    from hwbench.models.calibrate import calibrate_keep_all
+
+    start = time.perf_counter()
+    if knobs.finetune_epochs == 0:
+        return {"finetune_epochs": 0, "selectors": "trained with the network through the schedule"}
+    model.set_pruning(True)
+    first = next(batches())[0]
+    biases = calibrate_keep_all(model.vit, first)
+    optimizer = make_optimizer(model, {**sched["optimizer"], "lr": sched["optimizer"]["lr"] * FINETUNE_LR})
+    total = max(1, steps_per_epoch * knobs.finetune_epochs)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * s / total)))
+    losses = []
+    for _ in range(knobs.finetune_epochs):
+        model.train()
+        sums = _epoch(model, batches(), box_kind, optimizer, scheduler)
+        losses.append(sums["train_loss"] / steps_per_epoch)
+    return {
+        "finetune_epochs": knobs.finetune_epochs,
+        "steps": total,
+        "lr": sched["optimizer"]["lr"] * FINETUNE_LR,
+        "initial_keep_bias": biases,
+        "train_loss": losses,
+        "seconds": time.perf_counter() - start,
+    }

@@ -1,0 +1,190 @@
+"""ViT detectors with dense-task token pruning (SViT): keep ratio 1 equals dense, skipped tokens stay unchanged in
+the map, reactivation on/off, the batch-mean ratio loss, the paired spaces, and export parity of every form."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from hwbench.blocks.tokens.prune import keep_ratio_loss, refill_discarded
+from hwbench.models import build_model
+from hwbench.models.det_vit import ViTDetector
+from hwbench.space.archspec import ArchSpec
+from hwbench.space.det_vit import dense_detector
+
+torch.set_num_threads(1)
+ROOT = Path(__file__).resolve().parents[2]
+BACKBONE = {"family": "vit", "resolution": 32, "num_classes": 10, "patch": 8, "width": 32, "heads": 2, "mlp_ratio": 2}
+PRUNE = {"keep_ratio": 0.7, "groups": 1, "skip_first": 1}
+
+
+def det_spec(block: str = "vit", depth: int = 3, pruning: dict[str, Any] | None = None, **params: Any) -> ArchSpec:
+    """A tiny ViT detector: 32 px, 4x4 tokens, pyramid strides 4/8/16 + one extra level, one anchor per cell."""
+    knobs = None if block == "vit" else {"finetune_epochs": 1, **(pruning or {})}
+    return ArchSpec.from_dict(
+        {
+            "family": "det_vit",
+            "block": block,
+            "backbone": {**BACKBONE, "block": block, "depth": depth, "params": params},
+            "resolution": 32,
+            "num_classes": 3,
+            "head": {"type": "ssdlite", "width": 16, "levels": [1, 2, 3], "extra_levels": 1},
+            "anchors": {"levels": [[[1.0, 1.0]]] * 4},
+            "pruning": knobs,
+        }
+    )
+
+
+def pair(pruning: dict[str, Any] | None = None, **params: Any) -> tuple[ViTDetector, ViTDetector]:
+    """A dense detector and a pruning one carrying its weights."""
+    spec = det_spec("vit_mlp_prune", pruning=pruning, **{**PRUNE, **params})
+    dense = build_model(dense_detector(spec))
+    pruned = build_model(spec)
+    missing, unexpected = pruned.load_state_dict(dense.state_dict(), strict=False)
+    assert not unexpected and all("selector" in k for k in missing)
+    return dense.eval(), pruned.eval()  # type: ignore[return-value]
+
+
+def images(n: int = 2, seed: int = 1) -> torch.Tensor:
+    return torch.randn(n, 3, 32, 32, generator=torch.Generator().manual_seed(seed))
+
+
+def force(model: ViTDetector, keep_logit: float) -> None:
+    """Selectors that decide by sign of a fixed keep-minus-skip logit (weights zeroed)."""
+    for b in model.token_blocks():
+        with torch.no_grad():
+            b.selector.fc2.weight.zero_()
+            b.selector.fc2.bias.copy_(torch.tensor([keep_logit / 2, -keep_logit / 2]))
+
+
+def test_keep_everything_equals_dense_in_every_form() -> None:
+    dense, pruned = pair()
+    force(pruned, 5.0)
+    x = images()
+    with torch.no_grad():
+        want = dense(x)
+        for form in ("mask", "fixed_count", "dynamic"):
+            pruned.set_token_form(form, [17] * 2 if form == "fixed_count" else None)
+            got = [pruned(x[i : i + 1]) for i in range(2)] if form == "dynamic" else [pruned(x)]
+            boxes = torch.cat([g[0] for g in got])
+            scores = torch.cat([g[1] for g in got])
+            assert torch.allclose(boxes, want[0], atol=1e-4) and torch.allclose(scores, want[1], atol=1e-5), form
+
+
+def test_skipped_tokens_stay_in_the_map_unchanged() -> None:
+    _, pruned = pair(skip_first=2)  # block 2 prunes; blocks 0-1 are plain
+    force(pruned, -5.0)  # skip every patch token
+    x = images(1)
+    with torch.no_grad():
+        t = pruned.vit.forward_tokens(x)
+        before = pruned.vit.embed(x)
+        for blk in pruned.vit.blocks[:2]:
+            before = blk.run(before)
+    assert t.x.shape == before.shape  # every token is still in the map
+    assert torch.equal(t.x[:, 1:], before[:, 1:])  # skipped tokens passed through untouched
+    assert not torch.equal(t.x[:, 0], before[:, 0])  # the class token was processed
+    assert pruned.token_map(t).shape == (1, 32, 4, 4)
+
+
+def _decisions(model: ViTDetector, x: torch.Tensor, skipped: int) -> list[torch.Tensor]:
+    """Keep masks when the first pruning block skips token `skipped` and the second would keep every token."""
+    force(model, 5.0)
+    first = model.token_blocks()[0]
+
+    def pick(tokens: torch.Tensor) -> torch.Tensor:
+        logp = torch.zeros(*tokens.shape[:2], 2)
+        logp[..., 1] = -10.0
+        logp[:, skipped] = torch.tensor([-10.0, 0.0])
+        return logp
+
+    first.selector.forward = pick  # type: ignore[method-assign]
+    with torch.no_grad():
+        return model.forward_tokens(x, record=True).log
+
+
+@pytest.mark.parametrize("reactivate", [True, False])
+def test_reactivation(reactivate: bool) -> None:
+    _, pruned = pair(pruning={"reactivate": reactivate}, skip_first=1)
+    log = _decisions(pruned, images(1), skipped=5)
+    assert log[0][0, 5] == 0  # skipped at block l
+    assert log[1][0, 5] == (1 if reactivate else 0)  # processed again at l + 1 only with reactivation
+
+
+def test_batch_mean_ratio_loss_lets_images_differ() -> None:
+    targets = [0.5]
+    differ = torch.tensor([[1.0] + [1.0] * 8 + [1.0] * 8, [1.0] + [0.0] * 16])  # image 0 keeps all, 1 none
+    same = torch.tensor([[1.0] + [1.0] * 8 + [0.0] * 8] * 2)  # both keep half
+    assert keep_ratio_loss([differ], targets) == pytest.approx(0.0)
+    assert keep_ratio_loss([same], targets) == pytest.approx(0.0)
+    # The fixed-rate ablation penalises the differing batch, not the uniform one.
+    assert keep_ratio_loss([differ], targets, per_sample=True) == pytest.approx(4 * 0.25)
+    assert keep_ratio_loss([same], targets, per_sample=True) == pytest.approx(0.0)
+
+
+def test_discard_refills_from_the_last_kept_token() -> None:
+    x = torch.arange(5.0).view(1, 5, 1).expand(1, 5, 2)
+    alive = torch.tensor([[0.0, 1.0, 0.0, 0.0, 1.0]])
+    out = refill_discarded(x, alive)
+    assert out[0, :, 0].tolist() == [1.0, 1.0, 1.0, 1.0, 4.0]  # none before 0: the first kept one (1)
+
+
+def test_spaces_sample_reproducibly_and_pair() -> None:
+    from hwbench.space.design_space import load_space
+    from hwbench.space.sampling import sample_space
+
+    dense = load_space(ROOT / "design_spaces" / "det_vit.yaml")
+    pruned = load_space(ROOT / "design_spaces" / "det_vit_prune.yaml")
+    a = sample_space(dense, 3, 7)
+    b = sample_space(dense, 3, 7)
+    p = sample_space(pruned, 3, 7)
+    assert [s.spec.arch_id for s in a] == [s.spec.arch_id for s in b]
+    for d, q in zip(a, p, strict=True):
+        assert q.spec.block == "vit_mlp_prune" and q.spec.arch.pruning.reactivate
+        assert dense_detector(q.spec).arch_id == d.spec.arch_id  # same backbone and head as its dense pair
+
+
+def test_training_step_has_a_ratio_loss_and_dense_phase_has_none() -> None:
+    _, pruned = pair()
+    pruned.train()
+    pruned.set_pruning(False)
+    pruned.forward_raw(images(2))
+    assert pruned.auxiliary_loss().item() == 0.0
+    pruned.set_pruning(True)
+    pruned.forward_raw(images(2))
+    loss = pruned.auxiliary_loss()
+    loss.backward()
+    assert loss.item() > 0 and pruned.token_blocks()[0].selector.fc1.weight.grad is not None
+
+
+@pytest.mark.export
+@pytest.mark.parametrize("form", ["dynamic", "fixed_count", "mask"])
+def test_onnx_export_of_each_form_matches_torch(tmp_path: Path, form: str) -> None:
+    import onnxruntime as ort
+
+    from hwbench.export.job import run_export
+
+    spec = det_spec("vit_mlp_prune", **PRUNE)
+    job = {"spec_json": spec.canonical_json, "format": "onnx", "precision": "fp32", "options": {}}
+    result = run_export({**job, "artifact_dir": str(tmp_path), "token_form": form})
+    assert result["status"] == "ok", result.get("error")
+    assert result["info_json"]["token_form"] == form and result["parity_ok"]
+    assert "same in dense and pruned" in result["info_json"]["attention"]
+    from hwbench.export.artifacts import ArtifactStore
+    from hwbench.models.det_vit_deploy import prepare_det_vit
+
+    path = ArtifactStore(str(tmp_path)).path(result["artifact_hash"], result["extension"])
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    per_input = result["info_json"]["per_input"]
+    assert all(len(p["tokens"]) == 2 and p["backbone_macs"] < p["macs"] for p in per_input)
+    model = build_model(spec)
+    prepare_det_vit(model, spec, "onnx", form)  # type: ignore[arg-type]
+    for seed in (3, 4):  # a second image: the dynamic graph follows its own token count
+        x = images(1, seed=seed)
+        boxes, scores = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+        with torch.no_grad():
+            want = model(x)
+        assert np.allclose(boxes, want[0].numpy(), atol=1e-3) and np.allclose(scores, want[1].numpy(), atol=1e-4)
