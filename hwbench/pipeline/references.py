@@ -15,7 +15,14 @@ from hwbench.errors import ConfigError
 from hwbench.space.design_space import DesignSpace, load_space
 from hwbench.space.reference import at_shape
 
-FAMILIES = ("cnn", "vit")  # classifiers: a reference is compared on classification fronts
+# A reference is compared on its own task's fronts: a classifier beside classifiers, a detector beside detectors.
+TASKS = {"cnn": "classification", "vit": "classification", "det": "detection"}
+EXAMPLES = {"classification": "mobilenet_v2", "detection": "ssdlite_mobilenet_v2"}
+
+
+def task_of(family: str) -> str:
+    """The task a family's networks perform ("" for a family no reference is compared in)."""
+    return TASKS.get(family, "")
 
 
 def reference_paths(value: str) -> list[Path]:
@@ -34,14 +41,24 @@ def reference_paths(value: str) -> list[Path]:
         raise ConfigError(value, "--reference", f"no such file or fixed network; the built-in ones: {known}") from None
 
 
+def sweep_task(spaces: list[DesignSpace]) -> str:
+    """The one task (classification or detection) of the sweep's spaces; a ConfigError when they mix tasks."""
+    tasks: dict[str, list[str]] = {}
+    for space in spaces:
+        task = task_of(space.family)
+        if not task:
+            raise ConfigError(space.source, "--reference", f"{space.name} is a {space.family} space; no reference fits")
+        tasks.setdefault(task, []).append(space.name)
+    if len(tasks) > 1:
+        seen = "; ".join(f"{task}: {', '.join(names)}" for task, names in sorted(tasks.items()))
+        raise ConfigError(None, "--reference", f"the sweep mixes tasks ({seen}); give the spaces of one task")
+    return next(iter(tasks))
+
+
 def sweep_shape(spaces: list[DesignSpace]) -> tuple[int, int]:
     """The (resolution, classes) every space of the sweep shares; a ConfigError when they differ or vary."""
     shapes: dict[tuple[int, int], list[str]] = {}
     for space in spaces:
-        if space.family not in FAMILIES:
-            raise ConfigError(
-                space.source, "--reference", f"{space.name} is a {space.family} space; references are classifiers"
-            )
         source = space.fixed.arch if space.fixed is not None else space.macro
         resolution = getattr(source, "resolution", None)
         if not isinstance(resolution, int):
@@ -72,6 +89,7 @@ def load_references(paths: list[Path], spaces: list[DesignSpace]) -> tuple[list[
         )
         return [], [ConfigError(None, "--reference", message)]
     try:
+        task = sweep_task(spaces)
         resolution, classes = sweep_shape(spaces)
     except ConfigError as exc:
         return [], [exc]
@@ -84,8 +102,14 @@ def load_references(paths: list[Path], spaces: list[DesignSpace]) -> tuple[list[
                 raise ConfigError(
                     path, "--reference", f"{space.name} is a design space; a reference is a fixed network"
                 )
-            if space.family not in FAMILIES:
-                raise ConfigError(path, "--reference", f"{space.name} is a {space.family} network, not a classifier")
+            if task_of(space.family) != task:
+                own = task_of(space.family) or "no"
+                raise ConfigError(
+                    path,
+                    "--reference",
+                    f"{space.name} is a {own} network ({space.family}) and the sweep's spaces are {task} spaces: "
+                    f"a reference is compared on its own task's fronts (e.g. {EXAMPLES[task]})",
+                )
             found.append(replace(space, fixed=at_shape(space.fixed, resolution, classes, path)))
         except ConfigError as exc:
             errors += split_errors(exc)

@@ -88,7 +88,18 @@ def other_macro(tmp_path: Path, resolution: str, name: str = "other") -> Path:
         ("not_fixed", r"mbconv.yaml: --reference: mbconv is a design space; a reference is a fixed network"),
         ("twice", r"--reference: two references share the name 'resnet18'"),
         ("no_space", r"--reference: a reference is added when the sweep samples: give the sweep's --space too"),
-        ("detector", r"det_mbconv is a det space; references are classifiers"),
+        (
+            "detector",
+            r"resnet18\.yaml: --reference: resnet18 is a classification network \(cnn\) and the sweep's "
+            r"spaces are detection spaces: a reference is compared on its own task's fronts \(e\.g\. ssdlite",
+        ),
+        ("classifier", r"ssdlite_mobilenet_v2 is a detection network \(det\) and the sweep's spaces are classif"),
+        ("mixed", r"--reference: the sweep mixes tasks \(classification: tiny_mbconv; detection: det_mbconv\)"),
+        (
+            "det_misfit",
+            r"ssdlite_mobilenet_v2\.yaml: --reference: cannot be measured at the sweep's 48 px and 10 "
+            r"classes: resolution: 48 is not a multiple of the backbone stride 32",
+        ),
     ],
 )
 def test_bad_references_are_refused_before_anything_is_stored(
@@ -109,6 +120,12 @@ def test_bad_references_are_refused_before_anything_is_stored(
         spaces = []
     elif case == "detector":
         spaces = [ROOT / "design_spaces" / "det_mbconv.yaml"]
+    elif case == "classifier":
+        refs = ["ssdlite_mobilenet_v2"]
+    elif case == "mixed":
+        spaces.append(ROOT / "design_spaces" / "det_mbconv.yaml")
+    elif case == "det_misfit":
+        spaces, refs = [det_space(tmp_path, tiny_spaces["mbconv"], 48)], ["ssdlite_mobilenet_v2"]  # 48 = 3 x 16
     req = request(tmp_path, spaces, [fast_targets["ort"]], refs, stage="measure" if case == "no_space" else "all")
     with pytest.raises(ConfigError, match=message):
         plan_sweep(req)
@@ -120,3 +137,39 @@ def test_references_train_with_the_sweep(tmp_path: Path, tiny_spaces: dict, fast
     req = request(tmp_path, [tiny_spaces["mbconv"]], [fast_targets["ort"]], ["resnet18"], dataset="digits")
     plan = plan_sweep(req)
     assert [r.fixed.arch.num_classes for r in plan.references] == [10] and plan.training is not None
+
+
+def det_space(tmp_path: Path, backbone: Path, resolution: int) -> Path:
+    """A detector space over a backbone space (the tiny one: total stride 16) at `resolution` px, 10 classes."""
+    path = tmp_path / f"det_{resolution}.yaml"
+    head = "{type: ssdlite, width: 8, levels: 2, extra_levels: 1}"
+    path.write_text(
+        f"name: det_{resolution}\nbackbone: {backbone}\ndetector:\n  resolution: {resolution}\n  num_classes: 10\n"
+        f"  head: {head}\n  anchors: {{preset: default, scale: 0.5}}\n"
+    )
+    return path
+
+
+def test_a_detection_sweep_measures_the_ssdlite_reference_at_its_shape(tmp_path: Path, fast_targets: dict) -> None:
+    """The SSD-lite reference re-written at the det space's 128 px and 10 classes, then sampled, exported and
+    measured like the space's detectors."""
+    from hwbench.analysis.table import results_frame
+    from hwbench.models.detector import num_boxes
+    from hwbench.store import Store
+
+    space = ROOT / "design_spaces" / "det_mbconv.yaml"
+    paths = reference_paths("ssdlite_mobilenet_v2")
+    store = tmp_path / "r" / "s.sqlite"
+    targets = [fast_targets["ort"]]
+    req = SweepRequest(name="t", spaces=[space], targets=targets, n=1, store=store, references=paths, report=False)
+    (ref,) = plan_sweep(req).references
+    arch = ref.fixed.arch
+    assert (arch.resolution, arch.num_classes, arch.head.extra_widths) == (128, 10, [512, 256, 256, 128])
+    assert num_boxes(ref.fixed) == 8 * 8 * 3 + (4 * 4 + 2 * 2 + 1 + 1 + 1) * 6  # extras at 2, 1, 1, 1 cells
+    assert run_sweep(req) == {"archs": 2, "exports": 2, "measurements": 2}
+    db = Store(req.store, create=False)
+    frame = results_frame(db, ["t"])
+    db.close()
+    row = frame[frame["reference"] == "ssdlite_mobilenet_v2"]
+    assert row["arch_id"].tolist() == [ref.fixed.arch_id] and row["status"].tolist() == ["ok"]
+    assert row["boxes"].tolist() == [num_boxes(ref.fixed)]
