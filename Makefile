@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # CPU build of torch, installed first: an unpinned torch would pull several GB of CUDA wheels.
 TORCH ?= torch==2.13.0
-EXTRAS ?= host,tflite,openvino,cluster,dev
+EXTRAS ?= host,tflite,openvino,cluster,accel,dev
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
 .PHONY: install demo test test-extended lint format bench clean
