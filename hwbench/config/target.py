@@ -228,7 +228,10 @@ def load_target(path: str | Path) -> Target:
     path = Path(path)
     data = load_yaml(path)
     _refuse_secrets(data, path)
-    errors = validation_errors(TargetFile, data, path)
+    modelled = _modelled_raw_errors(data, path)
+    if modelled is not None:
+        data = {"threads": 1, **data}  # a modelled target runs ZigZag in one thread: the key may be left out
+    errors = validation_errors(TargetFile, data, path) + (modelled or [])
     # Names pydantic cannot judge (runner, export format) are checked even in a file with other faults.
     errors += _name_errors(data, path)
     if errors:
@@ -245,7 +248,7 @@ def _name_errors(data: dict[str, Any], path: Path) -> list[ConfigError]:
 
     errors: list[ConfigError] = []
     runner = exporter = None
-    if isinstance(data.get("runner"), str):
+    if isinstance(data.get("runner"), str) and not _is_modelled(data["runner"]):
         try:
             runner = get_runner(data["runner"])
         except UnknownNameError as exc:
@@ -267,7 +270,7 @@ def _build_target(file: TargetFile, path: Path) -> Target:
     from hwbench.export import ProfileError, get_exporter
     from hwbench.runners import get_runner
 
-    runner = get_runner(file.runner)
+    options_type = _modelled_options() if _is_modelled(file.runner) else get_runner(file.runner).options
     exporter = get_exporter(file.export.format)
     errors: list[ConfigError] = []
     if file.export.precision not in exporter.precisions:
@@ -286,9 +289,13 @@ def _build_target(file: TargetFile, path: Path) -> Target:
         errors += split_errors(exc)
     runner_options: dict[str, Any] = {}
     try:
-        runner_options = _validate_dataclass(runner.options, file.runner_options, path, "runner_options")
+        runner_options = _validate_dataclass(options_type, file.runner_options, path, "runner_options")
     except ConfigError as exc:
         errors += split_errors(exc)
+    if runner_options and _is_modelled(file.runner):
+        from hwbench.modelled.config import option_errors
+
+        errors += option_errors(runner_options, path)
     errors += _nms_errors(file, path)
     raise_errors(errors)
     try:
@@ -375,3 +382,25 @@ def _validate_dataclass(cls: type, data: dict[str, Any], path: Path, prefix: str
             errors.append(ConfigError(path, loc, "unknown key" if unknown else err["msg"]))
         raise_errors(errors)
     return asdict(value)
+
+
+def _is_modelled(runner: str) -> bool:
+    """A modelled target (an analytical accelerator model, hwbench.modelled) rather than a timed runtime."""
+    from hwbench.modelled import is_modelled
+
+    return is_modelled(runner)
+
+
+def _modelled_options() -> type:
+    from hwbench.modelled.options import ZigzagOptions
+
+    return ZigzagOptions
+
+
+def _modelled_raw_errors(data: dict[str, Any], path: Path) -> list[ConfigError] | None:
+    """The faults only a modelled target can have (None for a timed target)."""
+    if not isinstance(data.get("runner"), str) or not _is_modelled(data["runner"]):
+        return None
+    from hwbench.modelled.config import raw_errors
+
+    return raw_errors(data, path)

@@ -11,6 +11,7 @@ from typing import Any
 
 from hwbench.config.target import Target
 from hwbench.export.artifacts import ArtifactStore
+from hwbench.modelled import is_modelled
 from hwbench.pipeline.executor import Batch, Executor, LocalExecutor, Resources
 from hwbench.pipeline.jobs import MeasureJob
 from hwbench.pipeline.measurements import (
@@ -44,6 +45,11 @@ def measure_stage(ctx: StageContext) -> None:
                 f"{target.name}: {unexported} of {len(ctx.archs)} networks have no export for this target in the "
                 f"store yet; they stay pending (run `--stage export` with this target first)"
             )
+        if is_modelled(target.runner):  # an analytical model costs the artifact: nothing is timed (pipeline.modelled)
+            from hwbench.pipeline.modelled import model_target
+
+            plan.counts["modelled"] = plan.counts.get("modelled", 0) + model_target(ctx, target, exports, artifacts)
+            continue
         if target.transport == "agent":
             from hwbench.pipeline.board_pool import measure_pool
 

@@ -1,0 +1,66 @@
+"""A sweep with a modelled and a measured target: both kinds stored, resumed, and labelled in show and the report."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FAST_MEASUREMENT, TINY_MACRO, TINY_SPACE, run_cli
+from tests.modelled.conftest import needs_zigzag
+
+pytestmark = [needs_zigzag(), pytest.mark.export, pytest.mark.slow]
+MODELLED = """\
+name: m-edge
+description: edge_tpu_like, modelled (test)
+runner: zigzag
+export: {format: onnx, precision: fp32, opset: 18}
+runner_options: {accelerator: edge_tpu_like, clock_mhz: 500, effort: lowest}
+"""
+
+
+def test_sweep_stores_and_labels_both_kinds(tmp_path: Path) -> None:
+    (tmp_path / "macros").mkdir()
+    (tmp_path / "macros" / "tiny.yaml").write_text(TINY_MACRO)
+    space = tmp_path / "tiny_mbconv.yaml"
+    space.write_text(TINY_SPACE.format(name="tiny_mbconv", block="mbconv"))
+    measured = tmp_path / "t-ort.yaml"
+    measured.write_text(
+        "name: t-ort\nrunner: onnxruntime\nthreads: 1\nexport: {format: onnx, opset: 18}\n" + FAST_MEASUREMENT
+    )
+    modelled = tmp_path / "m-edge.yaml"
+    modelled.write_text(MODELLED)
+    store = tmp_path / "s.sqlite"
+    args = ["--space", str(space), "--target", str(measured), "--target", str(modelled), "--n", "2", "--name", "s"]
+    out = run_cli("sweep", *args, "--no-train", "--store", str(store), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+
+    db = sqlite3.connect(store)
+    kinds = db.execute("SELECT kind, status, COUNT(*) FROM modelled GROUP BY kind, status").fetchall()
+    assert kinds == [("modelled", "ok", 2)]
+    assert db.execute("SELECT COUNT(*) FROM measurements WHERE status='ok'").fetchone()[0] == 2
+    prov = json.loads(db.execute("SELECT p.json FROM modelled m JOIN provenance p USING (prov_id)").fetchone()[0])
+    assert prov["kind"] == "modelled" and prov["model"]["versions"]["zigzag-dse"] == "3.9.1"
+    assert len(prov["model"]["accelerator"]["sha256"]) == 64 and prov["settings"]["effort"] == "lowest"
+    layers = db.execute("SELECT COUNT(*) FROM modelled_layers").fetchone()[0]
+    assert layers > 0
+
+    again = run_cli("sweep", *args, "--no-train", "--no-report", "--store", str(store), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert db.execute("SELECT COUNT(*) FROM modelled").fetchone()[0] == 2  # one key, one record: nothing redone
+    assert db.execute("SELECT COUNT(*) FROM modelled_layers").fetchone()[0] == layers
+
+    shown = run_cli("show", "s", "--store", str(store), cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    measured_part, modelled_part = shown.stdout.split("Modelled targets (kind: modelled, not measured):")
+    assert "t-ort" in measured_part and "m-edge" not in measured_part  # never in the measured table
+    assert "m-edge" in modelled_part and "modelled ms" in modelled_part and "modelled µJ" in modelled_part
+    csv = run_cli("show", "s", "--store", str(store), "--format", "csv", cwd=tmp_path).stdout.splitlines()
+    assert csv[0].startswith("kind,") and sum(line.startswith("modelled,") for line in csv) == 2
+    assert sum(line.startswith("measured,") for line in csv) == 2
+
+    html = (tmp_path / "s" / "report.html").read_text()  # the report beside the store, under the sweep name
+    assert "Modelled accelerators (ZigZag): modelled, not measured" in html
+    assert "m-edge (modelled)" in html and (tmp_path / "s" / "modelled.csv").is_file()
