@@ -26,8 +26,12 @@ JOIN archs a ON a.arch_id = r.arch_id
 LEFT JOIN exports e ON e.export_key = r.export_key
 LEFT JOIN measurements m ON m.measure_key = r.measure_key
 WHERE sa.sweep IN ({marks})
+  AND NOT EXISTS (SELECT 1 FROM sweep_targets st WHERE st.sweep = r.sweep AND st.target = r.target
+                  AND json_extract(st.config_json, '$.runner') = 'zigzag')
 ORDER BY r.sweep, r.target, sa.space, sa.sample_index
 """
+# Modelled targets (runner zigzag) are left out above: their figures are not measurements and live in their own
+# table (hwbench.analysis.modelled reads them, and every view labels them modelled).
 
 
 # The accuracy of a sweep's network: its newest successful evaluation of the PyTorch model linked to the sweep.

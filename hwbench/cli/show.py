@@ -188,13 +188,24 @@ def show(
 
         show_accuracy(Store(store, create=False), name)
         return
-    frame = results_frame(Store(store, create=False), [name])
-    require_rows(frame, [name])
+    from hwbench.analysis.modelled import modelled_frame
+    from hwbench.cli.show_modelled import print_modelled
+
+    db = Store(store, create=False)
+    frame = results_frame(db, [name])
+    modelled = modelled_frame(db, [name])  # modelled targets: their own rows, kind modelled, never in `frame`
+    if modelled.empty:
+        require_rows(frame, [name])
     chosen = parse_columns(columns, list(frame.columns))
     if target:
         frame = frame[frame["target"] == target]
+        modelled = modelled[modelled["target"] == target]
     if format in ("csv", "json"):
-        _write_data(frame, chosen, format)
+        _write_data(frame, chosen, format, modelled)
+        return
+    width = terminal_width()
+    if frame.empty and len(modelled):
+        print_modelled(modelled, width, format == "markdown")
         return
     records = frame.to_dict("records")
     keys = chosen or default_columns(list(frame.columns))
@@ -204,8 +215,9 @@ def show(
         cells = {k: v for k, v in cells.items() if k not in OPTIONAL or any(c not in ("", "–") for c in v)}
     if format == "markdown":
         _print_markdown([headers[k] for k in cells], [[cells[k][i] for k in cells] for i in range(len(records))])
+        if len(modelled):
+            print_modelled(modelled, width, True)
         return
-    width = terminal_width()
     shown = choose_columns(cells, headers, width) if chosen is None else list(cells)
     rows = [tuple(cells[k][i] for k in shown) for i in range(len(records))]
     print_table([headers[k] for k in shown], rows, width)
@@ -236,6 +248,8 @@ def show(
             width,
         )
     _show_token_comparison(frame, width)
+    if len(modelled):
+        print_modelled(modelled, width, False)
 
 
 def _detection_note(frame: Any, shown: list[str], width: int) -> None:
@@ -266,8 +280,9 @@ def _plain(value: Any) -> str:
     return num(value) if isinstance(value, float) else str(value)
 
 
-def _write_data(frame: Any, chosen: list[str] | None, fmt: str) -> None:
-    """Raw values (no rounding; cov as a fraction) of the chosen columns, as CSV or JSON records."""
+def _write_data(frame: Any, chosen: list[str] | None, fmt: str, modelled: Any = None) -> None:
+    """Raw values (no rounding; cov as a fraction) of the chosen columns, as CSV or JSON records; modelled rows
+    (if any) follow the measured ones, and then every row says its kind (measured or modelled)."""
     frame = frame.copy()
     frame["flags"] = [flags(r) for r in frame.to_dict("records")]
     names: list[str] = []
@@ -277,6 +292,10 @@ def _write_data(frame: Any, chosen: list[str] | None, fmt: str) -> None:
             if col in frame.columns and col not in names:
                 names.append(col)
     out = frame[names]
+    if modelled is not None and len(modelled):
+        from hwbench.cli.show_modelled import with_kind
+
+        out = with_kind(out, modelled, names)
     if fmt == "csv":
         sys.stdout.write(out.to_csv(index=False))
     else:

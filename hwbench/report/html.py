@@ -40,9 +40,12 @@ def write_tables(analysis: Analysis, outdir: Path) -> list[str]:
     return names
 
 
-def render_report(analysis: Analysis, outdir: Path, pruning: list[dict[str, Any]] | None = None) -> Path:
+def render_report(
+    analysis: Analysis, outdir: Path, pruning: list[dict[str, Any]] | None = None, modelled: str = ""
+) -> Path:
     """Write report.html, the figures (PNG + SVG) and the CSV tables into outdir; return the HTML path.
-    `pruning`: the anchor-pruning sections (hwbench.report.pruning), drawn from the store by the caller."""
+    `pruning`: the anchor-pruning sections (hwbench.report.pruning), drawn from the store by the caller;
+    `modelled`: the modelled-accelerator section's HTML (hwbench.report.modelled), "" when none."""
     outdir.mkdir(parents=True, exist_ok=True)
     files = write_tables(analysis, outdir)
     t = analysis.tables
@@ -83,6 +86,7 @@ def render_report(analysis: Analysis, outdir: Path, pruning: list[dict[str, Any]
         targets=targets,
         detection=detection,
         pruning=pruning or [],
+        modelled=modelled,
         edf_figure=overall[0] if overall else None,
         edf_table=sections.edf_table(analysis),
         across_figure=across,
