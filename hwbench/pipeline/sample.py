@@ -29,7 +29,8 @@ def draw_samples(plan: Plan, ui: Progress | None = None) -> list[SweepArch]:
             bar.advance()
         for ref in plan.references:  # after the spaces: their samples keep their order and streams
             (sample,) = sample_space(ref, 1, req.seed)
-            archs.append(SweepArch(reference_space(ref.name), 0, sample.spec, sample.complexity, str(ref.source)))
+            cx = {**sample.complexity, **detector_facts(sample.spec)}  # a reference detector: its boxes too
+            archs.append(SweepArch(reference_space(ref.name), 0, sample.spec, cx, str(ref.source)))
             bar.advance()
     if plan.references:
         ui.note(shape_note(plan.references))
