@@ -56,8 +56,9 @@ class DetHeadSpec(Strict):
             raise ValueError(f"levels: stage indices must be >= 0 and increasing, got {self.levels}")
         if self.type == "ssdlite" and self.depth:
             raise ValueError("depth: the shared tower is a retinanet_lite knob; ssdlite takes depth 0")
-        if not set(self.expansion_levels) <= set(self.levels):
-            raise ValueError(f"expansion_levels: {self.expansion_levels} are not all among levels {self.levels}")
+        taps = self.expansion_levels
+        if not set(taps) <= set(self.levels) or sorted(set(taps)) != taps:  # one spelling per network
+            raise ValueError(f"expansion_levels: {taps} are not increasing stages among levels {self.levels}")
         if self.extra_widths and len(self.extra_widths) != self.extra_levels:
             raise ValueError(f"extra_widths: {len(self.extra_widths)} widths for {self.extra_levels} extra levels")
         return self

@@ -88,7 +88,8 @@ def test_the_options_stay_out_of_the_canonical_json_unless_set() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"expansion_levels": [0]}, r"expansion_levels: \[0\] are not all among levels \[1, 2\]"),
+        ({"expansion_levels": [0]}, r"expansion_levels: \[0\] are not increasing stages among levels \[1, 2\]"),
+        ({"expansion_levels": [1, 1]}, r"expansion_levels: \[1, 1\] are not increasing stages"),
         ({"levels": [0, 2], "expansion_levels": [0]}, r"stage 0's first block has no 1x1 expansion"),
         ({"extra_widths": [14]}, r"extra_widths: 1 widths for 2 extra levels"),
         ({"extra_type": "fancy"}, r"head.extra_type"),
