@@ -35,8 +35,9 @@ def boxes(arch: DetArch, removed: frozenset[int]) -> int:
 
 
 def network_macs(arch: DetArch, removed: frozenset[int]) -> int:
-    """MACs of the whole pruned detector: its head, and the extra pyramid levels it still builds (a level past the
-    last one with anchors is not built, which head MACs alone do not see)."""
+    """MACs of the whole pruned detector: its head, and the extra pyramid levels and backbone stages it still runs
+    (a level past the last one with anchors is not built, and without extras no stage after it runs: head MACs
+    alone do not see either)."""
     small = pruned_arch(arch, removed)
     return _network_macs(ArchSpec(arch).canonical_json, _structure(small), ArchSpec(small))
 
