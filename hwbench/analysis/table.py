@@ -158,11 +158,12 @@ def results_frame(store: Store, sweeps: list[str]) -> pd.DataFrame:
     )
     art = art.drop_duplicates(["sweep", "arch_id", "export_key"], keep="last").drop(columns="created_at")
     frame = frame.merge(art, on=["sweep", "arch_id", "export_key"], how="left")
+    from hwbench.analysis.det_tokens import add_det_token_columns
     from hwbench.analysis.reference import add_reference_column
     from hwbench.analysis.stage_blocks import add_stage_blocks
     from hwbench.analysis.tokens import add_token_columns
 
-    frame = add_detection_columns(add_token_columns(frame, store), store, sweeps)
+    frame = add_det_token_columns(add_detection_columns(add_token_columns(frame, store), store, sweeps), store)
     return add_stage_blocks(add_reference_column(frame), store, sweeps)
 
 

@@ -91,6 +91,7 @@ def settings_text(settings: Any) -> str:
 def detection_sections(results: pd.DataFrame, outdir: Path, colors: dict[str, tuple]) -> list[dict[str, Any]]:
     """Per target with detectors: the block table, the two figures, the NMS settings and what was not timed."""
     from hwbench.analysis.table import DETECTION_COLUMNS
+    from hwbench.report.det_tokens import pruning_table
     from hwbench.report.fig_detection import det_fronts_figure, nms_figure
     from hwbench.report.plots import save, slug
 
@@ -108,7 +109,8 @@ def detection_sections(results: pd.DataFrame, outdir: Path, colors: dict[str, tu
             save(det_fronts_figure(part, target, colors), f"det_fronts_{slug(target)}", outdir),
             save(nms_figure(images[images["target"] == target], target, colors), f"det_nms_{slug(target)}", outdir),
         ]
-        sections.append({"target": target, "figures": figures, **_section_text(part), "table": _render(part)})
+        table = _render(part) + pruning_table(part)  # pruning ViT detectors beside their dense counterparts
+        sections.append({"target": target, "figures": figures, **_section_text(part), "table": table})
     return sections
 
 

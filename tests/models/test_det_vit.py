@@ -31,7 +31,7 @@ def det_spec(block: str = "vit", depth: int = 3, pruning: dict[str, Any] | None 
             "block": block,
             "backbone": {**BACKBONE, "block": block, "depth": depth, "params": params},
             "resolution": 32,
-            "num_classes": 3,
+            "num_classes": 10,
             "head": {"type": "ssdlite", "width": 16, "levels": [1, 2, 3], "extra_levels": 1},
             "anchors": {"levels": [[[1.0, 1.0]]] * 4},
             "pruning": knobs,

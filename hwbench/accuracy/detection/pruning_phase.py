@@ -13,8 +13,13 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-# The fine-tune's learning rate relative to the schedule's base rate (cosine to 0 over the fine-tune).
+# The fine-tune's learning rate relative to the schedule's base rate (cosine to 0 over the fine-tune); the
+# selectors, new to the network, train at the base rate itself (a short fine-tune must move them far enough).
 FINETUNE_LR = 0.1
+SELECTOR_LR = 1.0
+# Keep-minus-skip log-odds the selectors start with on the lowest-scored token of a training batch: every token
+# is kept at inference, and Gumbel sampling skips a few (p ≤ 0.27) so the keep-ratio loss has a gradient.
+START_MARGIN = 1.0
 
 
 def pruning_knobs(model: Any, spec: Any) -> Any | None:
@@ -69,8 +74,16 @@ def finetune(
         return {"finetune_epochs": 0, "selectors": "trained with the network through the schedule"}
     model.set_pruning(True)
     first = next(batches())[0]
-    biases = calibrate_keep_all(model.vit, first)
-    optimizer = make_optimizer(model, {**sched["optimizer"], "lr": sched["optimizer"]["lr"] * FINETUNE_LR})
+    biases = calibrate_keep_all(model.vit, first, START_MARGIN)
+    base = float(sched["optimizer"]["lr"])
+    optimizer = make_optimizer(model, {**sched["optimizer"], "lr": base * FINETUNE_LR})
+    selectors = {id(p) for b in model.token_blocks() for p in b.selector.parameters()}
+    for group in list(optimizer.param_groups):
+        mine = [p for p in group["params"] if id(p) in selectors]
+        if mine:
+            group["params"] = [p for p in group["params"] if id(p) not in selectors]
+            optimizer.add_param_group({**{k: v for k, v in group.items() if k != "params"}, "params": mine})
+            optimizer.param_groups[-1]["lr"] = base * SELECTOR_LR
     total = max(1, steps_per_epoch * knobs.finetune_epochs)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * s / total)))
     losses = []
@@ -81,7 +94,8 @@ def finetune(
     return {
         "finetune_epochs": knobs.finetune_epochs,
         "steps": total,
-        "lr": sched["optimizer"]["lr"] * FINETUNE_LR,
+        "lr": {"network": base * FINETUNE_LR, "selectors": base * SELECTOR_LR},
+        "start_margin": START_MARGIN,
         "initial_keep_bias": biases,
         "train_loss": losses,
         "seconds": time.perf_counter() - start,

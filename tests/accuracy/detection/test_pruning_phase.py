@@ -1,0 +1,66 @@
+"""A pruning ViT detector trains dense first (exactly its dense counterpart's training), then fine-tunes with its
+selectors, which start keeping every token; the record says what the selectors keep on the test split."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hwbench.accuracy.detection import pruning_phase
+from hwbench.accuracy.detection.data import get_detection_dataset
+from hwbench.accuracy.detection.trainer import train_detection_job
+from hwbench.accuracy.schedule import load_schedule
+from hwbench.space.det_vit import dense_detector
+from tests.models.test_det_vit import PRUNE, det_spec
+
+SIZE = 32
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """digits-det at 32 px as the worker's .npz files."""
+    tmp = tmp_path_factory.mktemp("digits_det_vit")
+    loaded = get_detection_dataset("digits-det").load(None, SIZE)
+    loaded.train.save(tmp / "train.npz")
+    loaded.test.save(tmp / "test.npz")
+    pixels = loaded.train.images.reshape(-1, 3) / 255.0
+    files = {"train": str(tmp / "train.npz"), "test": str(tmp / "test.npz")}
+    return {"tmp": tmp, **files, "mean": pixels.mean(0).tolist(), "std": pixels.std(0).tolist()}
+
+
+def job(data: dict, spec, name: str) -> dict:
+    schedule = {**load_schedule("det_demo").math(), "batch_size": 8, "resolution": SIZE, "epochs": 1}
+    schedule.update(train_images=24, val_images=8, eval_every=1, eval_batch_size=8, seed=0)
+    files = {k: data[k] for k in ("train", "test", "mean", "std")}
+    return {
+        "spec_json": spec.canonical_json,
+        "schedule": schedule,
+        "data": files,
+        "threads": 1,
+        "device": "cpu",
+        "channels_last": False,
+        "weights_path": str(data["tmp"] / f"{name}.pt"),
+        "nms": {"score_threshold": 0.05, "max_detections": 20},
+    }
+
+
+def test_dense_phase_is_the_dense_training_then_selectors_fine_tune(data: dict, monkeypatch) -> None:
+    pruned = det_spec("vit_mlp_prune", **PRUNE)
+    dense = train_detection_job(job(data, dense_detector(pruned), "dense"))
+    assert dense["status"] == "ok", dense.get("error")
+    with monkeypatch.context() as m:  # stop right after the schedule: the weights of the dense phase
+        m.setattr(pruning_phase, "finetune", lambda *a, **k: {})
+        m.setattr("hwbench.accuracy.detection.trainer._token_facts", lambda *a, **k: {})
+        phase = train_detection_job(job(data, pruned, "phase"))
+    assert phase["status"] == "ok", phase.get("error")
+    want = torch.load(dense["weights"]["path"], weights_only=True)
+    got = torch.load(phase["weights"]["path"], weights_only=True)
+    assert set(got) - set(want) and all("selector" in k for k in set(got) - set(want))
+    assert all(torch.equal(want[k], got[k]) for k in want)
+    full = train_detection_job(job(data, pruned, "full"))
+    assert full["status"] == "ok", full.get("error")
+    token = full["info"]["token_phase"]
+    assert token["finetune_epochs"] == 1 and token["steps"] == 3 and len(token["keep_ratio"]) == 2
+    assert token["lr"]["selectors"] > token["lr"]["network"]
+    final = torch.load(full["weights"]["path"], weights_only=True)
+    assert any(not torch.equal(final[k], got[k]) for k in got)  # the fine-tune trained the network
