@@ -1,6 +1,7 @@
 """`--reference`: a fixed network measured beside the spaces at their shape, recorded as a reference; and every way
 the request can be wrong, each refused before the store is touched."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -150,26 +151,27 @@ def det_space(tmp_path: Path, backbone: Path, resolution: int) -> Path:
     return path
 
 
-def test_a_detection_sweep_measures_the_ssdlite_reference_at_its_shape(tmp_path: Path, fast_targets: dict) -> None:
-    """The SSD-lite reference re-written at the det space's 128 px and 10 classes, then sampled, exported and
-    measured like the space's detectors."""
+def test_a_detection_sweep_measures_the_ssdlite_reference_at_its_shape(
+    tmp_path: Path, tiny_spaces: dict, fast_targets: dict
+) -> None:
+    """The SSD-lite reference re-written at a detector space's shape (det_mbconv: 128 px, 10 classes), then, in a
+    sweep of tiny detectors at 32 px, sampled, exported and measured like them."""
     from hwbench.analysis.table import results_frame
     from hwbench.models.detector import num_boxes
     from hwbench.store import Store
 
-    space = ROOT / "design_spaces" / "det_mbconv.yaml"
-    paths = reference_paths("ssdlite_mobilenet_v2")
-    store = tmp_path / "r" / "s.sqlite"
-    targets = [fast_targets["ort"]]
-    req = SweepRequest(name="t", spaces=[space], targets=targets, n=1, store=store, references=paths, report=False)
-    (ref,) = plan_sweep(req).references
+    det_mbconv = ROOT / "design_spaces" / "det_mbconv.yaml"
+    (ref,) = plan_sweep(request(tmp_path, [det_mbconv], [fast_targets["ort"]], ["ssdlite_mobilenet_v2"])).references
     arch = ref.fixed.arch
     assert (arch.resolution, arch.num_classes, arch.head.extra_widths) == (128, 10, [512, 256, 256, 128])
     assert num_boxes(ref.fixed) == 8 * 8 * 3 + (4 * 4 + 2 * 2 + 1 + 1 + 1) * 6  # extras at 2, 1, 1, 1 cells
+    space = det_space(tmp_path, tiny_spaces["mbconv"], 32)
+    req = replace(request(tmp_path, [space], [fast_targets["ort"]], ["ssdlite_mobilenet_v2"]), n=1, report=False)
+    (ref,) = plan_sweep(req).references
     assert run_sweep(req) == {"archs": 2, "exports": 2, "measurements": 2}
     db = Store(req.store, create=False)
     frame = results_frame(db, ["t"])
     db.close()
     row = frame[frame["reference"] == "ssdlite_mobilenet_v2"]
     assert row["arch_id"].tolist() == [ref.fixed.arch_id] and row["status"].tolist() == ["ok"]
-    assert row["boxes"].tolist() == [num_boxes(ref.fixed)]
+    assert row["boxes"].tolist() == [num_boxes(ref.fixed)] == [2 * 2 * 3 + 5 * 6]  # 32 px: 2x2, then 1x1 cells
