@@ -4,12 +4,13 @@ On digits-det: one ViT detector (det_vit's first draw for the seed, backbone fix
 det_demo schedule, against the same detector with MLP selectors at 3 keep targets (r = 0.85, 0.7, 0.5: groups
 keep r, r², r³) and the three ablations at r = 0.7 (no reactivation, discarded tokens, a fixed per-image rate).
 Every pruned detector is trained by hwbench's detection trainer: the dense schedule from the dense detector's
-initial weights (so up to there it is the dense detector), then the pruning fine-tune (selectors keep everything
-at its start). Exports of the trained weights: onnxruntime in the `dynamic` form (gather/scatter, the token count
-follows the image), LiteRT in `fixed_count` (slots sized on 32 training images); dense and pruned use the same
-attention module. Per test image at batch 1 (1 thread): backbone-only latency (a graph ending at the token map),
-whole-network latency (graph + numpy NMS of that runtime's own outputs), kept tokens and MACs; speed-ups are per
-image (dense / pruned on the same image and runtime), as median, p10 and p90.
+initial weights, then the pruning fine-tune (selectors keep everything at its start); the dense phase equals the
+dense detector's training bit for bit (tests/accuracy/detection/test_pruning_phase.py), so it is run once and
+given to the fine-tunes (`dense_weights`). Exports of the trained weights: onnxruntime in the `dynamic` form
+(gather/scatter, the token count follows the image), LiteRT in `fixed_count` (slots sized on 32 training images);
+dense and pruned use the same attention module. Per test image at batch 1 (1 thread): backbone-only latency (a
+graph ending at the token map), whole-network latency (graph + numpy NMS of that runtime's own outputs), kept
+tokens and MACs; speed-ups are per image (dense / pruned on the same image and runtime), as median, p10 and p90.
 `python benchmarks/dense_token_pruning.py [--quick]`; run the full one on an idle machine.
 """
 
@@ -77,6 +78,8 @@ def train_all(variants: dict[str, Any], quick: bool, workdir: Path) -> tuple[Any
             "device": "cpu",
             "nms": tp.nms.key(),
         }
+        if name != "dense":  # its dense phase is the dense detector's training (tested): only the fine-tune runs
+            job["dense_weights"] = str(workdir / "dense.pt")
         t0 = time.perf_counter()
         results[name] = train_detection_job(job)
         if results[name]["status"] != "ok":

@@ -44,6 +44,15 @@ def start_dense(model: Any, spec: Any, seed: int, device: Any) -> list[str]:
     return list(missing)
 
 
+def load_dense(model: Any, path: str, device: Any) -> None:
+    """Trained dense-counterpart weights into the pruning detector (its selectors stay as built)."""
+    import torch
+
+    missing, unexpected = model.load_state_dict(torch.load(path, map_location=device, weights_only=True), strict=False)
+    if unexpected or any("selector" not in k for k in missing):
+        raise ValueError(f"dense weights do not fit the pruned detector: {unexpected or missing}")
+
+
 def before_schedule(model: Any, spec: Any, seed: int, device: Any) -> Any | None:
     """Dense start, selectors off while the schedule trains (unless the fine-tune is 0 epochs); the knobs."""
     knobs = pruning_knobs(model, spec)

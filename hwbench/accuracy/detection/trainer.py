@@ -77,6 +77,15 @@ def _train(job: dict[str, Any], start: float) -> dict[str, Any]:
 
     # A pruning ViT detector: its dense counterpart's start, selectors off through the schedule.
     knobs = pruning_phase.before_schedule(model, spec, seed, device)
+    # Its dense phase already run: the dense counterpart's weights from the same schedule and seed (identical to
+    # what the schedule would give here, tests/accuracy/detection/test_pruning_phase.py); only the fine-tune runs.
+    dense_given = knobs is not None and bool(job.get("dense_weights"))
+    if dense_given:
+        if knobs.finetune_epochs == 0:
+            raise ValueError(
+                "dense_weights: the detector trains its selectors through the schedule (finetune_epochs 0)"
+            )
+        pruning_phase.load_dense(model, job["dense_weights"], device)
     train_split = _load_split(data["train"], sched.get("train_images"), seed)
     test_split = _load_split(data["test"], sched.get("val_images"), seed + 1)
     resolution = int(spec.arch.resolution)  # type: ignore[attr-defined]
@@ -101,7 +110,7 @@ def _train(job: dict[str, Any], start: float) -> dict[str, Any]:
     generator = torch.Generator().manual_seed(seed)
     eval_batch = int(sched["eval_batch_size"])
     curve, train_time = [], 0.0
-    for epoch in range(1, epochs + 1):
+    for epoch in range(1, (0 if dense_given else epochs) + 1):
         model.train()
         t0 = time.perf_counter()
         batches = epoch_batches(train, gt_boxes, gt_labels, batch, steps_per_epoch, generator, channels_last)
@@ -118,6 +127,9 @@ def _train(job: dict[str, Any], start: float) -> dict[str, Any]:
         curve.append(point)
     token_info: dict[str, Any] = {}
     if knobs is not None:
+        # Seeded afresh: the fine-tune is the same whether the dense phase ran here or was given (dense_weights).
+        generator = torch.Generator().manual_seed(seed + 1)
+        torch.manual_seed(seed + 1)
 
         def again() -> Any:
             return epoch_batches(train, gt_boxes, gt_labels, batch, steps_per_epoch, generator, channels_last)
@@ -130,7 +142,7 @@ def _train(job: dict[str, Any], start: float) -> dict[str, Any]:
         "status": "ok",
         **final,
         "train_seconds": time.perf_counter() - start,
-        "final_loss": curve[-1]["train_loss"],
+        "final_loss": curve[-1]["train_loss"] if curve else token_info["train_loss"][-1],
         "weights": weights,
         "curve": curve,
         "info": {

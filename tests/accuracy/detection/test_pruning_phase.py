@@ -64,3 +64,9 @@ def test_dense_phase_is_the_dense_training_then_selectors_fine_tune(data: dict, 
     assert token["lr"]["selectors"] > token["lr"]["network"]
     final = torch.load(full["weights"]["path"], weights_only=True)
     assert any(not torch.equal(final[k], got[k]) for k in got)  # the fine-tune trained the network
+    # Given the dense detector's trained weights, only the fine-tune runs, and it gives the same network.
+    given = train_detection_job({**job(data, pruned, "given"), "dense_weights": dense["weights"]["path"]})
+    assert given["status"] == "ok", given.get("error")
+    assert given["curve"] == [] and given["metrics"] == full["metrics"]
+    again = torch.load(given["weights"]["path"], weights_only=True)
+    assert all(torch.equal(final[k], again[k]) for k in final)
