@@ -188,3 +188,18 @@ def test_onnx_export_of_each_form_matches_torch(tmp_path: Path, form: str) -> No
         with torch.no_grad():
             want = model(x)
         assert np.allclose(boxes, want[0].numpy(), atol=1e-3) and np.allclose(scores, want[1].numpy(), atol=1e-4)
+
+
+@pytest.mark.extended
+@pytest.mark.export
+@pytest.mark.parametrize(
+    ("block", "form"), [("vit", "dense"), ("vit_mlp_prune", "fixed_count"), ("vit_mlp_prune", "mask")]
+)
+def test_litert_export_of_static_forms_matches_torch(tmp_path: Path, block: str, form: str) -> None:
+    from hwbench.export.job import run_export
+
+    spec = det_spec(block, **(PRUNE if block != "vit" else {}))
+    job = {"spec_json": spec.canonical_json, "format": "tflite", "precision": "fp32", "options": {}}
+    result = run_export({**job, "artifact_dir": str(tmp_path), "token_form": form})
+    assert result["status"] == "ok", result.get("error")
+    assert result["info_json"]["token_form"] == form and result["parity_ok"]
