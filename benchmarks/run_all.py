@@ -21,6 +21,7 @@ BENCHMARKS = [
     "token_reduction.py",
     "ray_executor.py",
     "detection.py",
+    "modelled_accelerators.py",
 ]
 
 if __name__ == "__main__":

@@ -142,7 +142,7 @@ def fronts_figure(ok: pd.DataFrame, target: str, a: ModelledAnalysis, colors: di
             ax.step(c, scale(q.column, v), where="post", color=color, lw=1.6)
         log_axis(ax, "x", cost)
         ax.set_xlabel(f"{label}, log scale")
-        ax.set_ylabel(LABELS.get(q.column, q.label))
+        ax.set_ylabel(LABELS.get(q.column, q.label) if q.is_accuracy else q.label)
         if not q.is_accuracy:
             log_axis(ax, "y", q.column)
         ax.grid(alpha=0.3, which="both", lw=0.5)
