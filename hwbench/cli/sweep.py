@@ -172,6 +172,8 @@ def summary(name: str, stage: str, counts: dict[str, int], *, train: bool, store
         )
         if counts.get("detection_timings"):
             done += f", {counts['detection_timings']} detectors timed in parts"
+    if counts.get("modelled"):
+        done += f", {counts['modelled']} new modelled (not measured)"
     return f"sweep {name!r}: {done} (store: {store})"
 
 

@@ -36,6 +36,7 @@ def test_sweep_stores_and_labels_both_kinds(tmp_path: Path) -> None:
     args = ["--space", str(space), "--target", str(measured), "--target", str(modelled), "--n", "2", "--name", "s"]
     out = run_cli("sweep", *args, "--no-train", "--store", str(store), cwd=tmp_path)
     assert out.returncode == 0, out.stderr
+    assert "2 new modelled (not measured)" in out.stdout + out.stderr
 
     db = sqlite3.connect(store)
     kinds = db.execute("SELECT kind, status, COUNT(*) FROM modelled GROUP BY kind, status").fetchall()
@@ -49,6 +50,7 @@ def test_sweep_stores_and_labels_both_kinds(tmp_path: Path) -> None:
 
     again = run_cli("sweep", *args, "--no-train", "--no-report", "--store", str(store), cwd=tmp_path)
     assert again.returncode == 0, again.stderr
+    assert "new modelled" not in again.stdout + again.stderr
     assert db.execute("SELECT COUNT(*) FROM modelled").fetchone()[0] == 2  # one key, one record: nothing redone
     assert db.execute("SELECT COUNT(*) FROM modelled_layers").fetchone()[0] == layers
 
