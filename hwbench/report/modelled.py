@@ -150,3 +150,34 @@ def fronts_figure(ok: pd.DataFrame, target: str, a: ModelledAnalysis, colors: di
         axes[0].legend(fontsize=7, loc="lower right")
     fig.suptitle(f"{target}: per-block fronts, MODELLED by ZigZag (not measured)", fontsize=11)
     return fig
+
+
+def has_measured_rows(store: Store, sweeps: list[str]) -> bool:
+    """Whether the sweeps have any row of a measured (not modelled) target, or no modelled result at all."""
+    store.require_sweeps(sweeps)
+    marks = ",".join("?" for _ in sweeps)
+    measured = store.query(
+        f"SELECT 1 FROM runs r WHERE r.sweep IN ({marks}) AND NOT EXISTS (SELECT 1 FROM sweep_targets st "
+        "WHERE st.sweep = r.sweep AND st.target = r.target AND json_extract(st.config_json, '$.runner') = 'zigzag') "
+        "LIMIT 1",
+        tuple(sweeps),
+    )
+    modelled = store.query(f"SELECT 1 FROM sweep_modelled WHERE sweep IN ({marks}) LIMIT 1", tuple(sweeps))
+    return bool(measured) or not modelled
+
+
+def modelled_only_report(store: Store, sweeps: list[str], outdir: Path) -> Path:
+    """report.html for sweeps with modelled targets only: the modelled section on a page of its own."""
+    section = modelled_section(store, sweeps, outdir)
+    title = f"hwbench report (modelled targets only): {', '.join(sweeps)}"
+    page = (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        "<style>body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1250px;padding:0 1em}"
+        "table{border-collapse:collapse;font-size:.85em}th,td{padding:.2em .6em;border-bottom:1px solid #e3e3e3}"
+        "figure img{max-width:100%}.muted,figcaption{color:#666;font-size:.88em}</style></head><body>"
+        f"<h1>{escape(title)}</h1><p class='muted'>These sweeps have no measured target: every figure below is "
+        f"modelled.</p>{section}</body></html>"
+    )
+    path = outdir / "report.html"
+    path.write_text(page, encoding="utf-8")
+    return path

@@ -66,3 +66,16 @@ def test_sweep_stores_and_labels_both_kinds(tmp_path: Path) -> None:
     html = (tmp_path / "s" / "report.html").read_text()  # the report beside the store, under the sweep name
     assert "Modelled accelerators (ZigZag): modelled, not measured" in html
     assert "m-edge (modelled)" in html and (tmp_path / "s" / "modelled.csv").is_file()
+
+
+def test_a_sweep_of_modelled_targets_only_reports_them(tmp_path: Path, tiny_spaces: dict) -> None:
+    from hwbench.pipeline import SweepRequest, run_sweep
+
+    modelled = tmp_path / "m-edge.yaml"
+    modelled.write_text(MODELLED)
+    store = tmp_path / "r" / "s.sqlite"
+    request = SweepRequest(name="m", spaces=[tiny_spaces["fused_mbconv"]], targets=[modelled], n=2, seed=0, store=store)
+    counts = run_sweep(request)
+    assert counts["modelled"] == 2 and counts["measurements"] == 0
+    html = (request.output_dir / "report.html").read_text()
+    assert "modelled targets only" in html and "Modelled accelerators (ZigZag): modelled, not measured" in html
