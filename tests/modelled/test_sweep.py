@@ -47,6 +47,8 @@ def test_sweep_stores_and_labels_both_kinds(tmp_path: Path) -> None:
     assert len(prov["model"]["accelerator"]["sha256"]) == 64 and prov["settings"]["effort"] == "lowest"
     layers = db.execute("SELECT COUNT(*) FROM modelled_layers").fetchone()[0]
     assert layers > 0
+    # The second network went out after the first was stored: it found the layers they share (the stem) cached.
+    assert db.execute("SELECT MAX(layers_cached) FROM modelled").fetchone()[0] > 0
 
     again = run_cli("sweep", *args, "--no-train", "--no-report", "--store", str(store), cwd=tmp_path)
     assert again.returncode == 0, again.stderr
@@ -72,7 +74,7 @@ def test_a_sweep_of_modelled_targets_only_reports_them(tmp_path: Path, tiny_spac
     from hwbench.pipeline import SweepRequest, run_sweep
 
     modelled = tmp_path / "m-edge.yaml"
-    modelled.write_text(MODELLED)
+    modelled.write_text(MODELLED.replace("effort: lowest}", "effort: lowest, workers: 2}"))  # two at once
     store = tmp_path / "r" / "s.sqlite"
     request = SweepRequest(name="m", spaces=[tiny_spaces["fused_mbconv"]], targets=[modelled], n=2, seed=0, store=store)
     counts = run_sweep(request)
