@@ -21,6 +21,9 @@ DET_TOKEN_COLUMNS = [
     "det_graph_speedup_p10",
     "det_graph_speedup_median",
     "det_graph_speedup_p90",
+    "det_backbone_speedup_p10",
+    "det_backbone_speedup_median",
+    "det_backbone_speedup_p90",
     "det_e2e_speedup_p10",
     "det_e2e_speedup_median",
     "det_e2e_speedup_p90",
@@ -32,7 +35,8 @@ DET_TOKEN_COLUMNS = [
 def add_det_token_columns(frame: pd.DataFrame, store: Store) -> pd.DataFrame:
     """Fill DET_TOKEN_COLUMNS for pruning ViT detectors (rows of family det_vit with a pruning block).
 
-    `det_graph_speedup_*` (graph: backbone + head + decoding) and `det_e2e_speedup_*` (graph + NMS): p10, median,
+    `det_backbone_speedup_*` (the backbone alone, image → token map; local and Ray targets), `det_graph_speedup_*`
+    (graph: backbone + head + decoding) and `det_e2e_speedup_*` (graph + NMS): p10, median,
     p90 over images of dense / pruned per image, where the same sweep timed the dense counterpart on the same
     target; `det_images_slower`: images whose end-to-end speed-up is below 1; `slower_than_dense`: the median
     end-to-end speed-up is below 1 (as for the classification ViTs).
@@ -52,13 +56,16 @@ def add_det_token_columns(frame: pd.DataFrame, store: Store) -> pd.DataFrame:
         (r.sweep, r.arch_id, r.target): json.loads(r.det_per_image)
         for r in frame[rows & frame["det_per_image"].notna()].itertuples()
     }
+    for k, backbone in _backbone_lists(store, frame.loc[rows, "sweep"].unique().tolist()).items():
+        if k in lists:
+            lists[k]["backbone_ms"] = backbone
     for i in frame.index[pruned]:
         row = frame.loc[i]
         own = lists.get((row["sweep"], row["arch_id"], row["target"]))
         dense = lists.get((row["sweep"], row["dense_arch_id"], row["target"]))
         if own is None or dense is None:
             continue
-        for part in ("graph", "e2e"):
+        for part in ("backbone", "graph", "e2e"):
             ratio = _ratios(dense.get(f"{part}_ms"), own.get(f"{part}_ms"))
             if ratio.size:
                 p10, median, p90 = (float(v) for v in np.percentile(ratio, [10, 50, 90]))
@@ -69,6 +76,19 @@ def add_det_token_columns(frame: pd.DataFrame, store: Store) -> pd.DataFrame:
                     frame.at[i, "det_images_slower"] = int((ratio < 1).sum())
                     frame.at[i, "slower_than_dense"] = bool(median < 1)
     return frame
+
+
+def _backbone_lists(store: Store, sweeps: list[str]) -> dict[tuple[str, str, str], list]:
+    """Per (sweep, arch, target): the backbone-only per-image medians of its timing record, where it has them."""
+    if not sweeps:
+        return {}
+    rows = store.query(
+        "SELECT l.sweep, l.arch_id, l.target, json_extract(d.info_json, '$.backbone.image_median_ms') AS ms "
+        "FROM sweep_detection_timings l JOIN detection_timings d ON d.timing_key = l.timing_key "
+        f"WHERE l.sweep IN ({','.join('?' for _ in sweeps)})",
+        tuple(sweeps),
+    )
+    return {(r["sweep"], r["arch_id"], r["target"]): json.loads(r["ms"]) for r in rows if r["ms"]}
 
 
 def _ratios(dense: list | None, own: list | None) -> np.ndarray:

@@ -79,7 +79,7 @@ def run_site(ctx: StageContext, site: Site, jobs: list[tuple[str, dict[str, Any]
 
         time_on_board(site.board, target, jobs, lambda key: _files(pending[key]), timeout, record_now, ctx.ui)
         return
-    from hwbench.runners.detection import measure_detection_job
+    from hwbench.runners.det_backbone import measure_with_backbone
 
     local = site.executor.name == "local"
     done: list[tuple[str, dict[str, Any]]] = []
@@ -93,7 +93,7 @@ def run_site(ctx: StageContext, site: Site, jobs: list[tuple[str, dict[str, Any]
 
     batch = Batch(
         f"measure:{target.name}",
-        measure_detection_job,
+        measure_with_backbone,  # the parts, and a ViT detector's backbone alone where it was exported
         1,
         timeout,
         threads=target.threads,

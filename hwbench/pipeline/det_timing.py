@@ -164,6 +164,25 @@ def _export(ctx: StageContext, pending: dict[str, dict[str, Any]]) -> None:
     batch = Batch("export", run_export, workers, req.export_timeout, threads=1)
     jobs = [(key, p["export"]) for key, p in pending.items()]
     run_stage(ctx, batch, jobs, title="exporting trained detectors", total=len(jobs), record=record)
+    _export_backbones(ctx, pending, workers)
+
+
+def _export_backbones(ctx: StageContext, pending: dict[str, dict[str, Any]], workers: int) -> None:
+    """ViT detectors timed on this machine or a Ray node: their backbone alone too (backbone-only latency)."""
+    from hwbench.models.det_vit_export import run_backbone_export
+
+    def record(key: str, result: dict[str, Any]) -> int:
+        pending[key]["backbone"] = result
+        return 1
+
+    jobs = [
+        (key, p["export"])
+        for key, p in pending.items()
+        if p["arch"].spec.family == "det_vit" and p["site"].board is None and p["settings"].placement == "host"
+    ]
+    if jobs:
+        batch = Batch("export", run_backbone_export, workers, ctx.plan.request.export_timeout, threads=1)
+        run_stage(ctx, batch, jobs, title="exporting ViT detector backbones", total=len(jobs), record=record)
 
 
 def _artifact(p: dict[str, Any]) -> str:
@@ -218,6 +237,11 @@ def _time(ctx: StageContext, tp: DetTrainingPlan, pending: dict[str, dict[str, A
             "max_seconds": target.measurement.max_seconds,
             "seed": target.measurement.input_seed,
         }
+        backbone = p.get("backbone") or {}
+        if backbone.get("status") == "ok":  # timed after the parts, image by image (hwbench.runners.det_backbone)
+            job["backbone"] = backbone["path"]
+        elif backbone:
+            job["backbone_error"] = backbone.get("error")
         by_site.setdefault(id(p["site"]), []).append((key, job))
     for jobs in by_site.values():
         run_site(ctx, pending[jobs[0][0]]["site"], jobs, pending)

@@ -26,6 +26,9 @@ def pruning_table(part: pd.DataFrame) -> str:
                 "knobs": r.pruning_knobs,
                 "map": r.map,
                 "dense_map": maps.get(r.dense_arch_id),
+                "backbone": _spread(
+                    r.det_backbone_speedup_median, r.det_backbone_speedup_p10, r.det_backbone_speedup_p90
+                ),
                 "graph": _spread(r.det_graph_speedup_median, r.det_graph_speedup_p10, r.det_graph_speedup_p90),
                 "e2e": _spread(r.det_e2e_speedup_median, r.det_e2e_speedup_p10, r.det_e2e_speedup_p90),
                 "slower": r.det_images_slower,
@@ -39,6 +42,7 @@ def pruning_table(part: pd.DataFrame) -> str:
             "knobs": ("pruning knobs", text),
             "map": ("mAP", pct),
             "dense_map": ("dense mAP", pct),
+            "backbone": ("backbone speed-up", text),
             "graph": ("graph speed-up", text),
             "e2e": ("end-to-end speed-up", text),
             "slower": ("images slower", num),

@@ -19,6 +19,9 @@ class Specs:
         self.rows = [{"arch_id": s.arch_id, "spec_json": s.canonical_json} for s in specs]
 
     def query(self, sql: str, params: tuple) -> list[dict]:
+        if "detection_timings" in sql:  # backbone-only lists: the dense one 3 ms, the pruned one 1.5 ms per image
+            ms = {self.rows[0]["arch_id"]: "[3, 3, 3]", self.rows[1]["arch_id"]: "[1.5, 1.5, 6]"}
+            return [{"sweep": "s", "arch_id": a, "target": "t", "ms": v} for a, v in ms.items()]
         return [r for r in self.rows if r["arch_id"] in params]
 
 
@@ -50,4 +53,5 @@ def test_speedups_pair_images_and_flag_slower() -> None:
     assert got["det_e2e_speedup_median"] == pytest.approx(2.0)  # per image: 2, 0.5, 2
     assert got["det_images_slower"] == 1 and got["slower_than_dense"] is False
     assert got["det_graph_speedup_p10"] == pytest.approx(0.8)  # percentile of [2, 0.5, 2]
+    assert got["det_backbone_speedup_median"] == pytest.approx(2.0)  # 2, 2, 0.5
     assert pd.isna(out.iloc[2]["det_e2e_speedup_median"]) and pd.isna(out.iloc[0]["det_e2e_speedup_median"])

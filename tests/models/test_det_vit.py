@@ -203,3 +203,24 @@ def test_litert_export_of_static_forms_matches_torch(tmp_path: Path, block: str,
     result = run_export({**job, "artifact_dir": str(tmp_path), "token_form": form})
     assert result["status"] == "ok", result.get("error")
     assert result["info_json"]["token_form"] == form and result["parity_ok"]
+
+
+@pytest.mark.export
+def test_backbone_export_is_the_token_map(tmp_path: Path) -> None:
+    import onnxruntime as ort
+
+    from hwbench.models.det_vit_deploy import prepare_det_vit
+    from hwbench.models.det_vit_export import run_backbone_export
+
+    spec = det_spec("vit_mlp_prune", **PRUNE)
+    model = build_model(spec)
+    torch.save(model.state_dict(), tmp_path / "w.pt")
+    job = {"spec_json": spec.canonical_json, "format": "onnx", "precision": "fp32", "options": {}}
+    result = run_backbone_export({**job, "artifact_dir": str(tmp_path), "weights": str(tmp_path / "w.pt")})
+    assert result["status"] == "ok" and result["parity_ok"] and result["token_form"] == "dynamic", result
+    prepare_det_vit(model, spec, "onnx", "auto", trained=True)  # type: ignore[arg-type]
+    session = ort.InferenceSession(result["path"], providers=["CPUExecutionProvider"])
+    x = images(1, seed=5)
+    (got,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    with torch.no_grad():
+        assert got.shape == (1, 32, 4, 4) and np.allclose(got, model.backbone_map(x).numpy(), atol=1e-4)
