@@ -68,6 +68,8 @@ def test_sweep_stores_and_labels_both_kinds(tmp_path: Path) -> None:
     html = (tmp_path / "s" / "report.html").read_text()  # the report beside the store, under the sweep name
     assert "Modelled accelerators (ZigZag): modelled, not measured" in html
     assert "m-edge (modelled)" in html and (tmp_path / "s" / "modelled.csv").is_file()
+    layers = (tmp_path / "s" / "modelled_layers.csv").read_text().splitlines()
+    assert layers[0].startswith("kind,target,arch_id,layer,node,op") and len(layers) > 2
 
 
 def test_a_sweep_of_modelled_targets_only_reports_them(tmp_path: Path, tiny_spaces: dict) -> None:
