@@ -42,3 +42,24 @@ def test_settings_and_accelerator_key_the_cache(tiny_onnx: dict) -> None:
     assert low.key("a" * 64) != lowest.key("a" * 64)
     others = {modelled_target(p).fingerprint for p in TARGETS}
     assert len(others) == len(TARGETS)  # another accelerator: other results, other cached layers
+
+
+def test_figures_do_not_depend_on_the_process(tiny_onnx: dict) -> None:
+    """A sweep's networks are modelled in worker processes, each with its own hash seed: same figures."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    onnx = tiny_onnx["resnet_bottleneck"][0]
+    here = figures(model_job(job_for(modelled_target(TARGETS[0]), onnx)))
+    code = (
+        "import json; from tests.modelled.cache_figures import run;"
+        f"print(json.dumps(run({str(TARGETS[0])!r}, {str(onnx)!r})))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": "12345"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == json.loads(json.dumps(here))
