@@ -62,11 +62,41 @@ def _train(ctx: StageContext, tp: DetTrainingPlan, todo: list[tuple[str, SweepAr
 
     batch = Batch("train", train_detection_job, workers, req.train_timeout, threads, resources)
     title = f"training detectors ({workers} workers × {threads} threads, {device})"
-    failed = run_stage(ctx, batch, list(jobs.items()), title=title, total=len(jobs), record=record)
+    later = _after_dense(ctx, tp, todo) if ctx.executor.name == "local" else {}
+    first = [(k, j) for k, j in jobs.items() if k not in later]
+    failed = run_stage(ctx, batch, first, title=title, total=len(first), record=record) if first else 0
+    if later:  # pruning ViT detectors: the fine-tune alone, from their dense counterparts' trained weights
+        second = []
+        for key, dense_key in later.items():
+            given = weights_path(req, dense_key)
+            stored = ctx.store.get_accuracy(dense_key)
+            if stored is not None and stored["status"] == "ok" and given.is_file():
+                jobs[key]["dense_weights"] = str(given)
+            second.append((key, jobs[key]))
+        failed += run_stage(ctx, batch, second, title=f"{title}, pruning fine-tunes", total=len(second), record=record)
     if failed:
         ctx.ui.note(
             f"{failed} of {len(jobs)} trainings failed; they are recorded (`hwbench show {req.name} --accuracy`)"
         )
+
+
+def _after_dense(ctx: StageContext, tp: DetTrainingPlan, todo: list[tuple[str, SweepArch]]) -> dict[str, str]:
+    """Pruning ViT detectors whose dense counterpart this sweep trains (or has trained): key → the dense key. Their
+    dense phase is bit for bit the dense detector's training (tests/accuracy/detection/test_pruning_phase.py), so
+    they train after it and only fine-tune; the accuracy key is the same either way."""
+    from types import SimpleNamespace
+
+    from hwbench.space.det_vit import dense_detector
+
+    ours = {a.spec.arch_id for a in ctx.archs}
+    out = {}
+    for key, arch in todo:
+        if arch.spec.family != "det_vit" or arch.spec.block == "vit":
+            continue
+        dense = dense_detector(arch.spec)
+        if dense.arch_id in ours:
+            out[key] = train_key(SimpleNamespace(spec=dense), tp)
+    return out
 
 
 def _record(

@@ -159,6 +159,7 @@ def _train(job: dict[str, Any], start: float) -> dict[str, Any]:
             "train_loop_seconds": train_time,
             "images_per_second": steps_per_epoch * batch * epochs / train_time if train_time > 0 else None,
             "trainer_version": DET_TRAINER_VERSION,
+            **({"dense_phase": "given: the dense counterpart's trained weights"} if dense_given else {}),
             **({"token_phase": token_info} if token_info else {}),
         },
     }
