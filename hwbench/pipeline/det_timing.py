@@ -16,6 +16,7 @@ import os
 from typing import Any
 
 from hwbench.config.target import Target
+from hwbench.modelled import is_modelled
 from hwbench.pipeline.det_plan import DetTrainingPlan, train_key
 from hwbench.pipeline.det_records import store_timing
 from hwbench.pipeline.det_run import Site, site_for
@@ -50,6 +51,8 @@ def det_timing_stage(ctx: StageContext) -> None:
     untrained = 0
     try:
         for target in plan.targets:
+            if is_modelled(target.runner):
+                continue  # nothing to time: the measure stage modelled its graph (NMS is not modelled)
             trained = [(a, train_key(a, tp)) for a in ctx.archs]
             trained = [(a, k) for a, k in trained if _has_weights(store, req, k, weights_path)]
             untrained += len(ctx.archs) - len(trained)

@@ -65,20 +65,7 @@ def plan_sweep(request: SweepRequest) -> Plan:
     if request.dataset is not None:
         # references train on the same data and schedule: their class count and resolution are checked with them
         plan.training = _plan_training(request, spaces + references, targets)
-        if isinstance(plan.training, DetTrainingPlan):
-            raise_errors(_modelled_detection_errors(targets))
     return plan
-
-
-def _modelled_detection_errors(targets: list[Target]) -> list[ConfigError]:
-    """A trained detector is timed in parts (graph, NMS) by a runtime: a modelled target has none (yet)."""
-    from hwbench.modelled import is_modelled
-
-    message = (
-        "a modelled target cannot time trained detectors in parts (graph, NMS); model the detectors in a sweep "
-        "without --dataset, or leave this target out"
-    )
-    return [ConfigError(t.source, "runner", message) for t in targets if is_modelled(t.runner)]
 
 
 def _references(request: SweepRequest, spaces: list[DesignSpace]) -> tuple[list[DesignSpace], list[ConfigError]]:
