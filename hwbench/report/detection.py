@@ -90,6 +90,7 @@ def settings_text(settings: Any) -> str:
 
 def detection_sections(results: pd.DataFrame, outdir: Path, colors: dict[str, tuple]) -> list[dict[str, Any]]:
     """Per target with detectors: the block table, the two figures, the NMS settings and what was not timed."""
+    from hwbench.analysis.reference import reference_mask
     from hwbench.analysis.table import DETECTION_COLUMNS
     from hwbench.report.det_tokens import pruning_table
     from hwbench.report.fig_detection import det_fronts_figure, nms_figure
@@ -102,14 +103,17 @@ def detection_sections(results: pd.DataFrame, outdir: Path, colors: dict[str, tu
     images = per_image(results)
     sections = []
     for target in sorted(results["target"].unique()):
-        part = results[results["target"] == target].drop_duplicates("arch_id", keep="last")
-        if not has_detection(part):
+        everything = results[results["target"] == target].drop_duplicates("arch_id", keep="last")
+        if not has_detection(everything):
             continue
+        # A reference detector belongs to no block: its own row and a labelled star, never in a block's figures.
+        is_ref = reference_mask(everything)
+        part, refs = everything[~is_ref], everything[is_ref]
         figures = [
-            save(det_fronts_figure(part, target, colors), f"det_fronts_{slug(target)}", outdir),
+            save(det_fronts_figure(part, target, colors, refs), f"det_fronts_{slug(target)}", outdir),
             save(nms_figure(images[images["target"] == target], target, colors), f"det_nms_{slug(target)}", outdir),
         ]
-        table = _render(part) + pruning_table(part)  # pruning ViT detectors beside their dense counterparts
+        table = _render(part, refs) + pruning_table(part)  # pruning ViT detectors beside their dense counterparts
         sections.append({"target": target, "figures": figures, **_section_text(part), "table": table})
     return sections
 
@@ -128,10 +132,14 @@ def _section_text(part: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def _render(part: pd.DataFrame) -> str:
-    """The per-block table as HTML."""
+def _render(part: pd.DataFrame, refs: pd.DataFrame) -> str:
+    """The per-block table as HTML, then one row per reference detector."""
+    rows = block_table(part)
+    if not refs.empty:
+        own = refs.assign(group=[f"reference: {r}" for r in refs["reference"]])
+        rows = pd.concat([rows, block_table(own)], ignore_index=True)
     return render(
-        block_table(part),
+        rows,
         {
             "group": ("block", text),
             "networks": ("networks", text),

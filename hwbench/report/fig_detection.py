@@ -21,13 +21,20 @@ FRONT_PANELS = (
 NMS_PANELS = (("above_threshold", "boxes above the score threshold"), ("kept", "boxes kept after NMS"))
 
 
-def det_fronts_figure(part: pd.DataFrame, target: str, colors: dict[str, tuple]) -> Figure:
+def det_fronts_figure(
+    part: pd.DataFrame, target: str, colors: dict[str, tuple], refs: pd.DataFrame | None = None
+) -> Figure:
     """mAP against end-to-end and against graph-only latency (trained weights, test images): each block's
     networks (with their mAP intervals) and Pareto front, so a ranking that changes once NMS is counted shows as
-    fronts that move."""
+    fronts that move; reference detectors (`--reference`) as labelled black stars, in no block."""
     fig, axes = plt.subplots(1, len(FRONT_PANELS), figsize=(4.6 * len(FRONT_PANELS), 3.9), constrained_layout=True)
     for ax, (cost, label) in zip(axes, FRONT_PANELS):
         has = part[part["map"].notna() & (part[cost] > 0)]
+        if refs is not None:
+            for r in refs[refs["map"].notna() & (refs[cost] > 0)].itertuples():
+                x, y = float(getattr(r, cost)), 100 * float(r.map)
+                ax.plot(x, y, "*", ms=11, color="black", mec="white", mew=0.6, zorder=5)
+                ax.annotate(r.reference, (x, y), xytext=(4, 4), textcoords="offset points", fontsize=7, zorder=5)
         if has.empty:
             empty_axes(ax, f"no detector with a mAP and {label.split(' (')[0]} on {target}")
             continue

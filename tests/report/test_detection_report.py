@@ -115,3 +115,20 @@ def test_detectors_not_yet_timed_in_parts_say_so(tmp_path: Path) -> None:
     assert section["images"] == 0 and section["untimed"] == 2 and section["failed"] == []
     assert "<td>35.0%</td>" in section["table"]  # median mAP of 0.3 and 0.4
     assert (tmp_path / "det_nms_cpu.png").exists()  # an empty panel that says why
+
+
+@pytest.mark.slow  # 4 figures
+def test_a_reference_detector_is_its_own_row_and_in_no_block(store: Store, tmp_path: Path) -> None:
+    from hwbench.report.detection import detection_sections
+    from hwbench.report.plots import block_colors
+
+    frame = results_frame(store, ["det"]).assign(group=lambda f: f["block"], reference="")
+    frame.loc[frame["arch_id"] == "dmbconv-1", "reference"] = "ssdlite_mobilenet_v2"
+    sampled = frame[frame["reference"] == ""]
+    sections = detection_sections(frame, tmp_path, block_colors(sorted(sampled["group"].unique())))
+    cpu = next(s for s in sections if s["target"] == "cpu")
+    cells = re.findall(r"<tr><td>(.*?)</td><td>(\d+)</td>", cpu["table"])
+    rows = dict(cells)
+    # mbconv had 3 detectors on cpu; one of them is now the reference: 2 left in the block, 1 in its own row
+    assert rows["mbconv"] == "2" and rows["reference: ssdlite_mobilenet_v2"] == "1"
+    assert block_table(sampled[sampled["target"] == "cpu"]).set_index("group").loc["mbconv", "networks"] == 2
