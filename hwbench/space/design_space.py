@@ -200,14 +200,23 @@ def _load_det(path: Path, data: dict[str, Any]) -> DesignSpace:
     assert macro is not None and backbone is not None  # no errors: both loaded
     space = DetSpaceFile.model_validate(data)
     held = DetBackbone(space=backbone.name, macro=backbone.macro, block_params=backbone.block_params)  # type: ignore[arg-type]
+    joined = DetSpaceMacro.model_validate({**dict(macro), "backbone": held})
+    return detector_space(path, space, macro, "det", backbone.block, joined, dict(backbone.block_params))
+
+
+def detector_space(
+    path: Path, file: Any, macro: Any, family: str, block: str, joined: Any, block_params: dict[str, Any]
+) -> DesignSpace:
+    """A detector space (either family) from its file, detector macro and the macro joined with its backbone;
+    drawn once so structural errors show at load time."""
     result = DesignSpace(
-        name=space.name or path.stem,
-        description=space.description or getattr(macro, "description", ""),
+        name=file.name or path.stem,
+        description=file.description or getattr(macro, "description", ""),
         source=path,
-        family="det",
-        block=backbone.block,
-        macro=DetSpaceMacro.model_validate({**dict(macro), "backbone": held}),
-        block_params=dict(backbone.block_params),
+        family=family,
+        block=block,
+        macro=joined,
+        block_params=block_params,
     )
     _check_draw(result)
     return result

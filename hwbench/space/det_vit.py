@@ -8,11 +8,10 @@ macro; it may override the backbone block's knobs (`block_params:`) and set the 
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -20,9 +19,10 @@ from pydantic import Field, model_validator
 from hwbench.config import Strict
 from hwbench.space.anchors import AnchorSpec, count_boxes, generate
 from hwbench.space.constraints import Constraints
-from hwbench.space.detection import DetHeadSpec, DetMacro, knob_rng
+from hwbench.space.detection import DetHeadSpec, DetMacro, detector_dict
 from hwbench.space.families import FAMILIES, Family
-from hwbench.space.samplers import Param, draw_param
+from hwbench.space.pyramid import Level, check_anchor_levels, check_backbone
+from hwbench.space.samplers import Param
 from hwbench.space.vit import ViTArch, ViTMacro, dense_counterpart, draw_vit, macro_stream
 
 # The simple pyramid's scales of the patch grid, finest first (ViTDet: ×4, ×2, identity, ÷2); a level index of
@@ -58,10 +58,7 @@ class DetViTArch(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> DetViTArch:
-        if self.block != self.backbone.block:
-            raise ValueError(f"block: {self.block!r} differs from the backbone's block {self.backbone.block!r}")
-        if self.in_channels != self.backbone.in_channels:
-            raise ValueError(f"in_channels: {self.in_channels} differs from the backbone's {self.backbone.in_channels}")
+        check_backbone(self)
         if self.head.levels[-1] >= len(SCALES):
             raise ValueError(f"head.levels: scale {self.head.levels[-1]} does not exist ({len(SCALES)} scales)")
         patch = self.backbone.patch
@@ -71,9 +68,7 @@ class DetViTArch(Strict):
         coarsest = int(patch / SCALES[self.head.levels[-1]])
         if self.resolution % max(coarsest, patch):
             raise ValueError(f"resolution: {self.resolution} is not a multiple of the coarsest stride {coarsest}")
-        want = len(self.head.levels) + self.head.extra_levels
-        if len(self.anchors.levels) != want:
-            raise ValueError(f"anchors.levels: {len(self.anchors.levels)} anchor levels for {want} pyramid levels")
+        check_anchor_levels(self)
         prunes = "dynamic" in _token_forms(self.block)
         if prunes and self.pruning is None:
             raise ValueError(f"pruning: block {self.block!r} prunes tokens; its detector needs the pruning knobs")
@@ -91,15 +86,6 @@ def _token_forms(block: str) -> tuple[str, ...]:
     from hwbench.blocks import get_block
 
     return get_block(block).token_forms
-
-
-class Level(NamedTuple):
-    """One pyramid level: stride, square feature size, channels, simple-pyramid scale index (None: extra)."""
-
-    stride: int
-    size: int
-    channels: int
-    stage: int | None
 
 
 def vit_pyramid(arch: DetViTArch) -> list[Level]:
@@ -170,33 +156,12 @@ def draw_det_vit(
     if not isinstance(macro, DetViTSpaceMacro):
         raise ValueError("a ViT detector draws only inside a detector space whose `backbone:` is a ViT space")
     backbone = ArchSpec.from_dict(draw_vit(macro.backbone.macro, block, block_params, rng))
-    knobs = knob_rng(dense_counterpart(backbone).canonical_json)
-    head_type = draw_param(macro.head.type, knobs, 1)
-    resolution = draw_param(macro.resolution, knobs, 1)
-    width = draw_param(macro.head.width, knobs, 1)
-    depth = draw_param(macro.head.depth, knobs, 1)
     if not isinstance(macro.head.levels, int):
         raise ValueError("head.levels: a ViT detector takes a count (the n coarsest simple-pyramid scales)")
     levels = list(range(len(SCALES) - macro.head.levels, len(SCALES)))
     prunes = "dynamic" in _token_forms(block)
-    return {
-        "family": "det_vit",
-        "block": block,
-        "backbone": json.loads(backbone.canonical_json),
-        "resolution": resolution,
-        "in_channels": backbone.arch.in_channels,  # type: ignore[attr-defined]
-        "num_classes": macro.num_classes,
-        "head": {
-            "type": head_type,
-            "width": width,
-            "depth": depth if head_type == "retinanet_lite" else 0,
-            "act": macro.head.act,
-            "levels": levels,
-            "extra_levels": macro.head.extra_levels,
-        },
-        "anchors": {"levels": macro.anchors.expand(len(levels) + macro.head.extra_levels)},
-        "pruning": (macro.pruning or PruningKnobs()).model_dump() if prunes else None,
-    }
+    arch = detector_dict("det_vit", block, backbone, dense_counterpart(backbone).canonical_json, macro, levels)
+    return {**arch, "pruning": (macro.pruning or PruningKnobs()).model_dump() if prunes else None}
 
 
 def dense_detector(spec: Any) -> Any:
@@ -240,7 +205,7 @@ def names_vit_backbone(path: Path, data: dict[str, Any]) -> bool:
 def load_det_vit(path: Path, data: dict[str, Any]) -> Any:
     """A ViT detector space: the ViT block space, the shared detector macro, overrides, checked together."""
     from hwbench.config import parse_model
-    from hwbench.space.design_space import DesignSpace, _check_draw, _load_macro, load_space
+    from hwbench.space.design_space import _load_macro, detector_space, load_space
 
     file = parse_model(DetViTSpaceFile, data, path)
     backbone = load_space((path.parent / file.backbone).resolve())
@@ -251,17 +216,8 @@ def load_det_vit(path: Path, data: dict[str, Any]) -> Any:
     assert macro is not None
     params = {**backbone.block_params, **file.block_params}
     held = DetViTBackbone(space=backbone.name, macro=backbone.macro, block_params=params)  # type: ignore[arg-type]
-    result = DesignSpace(
-        name=file.name or path.stem,
-        description=file.description or getattr(macro, "description", ""),
-        source=path,
-        family="det_vit",
-        block=backbone.block,
-        macro=DetViTSpaceMacro.model_validate({**dict(macro), "backbone": held, "pruning": file.pruning}),
-        block_params=params,
-    )
-    _check_draw(result)
-    return result
+    joined = DetViTSpaceMacro.model_validate({**dict(macro), "backbone": held, "pruning": file.pruning})
+    return detector_space(path, file, macro, "det_vit", backbone.block, joined, params)
 
 
 def backbone_spec(spec: Any) -> Any:

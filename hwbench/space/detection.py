@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 from pydantic import (
@@ -24,8 +24,11 @@ from hwbench.space.anchors import AnchorPreset, AnchorSpec, count_boxes, generat
 from hwbench.space.cnn import CNNArch, CNNMacro, draw_cnn
 from hwbench.space.constraints import Constraints
 from hwbench.space.families import FAMILIES, Family
-from hwbench.space.pyramid import backbone_strides, expanded_width, pyramid
+from hwbench.space.pyramid import backbone_strides, check_anchor_levels, check_backbone, expanded_width, pyramid
 from hwbench.space.samplers import Param, Sampler, draw_param, param_extremes
+
+if TYPE_CHECKING:
+    from hwbench.space.archspec import ArchSpec
 
 HEAD_TYPES = ("ssdlite", "retinanet_lite")
 
@@ -99,10 +102,7 @@ class DetArch(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> DetArch:
-        if self.block != self.backbone.block:
-            raise ValueError(f"block: {self.block!r} differs from the backbone's block {self.backbone.block!r}")
-        if self.in_channels != self.backbone.in_channels:
-            raise ValueError(f"in_channels: {self.in_channels} differs from the backbone's {self.backbone.in_channels}")
+        check_backbone(self)
         stages = len(self.backbone.stages)
         if self.head.levels[-1] >= stages:
             raise ValueError(f"head.levels: stage {self.head.levels[-1]} does not exist ({stages} stages)")
@@ -110,9 +110,7 @@ class DetArch(Strict):
         # Blocks differ in how they round odd sizes (padded kxk vs unpadded patchify), so sizes must divide.
         if self.resolution % total:
             raise ValueError(f"resolution: {self.resolution} is not a multiple of the backbone stride {total}")
-        want = len(self.head.levels) + self.head.extra_levels
-        if len(self.anchors.levels) != want:
-            raise ValueError(f"anchors.levels: {len(self.anchors.levels)} anchor levels for {want} pyramid levels")
+        check_anchor_levels(self)
         for i in self.head.expansion_levels:
             if not expanded_width(self.backbone, i):
                 raise ValueError(
@@ -255,14 +253,22 @@ def draw_det(macro: DetSpaceMacro, block: str, block_params: dict[str, Param], r
     if not isinstance(macro, DetSpaceMacro):
         raise ValueError("a detector macro draws only inside a detector space (its `backbone:` names a CNN space)")
     backbone = ArchSpec.from_dict(draw_cnn(macro.backbone.macro, block, block_params, rng))
-    knobs = knob_rng(backbone.canonical_json)
+    levels = macro.head.stage_indices(len(backbone.arch.stages))  # type: ignore[attr-defined]
+    return detector_dict("det", block, backbone, backbone.canonical_json, macro, levels)
+
+
+def detector_dict(
+    family: str, block: str, backbone: ArchSpec, knob_source: str, macro: DetMacro, levels: list[int]
+) -> dict[str, Any]:
+    """A detector's arch dict around a drawn backbone (both families): head knobs drawn from `knob_source`'s hash,
+    the macro's anchors expanded to every pyramid level."""
+    knobs = knob_rng(knob_source)
     head_type = draw_param(macro.head.type, knobs, 1)
     resolution = draw_param(macro.resolution, knobs, 1)
     width = draw_param(macro.head.width, knobs, 1)
     depth = draw_param(macro.head.depth, knobs, 1)
-    levels = macro.head.stage_indices(len(backbone.arch.stages))  # type: ignore[attr-defined]
     return {
-        "family": "det",
+        "family": family,
         "block": block,
         "backbone": json.loads(backbone.canonical_json),
         "resolution": resolution,

@@ -1,10 +1,11 @@
 """Pyramid geometry of a detector: which feature each level reads (a stage's output, its first block's
-expansion, the backbone's head conv, an extra level), at what stride, size and width."""
+expansion, the backbone's head conv, an extra level), at what stride, size and width; and the structural checks
+both detector families (CNN and ViT backbones) make."""
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from hwbench.space.cnn import CNNArch
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
 
 
 class Level(NamedTuple):
-    """One pyramid level: its stride, square feature size, channels and source stage (None: extra level)."""
+    """One pyramid level: stride, square feature size, channels, source stage (ViT: scale index; None: extra)."""
 
     stride: int
     size: int
@@ -60,3 +61,18 @@ def pyramid(arch: DetArch) -> list[Level]:
         stride, size = stride * 2, math.ceil(size / 2)
         levels.append(Level(stride, size, head.extra_width(j), None))
     return levels
+
+
+def check_backbone(arch: Any) -> None:
+    """A detector's block and input channels are its backbone's (both families)."""
+    if arch.block != arch.backbone.block:
+        raise ValueError(f"block: {arch.block!r} differs from the backbone's block {arch.backbone.block!r}")
+    if arch.in_channels != arch.backbone.in_channels:
+        raise ValueError(f"in_channels: {arch.in_channels} differs from the backbone's {arch.backbone.in_channels}")
+
+
+def check_anchor_levels(arch: Any) -> None:
+    """One anchor level per pyramid level: the chosen levels and the extras (both families)."""
+    want = len(arch.head.levels) + arch.head.extra_levels
+    if len(arch.anchors.levels) != want:
+        raise ValueError(f"anchors.levels: {len(arch.anchors.levels)} anchor levels for {want} pyramid levels")
