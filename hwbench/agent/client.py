@@ -13,6 +13,9 @@ from typing import Any
 
 from hwbench.agent.wire import PROTOCOL_VERSION, artifact_name, authorization, decode_result
 
+# Why a board's record has no backbone timing when its agent refused the field (an hwbench before it).
+OLD_AGENT_BACKBONE = "the board's agent cannot time a backbone alone (its hwbench is older): update hwbench there"
+
 
 class AgentError(Exception):
     """The agent answered, but not with what was asked (rejected request, protocol mismatch)."""
@@ -184,28 +187,36 @@ class AgentClient:
         images: tuple[str, str],
         timeout: float,
         queue_timeout_s: float,
+        backbone: tuple[str, str, str] | None = None,
     ) -> dict[str, Any]:
-        """Time a detector in parts on the board (POST /v1/measure-detection), uploading the artifact
-        (path, sha256, extension) and the images file (path, sha256 of a .npy) first where the board lacks them."""
-        files = {
-            artifact_name(artifact[1], artifact[2]): artifact,
-            artifact_name(images[1], ".npy"): (images[0], images[1], ".npy"),
-        }
-        name, images_name = list(files)
-        body = {k: v for k, v in job.items() if k not in ("artifact", "images", "runner_options", "kind")}
-        body.update(
-            artifact=name, images=images_name, options=job.get("runner_options", {}), queue_timeout_s=queue_timeout_s
-        )
-        payload = json.dumps(body).encode()
+        """Time a detector in parts on the board (POST /v1/measure-detection), and its `backbone` artifact alone
+        when given, uploading the artifacts (path, sha256, extension) and the images file (path, sha256 of a .npy)
+        first where the board lacks them."""
+        name = artifact_name(artifact[1], artifact[2])
+        files = {name: artifact, artifact_name(images[1], ".npy"): (images[0], images[1], ".npy")}
+        skip = ("artifact", "images", "runner_options", "kind", "backbone", "backbone_error")
+        body = {k: v for k, v in job.items() if k not in skip}
+        body.update(artifact=name, images=list(files)[1], options=job.get("runner_options", {}))
+        body.update(queue_timeout_s=queue_timeout_s)
+        if backbone is not None:
+            body["backbone"] = artifact_name(backbone[1], backbone[2])
+            files[body["backbone"]] = backbone
         headers = {"Content-Type": "application/json"}
-        # Each file may be missing once, and once more if the cache evicted it meanwhile.
-        for _ in range(2 * len(files) + 1):
+        old_agent = False
+        # Each file may be missing once, and once more if the cache evicted it meanwhile; one more for an old agent.
+        for _ in range(2 * len(files) + 2):
+            payload = json.dumps(body).encode()
             status, reply = self.request(
                 "POST", "/v1/measure-detection", payload, headers, timeout + queue_timeout_s + 30
             )
             missing = reply.get("missing")
             if status == 404 and missing in files:
                 self.upload(*files[missing])
+                continue
+            if status == 400 and "backbone" in body and reply.get("error") == "unknown field 'backbone'":
+                # An agent older than backbone timing: the parts alone, and the record says why it has no backbone.
+                files.pop(body.pop("backbone"), None)
+                old_agent = True
                 continue
             if status == 404:
                 raise AgentError(
@@ -216,6 +227,8 @@ class AgentClient:
             if status != 200:
                 raise AgentError(f"detection timing refused (HTTP {status}): {reply.get('error')}", status)
             reply["result"] = decode_result(reply["result"])
+            if old_agent and reply["result"].get("status") == "ok":
+                reply["result"]["backbone"] = {"error": f"{self.address}: {OLD_AGENT_BACKBONE}"}
             return reply
         raise AgentError(f"{name}: the agent kept losing the artifact or its images (is its cache too small?)")
 

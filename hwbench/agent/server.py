@@ -7,8 +7,10 @@ Endpoints (every one needs `Authorization: Bearer <token>`; anything else gets a
   POST /v1/measure                   JSON job; waits its turn, measures, returns the record
   POST /v1/measure-detection         JSON job naming a detector artifact and an images file (<sha256>.npy, uploaded
                                      like an artifact); waits its turn, times graph / NMS / end to end on the first
-                                     `count` images, detects on all of them, returns timings and packed detections
-(A job whose artifact or images file is not cached gets 404 with `missing`: the client uploads it and asks again.)
+                                     `count` images, detects on all of them, returns timings and packed detections;
+                                     a `backbone` artifact it names is then timed image by image on those images
+(A job whose artifact, backbone or images file is not cached gets 404 with `missing`: the client uploads it and
+asks again.)
 """
 
 from __future__ import annotations
@@ -223,7 +225,10 @@ class Handler(GuardedHandler):
         except JobError as exc:
             self._fail(400, str(exc))
             return
-        self._run(job, {"artifact": artifact, "images": images}, queue_timeout, _detection_timeout)
+        files = {"artifact": artifact, "images": images}
+        if "backbone" in job:  # pinned, asked for and verified like the detector itself
+            files["backbone"] = job["backbone"]
+        self._run(job, files, queue_timeout, _detection_timeout)
 
     def _run(self, job: dict[str, Any], files: dict[str, str], queue_timeout: float, timeout_for: Any) -> None:
         """Run a job on the board in its turn, with its cached files (job key → file name) pinned meanwhile."""

@@ -14,7 +14,7 @@ from hwbench.agent.validate import (
     seed_and_queue_timeout,
     thread_count,
 )
-from hwbench.agent.wire import DATA_EXTENSIONS, parse_artifact_name
+from hwbench.agent.wire import DATA_EXTENSIONS, EXTENSIONS, parse_artifact_name, parse_model_name
 
 FIELDS = {
     "artifact",
@@ -30,6 +30,7 @@ FIELDS = {
     "std",
     "detect",
     "queue_timeout_s",
+    "backbone",  # optional: a ViT detector's backbone-only artifact, timed after the parts (newer clients)
 }
 MAX_COUNT = 10_000  # images timed (the pipeline times 24)
 # Far above any sensible setting, low enough that no count turns into an absurd allocation or slice.
@@ -40,7 +41,9 @@ STD_RANGE = (1e-6, 1.0)  # a zero std would divide by zero
 
 
 def detection_job(data: dict[str, Any], max_threads: int) -> tuple[dict[str, Any], str, str, float]:
-    """(job for measure_detection_job without its paths, artifact name, images name, queue timeout)."""
+    """(job for measure_with_backbone without its paths, artifact name, images name, queue timeout).
+
+    A `backbone` artifact, when named, stays in the job as its name: the server pins it and puts its path there."""
     check_fields(data, FIELDS)
     name, runner = artifact_and_runner(data)
     images = data.get("images")
@@ -64,7 +67,19 @@ def detection_job(data: dict[str, Any], max_threads: int) -> tuple[dict[str, Any
         "detect": detect,
         **normalisation(data),
     }
+    if "backbone" in data:
+        job["backbone"] = backbone_name(data["backbone"], runner)
     return job, name, images, queue_timeout
+
+
+def backbone_name(name: Any, runner: Any) -> str:
+    """The backbone artifact's name: a measurable artifact (never an images file) of the runner's format."""
+    parsed = parse_model_name(name) if isinstance(name, str) else None
+    if parsed is None:
+        raise JobError("backbone: expected <sha256><ext> with ext one of " + ", ".join(EXTENSIONS))
+    if runner.format != EXTENSIONS[parsed[1]]:
+        raise JobError(f"backbone: runner {runner.name!r} runs {runner.format} artifacts, not {parsed[1]}")
+    return name
 
 
 def nms_settings(nms: Any) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """The agent's measurement process: runs one job at a time, by kind — a classification measurement
-(hwbench.runners.local.measure_artifact) or a detector timed in parts (hwbench.runners.detection).
+(hwbench.runners.local.measure_artifact) or a detector timed in parts, and its backbone alone when the job names
+one (hwbench.runners.det_backbone, the code local targets run).
 
 The agent talks to it with JSON lines over pipes (no pickle). A runtime that crashes or hangs takes down
 this process, never the agent: the agent reports an error result and starts a fresh worker for the next job.
@@ -102,9 +103,9 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     if kind not in ("measure", "detection"):
         return _error(f"unknown job kind {str(kind)[:50]!r}", 0.0)
     if kind == "detection":
-        from hwbench.runners.detection import measure_detection_job
+        from hwbench.runners.det_backbone import measure_with_backbone
 
-        return measure_detection_job(job)
+        return measure_with_backbone(job)  # the parts, then the backbone alone when the job names one
     from hwbench.runners.local import measure_artifact
 
     return measure_artifact(job)

@@ -1,5 +1,6 @@
-"""Detection timing on a board: the trained detector and its images file go to the target's agent (uploaded by hash
-when the board lacks them), which times the graph, NMS and end to end there and sends its detections back.
+"""Detection timing on a board: the trained detector (and a ViT detector's backbone alone) and its images file go to
+the target's agent (uploaded by hash when the board lacks them), which times the graph, NMS and end to end (then the
+backbone image by image) there and sends its detections back.
 
 A pool of boards is timed on its first reachable board: detection timing is one short job per network after
 training, not worth dealing out. A board that goes away mid-run leaves an error record (a transport error, retried
@@ -57,14 +58,15 @@ def time_on_board(
     board: Board,
     target: Target,
     jobs: list[tuple[str, dict[str, Any]]],
-    files: Callable[[str], tuple[tuple[str, str, str], tuple[str, str]]],
+    files: Callable[[str], tuple[Any, ...]],
     timeout: Callable[[dict[str, Any]], float],
     record: Callable[[str, dict[str, Any]], Any],
     ui: Progress,
 ) -> None:
     """Time each job on the board, recording each result; stop (after recording the failure) if the board goes.
 
-    `files(key)` gives ((artifact path, sha256, extension), (images path, sha256)) for the upload on demand."""
+    `files(key)` gives ((artifact path, sha256, extension), (images path, sha256)[, backbone artifact or None])
+    for the upload on demand."""
     assert target.agent is not None
     with ui.task(f"timing detectors on {target.name} @ {board.client.address}", len(jobs)) as bar:
         for key, job in jobs:
@@ -83,12 +85,16 @@ def time_on_board(
 
 
 def _one(
-    client: AgentClient, job: dict[str, Any], files: tuple[Any, Any], timeout: float, queue_timeout_s: float
+    client: AgentClient, job: dict[str, Any], files: tuple[Any, ...], timeout: float, queue_timeout_s: float
 ) -> tuple[dict[str, Any], str | None]:
     """One detection job on the board: (result, why the target must stop or None)."""
+    from hwbench.runners.det_backbone import note_export_failure
+
+    artifact, images, *backbone = files
     t0 = time.monotonic()
     try:
-        reply = client.measure_detection(job, files[0], files[1], timeout, queue_timeout_s)
+        # A ViT detector's backbone alone is timed there too, by the code local targets run (det_backbone).
+        reply = client.measure_detection(job, artifact, images, timeout, queue_timeout_s, *backbone)
     except (AgentUnreachable, AgentAuthError) as exc:
         return _failure(str(exc), True), str(exc)
     except AgentError as exc:
@@ -96,7 +102,7 @@ def _one(
         return _failure(f"{client.address}: {exc}", transport), (str(exc) if transport else None)
     except OSError as exc:  # a local file could not be read for the upload
         return _failure(f"cannot upload to {client.address}: {exc}", False), None
-    result = reply["result"]
+    result = note_export_failure(reply["result"], job)
     result["queue_seconds"] = reply.get("queue_seconds")
     result["agent_seconds"] = reply.get("agent_seconds")
     result["round_trip_seconds"] = time.monotonic() - t0

@@ -108,11 +108,17 @@ def run_site(ctx: StageContext, site: Site, jobs: list[tuple[str, dict[str, Any]
             store_timing(ctx, key, pending[key], result)
 
 
-def _files(p: dict[str, Any]) -> tuple[tuple[str, str, str], tuple[str, str]]:
-    """((artifact path, sha256, extension), (images path, sha256)): what a board may need uploaded."""
+def _files(p: dict[str, Any]) -> tuple[tuple[str, str, str], tuple[str, str], tuple[str, str, str] | None]:
+    """((artifact path, sha256, extension), (images path, sha256), the backbone's artifact like the detector's or
+    None): what a board may need uploaded."""
     from pathlib import Path
 
     from hwbench.export.artifacts import file_hash
 
-    artifact = p["artifact"]  # the in-graph NMS copy is not named by its hash: hash the file itself
-    return (artifact, file_hash(artifact), Path(artifact).suffix), (p["images"].path, p["images"].sha256)
+    def named(path: str) -> tuple[str, str, str]:
+        return path, file_hash(path), Path(path).suffix
+
+    artifact = named(p["artifact"])  # the in-graph NMS copy is not named by its hash: hash the file itself
+    exported = p.get("backbone") or {}
+    backbone = named(exported["path"]) if exported.get("status") == "ok" else None
+    return artifact, (p["images"].path, p["images"].sha256), backbone

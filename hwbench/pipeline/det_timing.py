@@ -171,7 +171,8 @@ def _export(ctx: StageContext, pending: dict[str, dict[str, Any]]) -> None:
 
 
 def _export_backbones(ctx: StageContext, pending: dict[str, dict[str, Any]], workers: int) -> None:
-    """ViT detectors timed on this machine or a Ray node: their backbone alone too (backbone-only latency)."""
+    """ViT detectors (timed on this machine, a Ray node or a board): their backbone alone too (backbone-only
+    latency)."""
     from hwbench.models.det_vit_export import run_backbone_export
 
     def record(key: str, result: dict[str, Any]) -> int:
@@ -181,7 +182,7 @@ def _export_backbones(ctx: StageContext, pending: dict[str, dict[str, Any]], wor
     jobs = [
         (key, p["export"])
         for key, p in pending.items()
-        if p["arch"].spec.family == "det_vit" and p["site"].board is None and p["settings"].placement == "host"
+        if p["arch"].spec.family == "det_vit" and p["settings"].placement == "host"
     ]
     if jobs:
         batch = Batch("export", run_backbone_export, workers, ctx.plan.request.export_timeout, threads=1)

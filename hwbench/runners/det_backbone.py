@@ -15,9 +15,7 @@ BACKBONE_ROUNDS = 7
 
 def measure_with_backbone(job: dict[str, Any]) -> dict[str, Any]:
     """measure_detection_job, then the backbone artifact named in job["backbone"] (when there is one)."""
-    result = measure_detection_job(job)
-    if result.get("status") == "ok" and job.get("backbone_error"):
-        result["backbone"] = {"error": f"backbone export: {job['backbone_error']}"}
+    result = note_export_failure(measure_detection_job(job), job)
     if result.get("status") != "ok" or not job.get("backbone"):
         return result
     try:
@@ -36,4 +34,11 @@ def measure_with_backbone(job: dict[str, Any]) -> dict[str, Any]:
         result["backbone"] = timed
     except Exception as exc:  # the parts stand; the backbone's failure is said in the record
         result["backbone"] = {"error": f"{type(exc).__name__}: {str(exc)[:500]}"}
+    return result
+
+
+def note_export_failure(result: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
+    """The timed parts, with the backbone's failed export said in the record (job["backbone_error"], if any)."""
+    if result.get("status") == "ok" and job.get("backbone_error"):
+        result["backbone"] = {"error": f"backbone export: {job['backbone_error']}"}
     return result

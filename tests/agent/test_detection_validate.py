@@ -46,6 +46,14 @@ def test_a_good_job_is_normalised() -> None:
     assert job["mean"] == [0.5, 0.4, 0.3] and all(isinstance(v, float) for v in job["std"])
     gray, *_ = detection_job(body(mean=[0.5], std=[0.2], seed=DROP, queue_timeout_s=DROP), max_threads=2)
     assert gray["seed"] == 0 and gray["mean"] == [0.5]
+    assert "backbone" not in job  # optional: an older client never sends it
+
+
+def test_a_backbone_is_named_like_the_detector_and_kept_as_its_name() -> None:
+    """The server pins the named file, asks for it when missing and puts its cached path in the job."""
+    backbone = "c" * 64 + ".onnx"
+    job, artifact, *_ = detection_job(body(backbone=backbone), max_threads=2)
+    assert job["backbone"] == backbone and artifact == MODEL
 
 
 BAD: list[tuple[dict[str, Any], str]] = [
@@ -102,6 +110,18 @@ BAD: list[tuple[dict[str, Any], str]] = [
     ({"protocol": {}}, r"unknown field 'protocol'"),
     ({"path": "/etc/passwd"}, r"unknown field 'path'"),
     ({"kind": "measure"}, r"unknown field 'kind'"),
+    ({"backbone": IMAGES}, r"backbone: expected <sha256><ext> with ext one of \.onnx, \.tflite"),
+    ({"backbone": "../" + MODEL}, r"backbone: expected"),
+    ({"backbone": "/tmp/" + MODEL}, r"backbone: expected"),
+    ({"backbone": "C" * 64 + ".onnx"}, r"backbone: expected"),
+    ({"backbone": "c" * 63 + ".onnx"}, r"backbone: expected"),
+    ({"backbone": "c" * 64 + ".pt2"}, r"backbone: expected"),
+    ({"backbone": "c" * 64 + ".onnx" + "x" * 100_000}, r"backbone: expected"),
+    ({"backbone": "c" * 64 + ".tflite"}, r"backbone: runner 'onnxruntime' runs onnx artifacts, not \.tflite"),
+    ({"backbone": None}, r"backbone: expected"),
+    ({"backbone": ["c" * 64 + ".onnx"]}, r"backbone: expected"),
+    ({"backbone": {"path": "/etc/passwd"}}, r"backbone: expected"),
+    ({"backbone_error": "x"}, r"unknown field 'backbone_error'"),  # said by the host, never sent
 ]
 
 
