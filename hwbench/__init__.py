@@ -19,6 +19,7 @@ _API = {
     "export_arch": "hwbench.api",
     "measure_arch": "hwbench.api",
     "results": "hwbench.api",
+    "modelled_results": "hwbench.api",
     "open_store": "hwbench.api",
     "analyse": "hwbench.api",
     "report_frames": "hwbench.api",

@@ -145,6 +145,14 @@ def results(sweep: str | list[str], store: str | Path = "results/hwbench.sqlite"
     return results_frame(open_store(store), names)
 
 
+def modelled_results(sweep: str | list[str], store: str | Path = "results/hwbench.sqlite") -> pd.DataFrame:
+    """The modelled (not measured) results of one or more sweeps: one row per network and modelled target."""
+    from hwbench.analysis.modelled import modelled_frame
+
+    names = [sweep] if isinstance(sweep, str) else list(sweep)
+    return modelled_frame(open_store(store), names)
+
+
 def analyse(sweep: str | list[str], store: str | Path = "results/hwbench.sqlite", **options: Any) -> Any:
     """Every analysis of the report for one or more sweeps: an Analysis with `.tables` (DataFrames by name).
 

@@ -18,17 +18,29 @@ def export_table(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write.")] = None,
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
-    """Write a sweep's results table for pandas users."""
+    """Write a sweep's results table for pandas users (and its modelled results, kind `modelled`, beside it)."""
+    from hwbench.analysis.modelled import modelled_frame
     from hwbench.analysis.table import results_frame
     from hwbench.store import Store
 
     if format not in ("csv", "parquet"):
         raise HwbenchError(f"--format: expected csv or parquet, got {format!r}")
-    frame = results_frame(Store(store, create=False), [name])
+    db = Store(store, create=False)
+    frame = results_frame(db, [name])
     path = output or store.parent / name / f"results.{format}"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False) if format == "csv" else frame.to_parquet(path, index=False)
+    _write(frame, path, format)
     typer.echo(f"{len(frame)} rows → {path}")
+    modelled = modelled_frame(db, [name])
+    if len(modelled):  # never in the measured table: a file of their own, every row saying kind `modelled`
+        other = path.with_name(f"{path.stem}.modelled{path.suffix}")
+        _write(modelled, other, format)
+        typer.echo(f"{len(modelled)} modelled (not measured) rows → {other}")
+
+
+def _write(frame: object, path: Path, format: str) -> None:
+    """One table to csv or parquet."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False) if format == "csv" else frame.to_parquet(path, index=False)  # type: ignore[attr-defined]
 
 
 @app.command()

@@ -71,6 +71,18 @@ def test_sweep_stores_and_labels_both_kinds(tmp_path: Path) -> None:
     layers = (tmp_path / "s" / "modelled_layers.csv").read_text().splitlines()
     assert layers[0].startswith("kind,target,arch_id,layer,node,op") and len(layers) > 2
 
+    table = tmp_path / "t" / "results.csv"
+    out = run_cli("export-table", "s", "--store", str(store), "-o", str(table), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "2 modelled (not measured) rows" in out.stdout
+    measured_rows = table.read_text().splitlines()
+    modelled_rows = (tmp_path / "t" / "results.modelled.csv").read_text().splitlines()
+    assert len(measured_rows) == 3 and all("m-edge" not in line for line in measured_rows)
+    assert len(modelled_rows) == 3 and all(",m-edge," in line for line in modelled_rows[1:])
+    import hwbench as hb
+
+    assert hb.modelled_results("s", store)["kind"].tolist() == ["modelled", "modelled"]
+
 
 def test_a_sweep_of_modelled_targets_only_reports_them(tmp_path: Path, tiny_spaces: dict) -> None:
     from hwbench.pipeline import SweepRequest, run_sweep
