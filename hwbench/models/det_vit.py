@@ -14,8 +14,8 @@ from torch import Tensor, nn
 from hwbench.blocks.layers import ConvNormAct, make_act
 from hwbench.blocks.tokens.prune import refill_discarded
 from hwbench.blocks.vit import TokenBlock, Tokens
-from hwbench.models.det_heads import RetinaNetLiteHead, SSDLiteHead, extra_level
-from hwbench.models.detector import decode_boxes
+from hwbench.models.det_heads import extra_level
+from hwbench.models.detector import OneStageDetector, decode_boxes, extras_needed, kaiming_init, make_head, run_extras
 from hwbench.models.vit import VisionTransformer
 from hwbench.space.det_vit import SCALES, DetViTArch, anchor_boxes, vit_pyramid
 
@@ -37,7 +37,7 @@ def scale_layer(dim: int, scale: float, act: str) -> nn.Module:
     return nn.Identity()
 
 
-class ViTDetector(nn.Module):
+class ViTDetector(OneStageDetector):
     """ViT backbone → simple pyramid → head; `forward` decodes boxes and turns logits into class scores."""
 
     anchors: Tensor
@@ -56,19 +56,10 @@ class ViTDetector(nn.Module):
             for i in arch.head.levels
         )
         levels = vit_pyramid(arch)
-        per_level = arch.anchors.per_level
-        extras = [j for j, lv in enumerate(levels) if lv.stage is None and per_level[j]]
-        needed = extras[-1] - len(arch.head.levels) + 1 if extras else 0
+        needed = extras_needed(levels, arch.anchors.per_level, len(arch.head.levels))
         self.extras = nn.ModuleList(extra_level(width, width, act) for _ in range(needed))
-        channels = [lv.channels for lv in levels]
-        if self.head_type == "ssdlite":
-            self.head: nn.Module = SSDLiteHead(channels, per_level, arch.num_classes + 1, act)
-        else:
-            shapes = [[(a.scale, a.ratio) for a in level] for level in arch.anchors.levels]
-            self.head = RetinaNetLiteHead(channels, shapes, arch.num_classes, width, arch.head.depth, act)
-        for m in [*self.scales.modules(), *self.extras.modules()]:
-            if isinstance(m, nn.Conv2d | nn.ConvTranspose2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        self.head = make_head(arch, [lv.channels for lv in levels])
+        kaiming_init([*self.scales.modules(), *self.extras.modules()])
         knobs = arch.pruning
         self.discard = knobs is not None and not knobs.keep_pruned
         for b in self.token_blocks():
@@ -122,23 +113,11 @@ class ViTDetector(nn.Module):
     def pyramid(self, grid: Tensor) -> list[Tensor]:
         """The chosen scales of the token map, then the extra levels that are built."""
         feats = [level(grid) for level in self.scales]
-        x = feats[-1]
-        for extra in self.extras:
-            x = extra(x)
-            feats.append(x)
-        return feats
+        return run_extras(feats, feats[-1], self.extras)
 
-    def forward_raw(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """(cls_logits [B, N, K], box_deltas [B, N, 4]); K = C + 1 (ssdlite, 0 = background) or C."""
-        return self.head(self.features(x))
-
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """(boxes [B, N, 4] xyxy input pixels, scores [B, N, C]): the exported graph."""
-        logits, deltas = self.forward_raw(x)
-        boxes = decode_boxes(deltas, self.anchors)
-        if self.head_type == "ssdlite":
-            return boxes, torch.softmax(logits, dim=-1)[..., 1:]
-        return boxes, torch.sigmoid(logits)
+    def decode(self, deltas: Tensor) -> Tensor:
+        """Boxes from the anchors (the shared box coding)."""
+        return decode_boxes(deltas, self.anchors)
 
     def auxiliary_loss(self) -> Tensor:
         """The keep-ratio loss of the last training forward (0 without pruning blocks or decisions)."""

@@ -4,7 +4,9 @@ stages + extra stride-2 levels), an SSD-lite or RetinaNet-lite head, and box dec
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from functools import lru_cache
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -36,7 +38,65 @@ def _decode(deltas: Tensor, centres: Tensor, sizes: Tensor) -> Tensor:
     return torch.cat([centre - 0.5 * size, centre + 0.5 * size], dim=-1)
 
 
-class Detector(nn.Module):
+class OneStageDetector(nn.Module):
+    """What every detector family shares after its pyramid: the head's raw outputs and the exported graph's
+    (boxes, scores); a family supplies `features`, `decode` and the `head`."""
+
+    head: nn.Module
+    head_type: str
+
+    def features(self, x: Tensor) -> list[Tensor]:
+        """Pyramid features in level order."""
+        raise NotImplementedError
+
+    def decode(self, deltas: Tensor) -> Tensor:
+        """Box deltas [B, N, 4] → boxes [B, N, 4] xyxy input pixels."""
+        raise NotImplementedError
+
+    def forward_raw(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(cls_logits [B, N, K], box_deltas [B, N, 4]); K = C + 1 (ssdlite, 0 = background) or C."""
+        return self.head(self.features(x))
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(boxes [B, N, 4] xyxy input pixels, scores [B, N, C]): the exported graph."""
+        logits, deltas = self.forward_raw(x)
+        boxes = self.decode(deltas)
+        if self.head_type == "ssdlite":
+            return boxes, torch.softmax(logits, dim=-1)[..., 1:]
+        return boxes, torch.sigmoid(logits)
+
+
+def extras_needed(levels: list[Any], per_level: list[int], chosen: int) -> int:
+    """Extra levels to build after the `chosen` ones: those past the last extra with anchors feed nothing."""
+    extras = [j for j, lv in enumerate(levels) if lv.stage is None and per_level[j]]
+    return extras[-1] - chosen + 1 if extras else 0
+
+
+def make_head(arch: Any, channels: list[int]) -> nn.Module:
+    """The arch's SSD-lite or RetinaNet-lite head over pyramid levels of `channels` (either family)."""
+    per_level, head = arch.anchors.per_level, arch.head
+    if head.type == "ssdlite":
+        return SSDLiteHead(channels, per_level, arch.num_classes + 1, head.act)
+    shapes = [[(a.scale, a.ratio) for a in level] for level in arch.anchors.levels]
+    return RetinaNetLiteHead(channels, shapes, arch.num_classes, head.width, head.depth, head.act)
+
+
+def kaiming_init(modules: Iterable[nn.Module]) -> None:
+    """He-normal (fan-out) weights for the convs among `modules` that no backbone initialised."""
+    for m in modules:
+        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+
+def run_extras(feats: list[Tensor], x: Tensor, extras: nn.ModuleList) -> list[Tensor]:
+    """Append each extra level to `feats`, each computed from the one before (the first from `x`)."""
+    for extra in extras:
+        x = extra(x)
+        feats.append(x)
+    return feats
+
+
+class Detector(OneStageDetector):
     """Backbone → pyramid → head; `forward` also decodes boxes and turns logits into class scores."""
 
     anchors: Tensor
@@ -56,9 +116,7 @@ class Detector(nn.Module):
                 raise ValueError(f"head.expansion_levels: stage {i}'s first block is not an inverted residual")
         levels = pyramid(arch)
         per_level = arch.anchors.per_level
-        # Extra levels past the last one with anchors feed nothing: they are not built.
-        extras = [j for j, lv in enumerate(levels) if lv.stage is None and per_level[j]]
-        needed = extras[-1] - len(self.feature_stages) + 1 if extras else 0
+        needed = extras_needed(levels, per_level, len(self.feature_stages))
         # Without extras, the stages after the last level with anchors feed nothing: `features` stops there
         # (the modules stay, so a pruned detector still loads its parent's weights).
         used = [j for j in range(len(self.feature_stages)) if per_level[j]]
@@ -69,17 +127,8 @@ class Detector(nn.Module):
             width = arch.head.extra_width(j)
             self.extras.append(extra_level(cin, width, arch.head.act, arch.head.extra_type))
             cin = width
-        channels = [lv.channels for lv in levels]
-        if self.head_type == "ssdlite":
-            self.head: nn.Module = SSDLiteHead(channels, per_level, arch.num_classes + 1, arch.head.act)
-        else:
-            shapes = [[(a.scale, a.ratio) for a in level] for level in arch.anchors.levels]
-            self.head = RetinaNetLiteHead(
-                channels, shapes, arch.num_classes, arch.head.width, arch.head.depth, arch.head.act
-            )
-        for m in self.extras.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        self.head = make_head(arch, [lv.channels for lv in levels])
+        kaiming_init(self.extras.modules())
         anchors = torch.as_tensor(anchor_boxes(arch))
         sizes = anchors[:, 2:] - anchors[:, :2]
         # Not persistent: anchors follow from the arch, so weight files hold only learned tensors.
@@ -108,22 +157,11 @@ class Detector(nn.Module):
                     feats.append(x)
                 if len(feats) == self.levels_read and not self.extras:
                     return feats
-        for extra in self.extras:
-            x = extra(x)
-            feats.append(x)
-        return feats
+        return run_extras(feats, x, self.extras)
 
-    def forward_raw(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """(cls_logits [B, N, K], box_deltas [B, N, 4]); K = C + 1 (ssdlite, 0 = background) or C."""
-        return self.head(self.features(x))
-
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """(boxes [B, N, 4] xyxy input pixels, scores [B, N, C]): the exported graph."""
-        logits, deltas = self.forward_raw(x)
-        boxes = _decode(deltas, self.anchor_centres, self.anchor_sizes)
-        if self.head_type == "ssdlite":
-            return boxes, torch.softmax(logits, dim=-1)[..., 1:]
-        return boxes, torch.sigmoid(logits)
+    def decode(self, deltas: Tensor) -> Tensor:
+        """Boxes from the precomputed anchor centres and sizes (no anchor arithmetic in the graph)."""
+        return _decode(deltas, self.anchor_centres, self.anchor_sizes)
 
 
 def build_detector(arch: DetArch) -> Detector:
