@@ -14,11 +14,9 @@ import torch
 from torch import Tensor
 from torch.utils.flop_counter import FlopCounterMode
 
-from hwbench.blocks import get_block
-from hwbench.blocks.tokens import FORM_OPS, TokenFormSetting, resolve_form
-from hwbench.models.calibrate import calibrate
+from hwbench.blocks.tokens import TokenFormSetting
 from hwbench.models.det_vit import ViTDetector
-from hwbench.models.vit_deploy import calibration_images, token_capacities
+from hwbench.models.vit_deploy import prepare_tokens
 from hwbench.space.archspec import ArchSpec
 
 ATTENTION = "explicit matmul-softmax-matmul (hwbench.blocks.vit.Attention), the same in dense and pruned detectors"
@@ -34,28 +32,9 @@ def prepare_det_vit(
     source: str | None = None,
 ) -> dict[str, Any]:
     """Put `model` in the token form the export profile asks for; return what the export record keeps."""
-    form = resolve_form(spec.block, get_block(spec.block).token_forms, token_form, fmt)
-    facts: dict[str, Any] = {"token_form": form, "attention": ATTENTION}
-    if form in FORM_OPS:
-        facts["uses"] = FORM_OPS[form]
-    if not model.token_blocks():
-        return facts
-    model.set_pruning(True)
-    source = source or ("random (seeded)" if images is None else "given")
-    images = calibration_images(spec) if images is None else images
-    facts["calibration_images"] = {"count": int(images.shape[0]), "source": source}
-    knobs = model.token_blocks()[0].params  # type: ignore[attr-defined]
-    if not trained and getattr(knobs, "calibrate", False):
-        model.set_token_form("mask")
-        facts["calibration"] = calibrate(model.vit, images)
-    capacities = None
-    if form == "fixed_count":
-        model.set_token_form("mask")
-        capacities = token_capacities(model.vit, images)
-        facts["capacities"] = capacities
-    model.set_token_form(form, capacities)
-    facts["per_input"] = count_per_input(model, images)
-    return facts
+    model.set_pruning(True)  # selectors on (a no-op without token blocks)
+    facts = {"attention": ATTENTION}
+    return prepare_tokens(model, model.vit, spec, fmt, token_form, images, trained, source, count_per_input, facts)
 
 
 def count_per_input(model: ViTDetector, images: Tensor) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@ and count tokens and MACs per input (the token count of LTMP and the pruner depe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -45,8 +46,25 @@ def prepare_vit(
     per-block slot counts = the most tokens any of `images` keeps in that block. `source` names where
     `images` come from (a dataset id, "random (seeded)"; default "given").
     """
+    return prepare_tokens(model, model, spec, fmt, token_form, images, trained, source, count=count_per_input)
+
+
+def prepare_tokens(
+    model: Any,
+    vit: VisionTransformer,
+    spec: ArchSpec,
+    fmt: str,
+    token_form: TokenFormSetting,
+    images: Tensor | None,
+    trained: bool,
+    source: str | None,
+    count: Callable[[Any, Tensor], list[dict[str, Any]]],
+    facts: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """prepare_vit for any network whose token blocks are those of `vit` (a ViT, or a detector around one): `count`
+    counts its per-input cost; `facts` are recorded right after the token form."""
     form = resolve_form(spec.block, get_block(spec.block).token_forms, token_form, fmt)
-    facts: dict[str, Any] = {"token_form": form}
+    facts = {"token_form": form, **(facts or {})}
     if form in FORM_OPS:
         facts["uses"] = FORM_OPS[form]
     if not model.token_blocks():
@@ -54,17 +72,17 @@ def prepare_vit(
     source = source or ("random (seeded)" if images is None else "given")
     images = calibration_images(spec) if images is None else images
     facts["calibration_images"] = {"count": int(images.shape[0]), "source": source}
-    knobs = model.token_blocks()[0].params  # type: ignore[attr-defined]
+    knobs = model.token_blocks()[0].params
     if not trained and getattr(knobs, "calibrate", False):
         model.set_token_form(model.token_blocks()[0].TRAIN_FORM)
-        facts["calibration"] = calibrate(model, images)
+        facts["calibration"] = calibrate(vit, images)
     capacities = None
     if form == "fixed_count":
         model.set_token_form("mask")
-        capacities = token_capacities(model, images)
+        capacities = token_capacities(vit, images)
         facts["capacities"] = capacities
     model.set_token_form(form, capacities)
-    facts["per_input"] = count_per_input(model, images)
+    facts["per_input"] = count(model, images)
     return facts
 
 
