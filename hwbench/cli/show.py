@@ -14,6 +14,14 @@ from typing import Annotated, Any
 import typer
 
 from hwbench.cli.common import DEFAULT_STORE, StoreOpt, app
+from hwbench.cli.show_tokens import (
+    DET_SPEEDUP_PARTS,
+    SPEEDUP_NOTE,
+    show_token_comparison,
+    slower_detector,
+    speedup_cell,
+    speedup_raw,
+)
 from hwbench.cli.text import num, num_range, pct, print_table
 from hwbench.errors import ConfigError
 
@@ -49,6 +57,8 @@ def flags(r: dict[str, Any]) -> str:
         marks.append("dist.")
     if r.get("status") == "ok" and not _missing(r.get("converged")) and not bool(r.get("converged")):
         marks.append("not conv.")
+    if slower_detector(r):
+        marks.append("slower")
     return " ".join(marks)
 
 
@@ -105,17 +115,47 @@ DETECTION_COLUMNS: dict[str, Column] = {
         "artifact 95% CI", 5, lambda r: _map_ci(r, "artifact_"), ("artifact_map_ci_low", "artifact_map_ci_high")
     ),
 }
+# Pruning ViT detectors (a frame with det_e2e_speedup_median): per-image speed-ups over the dense counterpart.
+DET_TOKEN_COLUMNS: dict[str, Column] = {
+    key: Column(f"{part} ×", {"e2e": 0, "backbone": 1}.get(part, 4), speedup_cell(part), speedup_raw(part))
+    for key, part in DET_SPEEDUP_PARTS.items()
+}
 # Dropped from the default view when no row has a value (old stores have no intervals, most no artifact mAP).
-OPTIONAL = ("flags", "artifact", "error", "map_ci", "artifact_map", "artifact_map_ci")
-ALL_COLUMNS = {**COLUMNS, **DETECTION_COLUMNS}
+OPTIONAL = ("flags", "artifact", "error", "map_ci", "artifact_map", "artifact_map_ci", *DET_TOKEN_COLUMNS)
+ALL_COLUMNS = {**COLUMNS, **DETECTION_COLUMNS, **DET_TOKEN_COLUMNS}
 
 
 def default_columns(frame_columns: list[str]) -> list[str]:
-    """The columns shown when none are chosen: detection sweeps show mAP and the latency parts instead of top-1."""
+    """The columns shown when none are chosen: detection sweeps show mAP and the latency parts instead of top-1,
+    and the speed-ups over the dense counterparts where the sweep has pruning ViT detectors."""
     if "map" not in frame_columns:
         return list(COLUMNS)
     keys = [k for k in COLUMNS if k not in ("top1", "flags", "artifact", "error")]
-    return [*keys, *DETECTION_COLUMNS, "flags", "artifact", "error"]
+    if not _has_det_tokens(frame_columns):
+        return [*keys, *DETECTION_COLUMNS, "flags", "artifact", "error"]
+    # Pruning ViT detectors: their speed-ups matter most; the protocol median (untrained weights, so untrained
+    # token selectors) least, so it goes first when the table must shrink (the rightmost goes first in its rank).
+    keys.remove("median_ms")
+    return [
+        *keys,
+        *DETECTION_COLUMNS,
+        "det_backbone_speedup",
+        "median_ms",
+        "det_e2e_speedup",
+        "flags",
+        "artifact",
+        "error",
+    ]
+
+
+def _has_det_tokens(frame_columns: list[str]) -> bool:
+    return "det_e2e_speedup_median" in frame_columns
+
+
+def display_columns(frame_columns: list[str]) -> list[str]:
+    """The display columns a frame offers: detection ones for detection sweeps, speed-ups for pruning detectors."""
+    detection = list(DETECTION_COLUMNS) if "map" in frame_columns else []
+    return [*COLUMNS, *detection, *(DET_TOKEN_COLUMNS if _has_det_tokens(frame_columns) else [])]
 
 
 def _missing(value: Any) -> bool:
@@ -156,7 +196,8 @@ def parse_columns(text: str | None, frame_columns: list[str]) -> list[str] | Non
     from hwbench.registry import unknown_name_message
 
     wanted = [c.strip() for c in text.split(",") if c.strip()]
-    valid = [*COLUMNS, *(c for c in frame_columns if c not in COLUMNS)]
+    offered = display_columns(frame_columns)
+    valid = [*offered, *(c for c in frame_columns if c not in offered)]
     errors = [
         ConfigError(None, "--columns", unknown_name_message("column", c, valid)) for c in wanted if c not in valid
     ]
@@ -233,8 +274,13 @@ def show(
             if "reference" in frame and frame["reference"].astype(bool).any()
             else ""
         )
+        slower = (
+            "slower = a pruning detector slower than its dense counterpart end to end; "
+            if any("slower" in c for c in cells["flags"])
+            else ""
+        )
         _note(
-            f"flags: {reference}dist. = other processes or a drifting canary disturbed the measurement and a "
+            f"flags: {reference}{slower}dist. = other processes or a drifting canary disturbed the measurement and a "
             "re-measurement could not clear it (docs/measurement.md); not conv. = stopped at its run/time cap before "
             "its precision goal",
             width,
@@ -247,7 +293,9 @@ def show(
             f"the variance over training seeds){artifact}",
             width,
         )
-    _show_token_comparison(frame, width)
+    if any(k in shown for k in DET_TOKEN_COLUMNS):
+        _note(SPEEDUP_NOTE, width)
+    show_token_comparison(frame, width, _note)
     if len(modelled):
         print_modelled(modelled, width, False)
 
@@ -307,38 +355,3 @@ def _print_markdown(headers: list[str], rows: list[list[str]]) -> None:
         return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
     typer.echo("\n".join([line(headers), "|" + "|".join("---" for _ in headers) + "|", *map(line, rows)]))
-
-
-def _image_ms(r: object) -> str:
-    """Median [p10–p90] over images of each image's median latency, for artifacts timed image by image."""
-    if getattr(r, "image_median_ms", None) is None or r.image_median_ms != r.image_median_ms:  # type: ignore[attr-defined]
-        return "–"
-    return f"{num(r.image_median_ms)} [{num(r.image_p10_ms)}–{num(r.image_p90_ms)}] ×{r.images_timed}"  # type: ignore[attr-defined]
-
-
-def _show_token_comparison(frame: Any, width: int) -> None:
-    """Token-reduced ViTs next to their dense counterparts measured on the same target (if any)."""
-    reduced = frame[frame["dense_median_ms"].notna()]
-    if reduced.empty:
-        return
-    rows = [
-        (
-            r.space,
-            r.arch_id,
-            r.target,
-            r.token_form,
-            num_range(r.token_macs_min, r.token_macs_max, 1e6, "M"),
-            num_range(r.tokens_min, r.tokens_max),
-            num(r.median_ms),
-            _image_ms(r),
-            num(r.dense_median_ms),
-            f"{r.speedup_vs_dense:.2f}x",
-            "SLOWER than dense" if r.slower_than_dense else "",
-        )
-        for r in reduced.itertuples(index=False)
-    ]
-    header = ["space", "arch_id", "target", "token form", "MACs", "tokens", "ms", "per image ms", "dense ms"]
-    print_table([*header, "speedup", ""], rows, width)
-    sources = sorted({str(s) for s in reduced["token_inputs"].dropna()})
-    if sources:
-        _note(f"MACs and token ranges over the images each network was prepared on: {'; '.join(sources)}", width)
