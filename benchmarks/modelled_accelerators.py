@@ -24,21 +24,10 @@ MEASURED = ("ort_ms", "tfl_fp32_ms", "tfl_int8_ms", "tfl_mixed_ms", "openvino_ms
 
 def model(mt: Any, onnx: str, cached: dict[str, Any]) -> tuple[dict[str, Any], float]:
     """One network's modelled result and its wall seconds (one process, as a sweep worker runs it)."""
-    from hwbench.modelled.job import model_job
+    from hwbench.modelled.job import job_for, model_job
 
-    job = {
-        "path": onnx,
-        "accelerator": mt.accelerator,
-        "mapping": mt.mapping,
-        "mapping_names": list(mt.mapping_names),
-        "optimise": mt.settings["optimise"],
-        "effort": mt.settings["effort"],
-        "clock_mhz": mt.settings["clock_mhz"],
-        "scope": mt.scope(),
-        "cached": cached,
-    }
     start = time.perf_counter()
-    result = model_job(job)
+    result = model_job(job_for(mt, onnx, cached))
     if result["status"] != "ok":
         raise RuntimeError(f"{onnx}: {result['error']}")
     return result, time.perf_counter() - start

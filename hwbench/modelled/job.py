@@ -5,10 +5,26 @@ from __future__ import annotations
 import time
 import traceback
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 from hwbench.modelled import ModelMissingError
 from hwbench.modelled.workload import Workload, WorkloadError, layer_key, load_workload
+
+
+def job_for(mt: Any, path: str | Path, cached: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The wire dict model_job reads, for one ONNX file on a resolved modelled target (a ModelledTarget)."""
+    return {
+        "path": str(path),
+        "accelerator": mt.accelerator,
+        "mapping": mt.mapping,
+        "mapping_names": list(mt.mapping_names),
+        "optimise": mt.settings["optimise"],
+        "effort": mt.settings["effort"],
+        "clock_mhz": mt.settings["clock_mhz"],
+        "scope": mt.scope(),
+        "cached": cached or {},
+    }
 
 
 def model_job(job: dict[str, Any]) -> dict[str, Any]:

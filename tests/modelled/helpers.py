@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from hwbench.config.target import load_target
+from hwbench.modelled.job import job_for
 from hwbench.pipeline.modelled import ModelledTarget
 
 
@@ -17,16 +17,4 @@ def modelled_target(path: Path, effort: str = "lowest") -> ModelledTarget:
     return ModelledTarget.of(target)
 
 
-def job_for(mt: ModelledTarget, onnx: Path, cached: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The worker job of one network on a modelled target."""
-    return {
-        "path": str(onnx),
-        "accelerator": mt.accelerator,
-        "mapping": mt.mapping,
-        "mapping_names": list(mt.mapping_names),
-        "optimise": mt.settings["optimise"],
-        "effort": mt.settings["effort"],
-        "clock_mhz": mt.settings["clock_mhz"],
-        "scope": mt.scope(),
-        "cached": cached or {},
-    }
+__all__ = ["job_for", "modelled_target"]  # job_for: the shared builder, re-exported for the tests
