@@ -26,7 +26,7 @@ def model(mt: Any, onnx: str, cached: dict[str, Any]) -> tuple[dict[str, Any], f
     """One network's modelled result and its wall seconds (one process, as a sweep worker runs it)."""
     from hwbench.modelled.job import job_for, model_job
 
-    job = job_for(mt, onnx, cached)  # built before the clock starts, as before
+    job = job_for(mt, onnx, cached)  # outside the clock: the seconds are the worker's own
     start = time.perf_counter()
     result = model_job(job)
     if result["status"] != "ok":
