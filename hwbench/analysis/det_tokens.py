@@ -35,7 +35,7 @@ DET_TOKEN_COLUMNS = [
 def add_det_token_columns(frame: pd.DataFrame, store: Store) -> pd.DataFrame:
     """Fill DET_TOKEN_COLUMNS for pruning ViT detectors (rows of family det_vit with a pruning block).
 
-    `det_backbone_speedup_*` (the backbone alone, image → token map; local and Ray targets), `det_graph_speedup_*`
+    `det_backbone_speedup_*` (the backbone alone, image → token map; any measured target), `det_graph_speedup_*`
     (graph: backbone + head + decoding) and `det_e2e_speedup_*` (graph + NMS): p10, median,
     p90 over images of dense / pruned per image, where the same sweep timed the dense counterpart on the same
     target; `det_images_slower`: images whose end-to-end speed-up is below 1; `slower_than_dense`: the median

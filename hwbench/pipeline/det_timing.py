@@ -109,11 +109,13 @@ def _has_weights(store: Any, req: Any, acc_key: str, weights_path: Any) -> bool:
 
 
 def _done(row: Any, retry_errors: bool) -> bool:
-    """Whether a stored timing stands: ok, or failed and not retried (a lost board's failure is always retried)."""
+    """Whether a stored timing stands: ok (its backbone too, when retrying errors), or failed and not retried (a lost
+    board's failure is always retried)."""
+    info = json.loads(row["info_json"] or "{}")
     if row["status"] == "ok":
-        return True
-    transport = bool(json.loads(row["info_json"] or "{}").get("transport_error"))
-    return not retry_errors and not transport
+        # A backbone that failed (its export, or a board's agent too old to time it) is timed again when asked.
+        return not (retry_errors and "error" in (info.get("backbone") or {}))
+    return not retry_errors and not info.get("transport_error")
 
 
 def _export_job(ctx: StageContext, arch: Any, target: Target, weights: Any) -> dict[str, Any]:
