@@ -17,11 +17,11 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from hwbench.config import Strict
-from hwbench.space.anchors import AnchorSpec, count_boxes, generate
+from hwbench.space.anchors import AnchorSpec
 from hwbench.space.constraints import Constraints
 from hwbench.space.detection import DetHeadSpec, DetMacro, detector_dict
 from hwbench.space.families import FAMILIES, Family
-from hwbench.space.pyramid import Level, check_anchor_levels, check_backbone
+from hwbench.space.pyramid import Level, check_anchor_levels, check_backbone, level_anchors, level_boxes
 from hwbench.space.samplers import Param
 from hwbench.space.vit import ViTArch, ViTMacro, dense_counterpart, draw_vit, macro_stream
 
@@ -104,13 +104,12 @@ def vit_pyramid(arch: DetViTArch) -> list[Level]:
 
 def anchor_boxes(arch: DetViTArch) -> np.ndarray:
     """The detector's anchors, [N, 4] xyxy float32, in the head's output order."""
-    levels = vit_pyramid(arch)
-    return generate(arch.anchors, [lv.stride for lv in levels], [lv.size for lv in levels])
+    return level_anchors(arch.anchors, vit_pyramid(arch))
 
 
 def num_boxes(arch: DetViTArch) -> int:
     """Boxes the detector predicts per image."""
-    return count_boxes(arch.anchors, [lv.size for lv in vit_pyramid(arch)])
+    return level_boxes(arch.anchors, vit_pyramid(arch))
 
 
 # Families whose networks are detectors (boxes and scores out; the detection pipeline trains and times them).

@@ -20,11 +20,19 @@ from pydantic import (
 
 from hwbench.blocks import Act
 from hwbench.config import Strict
-from hwbench.space.anchors import AnchorPreset, AnchorSpec, count_boxes, generate
+from hwbench.space.anchors import AnchorPreset, AnchorSpec
 from hwbench.space.cnn import CNNArch, CNNMacro, draw_cnn
 from hwbench.space.constraints import Constraints
 from hwbench.space.families import FAMILIES, Family
-from hwbench.space.pyramid import backbone_strides, check_anchor_levels, check_backbone, expanded_width, pyramid
+from hwbench.space.pyramid import (
+    backbone_strides,
+    check_anchor_levels,
+    check_backbone,
+    expanded_width,
+    level_anchors,
+    level_boxes,
+    pyramid,
+)
 from hwbench.space.samplers import Param, Sampler, draw_param, param_extremes
 
 if TYPE_CHECKING:
@@ -124,13 +132,12 @@ class DetArch(Strict):
 
 def anchor_boxes(arch: DetArch) -> np.ndarray:
     """The detector's anchors, [N, 4] xyxy float32, in the head's output order."""
-    levels = pyramid(arch)
-    return generate(arch.anchors, [lv.stride for lv in levels], [lv.size for lv in levels])
+    return level_anchors(arch.anchors, pyramid(arch))
 
 
 def num_boxes(arch: DetArch) -> int:
     """Boxes the detector predicts per image (anchors × cells over every level)."""
-    return count_boxes(arch.anchors, [lv.size for lv in pyramid(arch)])
+    return level_boxes(arch.anchors, pyramid(arch))
 
 
 def _reachable(param: Param) -> list[Any]:

@@ -7,6 +7,10 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+import numpy as np
+
+from hwbench.space.anchors import AnchorSpec, count_boxes, generate
+
 if TYPE_CHECKING:
     from hwbench.space.cnn import CNNArch
     from hwbench.space.detection import DetArch
@@ -61,6 +65,16 @@ def pyramid(arch: DetArch) -> list[Level]:
         stride, size = stride * 2, math.ceil(size / 2)
         levels.append(Level(stride, size, head.extra_width(j), None))
     return levels
+
+
+def level_anchors(anchors: AnchorSpec, levels: list[Level]) -> np.ndarray:
+    """Anchors over pyramid levels, [N, 4] xyxy float32, in the head's output order (either family)."""
+    return generate(anchors, [lv.stride for lv in levels], [lv.size for lv in levels])
+
+
+def level_boxes(anchors: AnchorSpec, levels: list[Level]) -> int:
+    """Boxes predicted per image over pyramid levels (anchors × cells; either family)."""
+    return count_boxes(anchors, [lv.size for lv in levels])
 
 
 def check_backbone(arch: Any) -> None:
