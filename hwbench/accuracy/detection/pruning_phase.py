@@ -74,7 +74,7 @@ def finetune(
     """The pruning fine-tune: selectors on and keeping everything, then `finetune_epochs` epochs."""
     import torch
 
-    from hwbench.accuracy.detection.trainer import _epoch
+    from hwbench.accuracy.detection.epoch import train_epoch
     from hwbench.accuracy.trainer import make_optimizer
     from hwbench.models.calibrate import calibrate_keep_all
 
@@ -98,7 +98,7 @@ def finetune(
     losses = []
     for _ in range(knobs.finetune_epochs):
         model.train()
-        sums = _epoch(model, batches(), box_kind, optimizer, scheduler)
+        sums = train_epoch(model, batches(), box_kind, optimizer, scheduler)
         losses.append(sums["train_loss"] / steps_per_epoch)
     return {
         "finetune_epochs": knobs.finetune_epochs,

@@ -74,6 +74,7 @@ def _train(job: dict[str, Any], start: float) -> dict[str, Any]:
     # Initial weights depend on the network and the training seed only (as for classification).
     model, spec, device, channels_last = seeded_model(job)
     from hwbench.accuracy.detection import pruning_phase
+    from hwbench.accuracy.detection.epoch import epoch_batches, train_epoch
 
     # A pruning ViT detector: its dense counterpart's start, selectors off through the schedule.
     knobs = pruning_phase.before_schedule(model, spec, seed, device)
@@ -114,7 +115,7 @@ def _train(job: dict[str, Any], start: float) -> dict[str, Any]:
         model.train()
         t0 = time.perf_counter()
         batches = epoch_batches(train, gt_boxes, gt_labels, batch, steps_per_epoch, generator, channels_last)
-        sums = _epoch(model, batches, box_kind, optimizer, scheduler)
+        sums = train_epoch(model, batches, box_kind, optimizer, scheduler)
         train_time += time.perf_counter() - t0
         point: dict[str, Any] = {"epoch": epoch, **{k: v / steps_per_epoch for k, v in sums.items()}}
         point["lr"] = optimizer.param_groups[0]["lr"]
@@ -174,43 +175,6 @@ def _token_facts(model: Any, split: Any, mean: Any, std: Any, batch: int) -> dic
 
     data = DeviceData(split.images, np.arange(len(split)), tuple(mean), tuple(std), model.anchors.device)
     return validation_facts(model, data, batch, channels_last=False)
-
-
-def epoch_batches(
-    train: Any, gt_boxes: list[Any], gt_labels: list[Any], batch: int, steps: int, generator: Any, channels_last: bool
-) -> Any:
-    """One epoch of (images, boxes, labels) batches in a seeded order; the last partial batch is dropped."""
-    import torch
-
-    order = torch.randperm(len(train), generator=generator)
-    for step in range(steps):
-        idx = order[step * batch : (step + 1) * batch]
-        x = train.images(idx.to(train.device), channels_last)
-        yield x, [gt_boxes[i] for i in idx.tolist()], [gt_labels[i] for i in idx.tolist()]
-
-
-def _epoch(model: Any, batches: Any, box_kind: Any, optimizer: Any, scheduler: Any) -> dict[str, float]:
-    """Train on one epoch's batches; returns the summed loss parts and positives per image."""
-    import torch
-
-    from hwbench.accuracy.detection.loss import detection_loss
-
-    sums = {k: torch.zeros((), device=model.anchors.device) for k in ("train_loss", "cls_loss", "box_loss")}
-    sums["positives"] = torch.zeros((), device=model.anchors.device)
-    for x, boxes, labels in batches:
-        cls_logits, box_deltas = model.forward_raw(x)
-        loss, parts = detection_loss(model.head_type, cls_logits, box_deltas, model.anchors, boxes, labels, box_kind)
-        if hasattr(model, "auxiliary_loss"):  # a pruning ViT detector: its keep-ratio term (0 while selectors are off)
-            loss = loss + model.auxiliary_loss()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        sums["train_loss"] += loss.detach()
-        sums["cls_loss"] += parts["cls"]
-        sums["box_loss"] += parts["box"]
-        sums["positives"] += parts["positives"] / len(boxes)  # per image
-    return {k: float(v) for k, v in sums.items()}
 
 
 def detect(model: Any, split: Any, nms_settings: Any, batch: int, *, mean: Any, std: Any) -> tuple[list, dict]:
