@@ -182,11 +182,10 @@ def _check_draw(space: DesignSpace) -> None:
 
 def _load_det(path: Path, data: dict[str, Any]) -> DesignSpace:
     """A detector space: the backbone CNN block space and the detector macro, checked together."""
-    from hwbench.space.det_vit import load_det_vit, names_vit_backbone
     from hwbench.space.detection import DetBackbone, DetSpaceMacro, backbone_faults
 
-    if names_vit_backbone(path, data):  # a ViT backbone: the det_vit family (hwbench.space.det_vit)
-        return load_det_vit(path, data)  # type: ignore[no-any-return]
+    if _names_vit_backbone(path, data):  # a ViT backbone: the det_vit family (hwbench.space.det_vit)
+        return _load_det_vit(path, data)
     errors = validation_errors(DetSpaceFile, data, path)
     backbone, backbone_errors = _load_backbone(path, data.get("backbone"))
     value = data.get("detector", {})
@@ -239,3 +238,32 @@ def _load_backbone(path: Path, value: Any) -> tuple[DesignSpace | None, list[Con
         kind = "a fixed architecture" if backbone.fixed is not None else f"a {backbone.family} space"
         return None, [ConfigError(path, "backbone", f"{value!r} is {kind}; a detector needs a CNN block space")]
     return backbone, []
+
+
+def _names_vit_backbone(path: Path, data: dict[str, Any]) -> bool:
+    """Whether a detector space file's `backbone:` names a ViT block space (then _load_det_vit loads it)."""
+    value = data.get("backbone")
+    if not isinstance(value, str) or not (path.parent / value).is_file():
+        return False
+    backbone = load_yaml(path.parent / value)
+    macro = backbone.get("macro")
+    if isinstance(macro, dict):
+        return macro.get("family") == "vit"
+    if isinstance(macro, str) and (path.parent / macro).is_file():
+        return load_yaml(path.parent / macro).get("family") == "vit"
+    return False
+
+
+def _load_det_vit(path: Path, data: dict[str, Any]) -> DesignSpace:
+    """A ViT detector space: the ViT block space, the shared detector macro, overrides, checked together."""
+    from hwbench.space.det_vit import DetViTBackbone, DetViTSpaceFile, DetViTSpaceMacro
+
+    file = parse_model(DetViTSpaceFile, data, path)
+    backbone = load_space((path.parent / file.backbone).resolve())
+    macro, errors = _load_macro(path, data.get("detector", {}), "detector", only="det")
+    raise_errors(errors)
+    assert macro is not None
+    params = {**backbone.block_params, **file.block_params}
+    held = DetViTBackbone(space=backbone.name, macro=backbone.macro, block_params=params)  # type: ignore[arg-type]
+    joined = DetViTSpaceMacro.model_validate({**dict(macro), "backbone": held, "pruning": file.pruning})
+    return detector_space(path, file, macro, "det_vit", backbone.block, joined, params)

@@ -9,7 +9,6 @@ macro; it may override the backbone block's knobs (`block_params:`) and set the 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Literal
 
@@ -183,40 +182,6 @@ class DetViTSpaceFile(Strict):
     detector: str | dict[str, Any] = {}
     block_params: dict[str, Param] = {}
     pruning: PruningKnobs | None = None
-
-
-def names_vit_backbone(path: Path, data: dict[str, Any]) -> bool:
-    """Whether a detector space file's `backbone:` names a ViT block space (then load_det_vit loads it)."""
-    from hwbench.config import load_yaml
-
-    value = data.get("backbone")
-    if not isinstance(value, str) or not (path.parent / value).is_file():
-        return False
-    backbone = load_yaml(path.parent / value)
-    macro = backbone.get("macro")
-    if isinstance(macro, dict):
-        return macro.get("family") == "vit"
-    if isinstance(macro, str) and (path.parent / macro).is_file():
-        return load_yaml(path.parent / macro).get("family") == "vit"
-    return False
-
-
-def load_det_vit(path: Path, data: dict[str, Any]) -> Any:
-    """A ViT detector space: the ViT block space, the shared detector macro, overrides, checked together."""
-    from hwbench.config import parse_model
-    from hwbench.space.design_space import _load_macro, detector_space, load_space
-
-    file = parse_model(DetViTSpaceFile, data, path)
-    backbone = load_space((path.parent / file.backbone).resolve())
-    macro, errors = _load_macro(path, data.get("detector", {}), "detector", only="det")
-    from hwbench.config import raise_errors
-
-    raise_errors(errors)
-    assert macro is not None
-    params = {**backbone.block_params, **file.block_params}
-    held = DetViTBackbone(space=backbone.name, macro=backbone.macro, block_params=params)  # type: ignore[arg-type]
-    joined = DetViTSpaceMacro.model_validate({**dict(macro), "backbone": held, "pruning": file.pruning})
-    return detector_space(path, file, macro, "det_vit", backbone.block, joined, params)
 
 
 def backbone_spec(spec: Any) -> Any:

@@ -5,7 +5,7 @@ both detector families (CNN and ViT backbones) make."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -13,7 +13,15 @@ from hwbench.space.anchors import AnchorSpec, count_boxes, generate
 
 if TYPE_CHECKING:
     from hwbench.space.cnn import CNNArch
-    from hwbench.space.detection import DetArch
+
+
+class CNNDetector(Protocol):
+    """What the pyramid reads of a CNN detector (hwbench.space.detection.DetArch), named structurally so this
+    module, which that one imports, does not import it back."""
+
+    head: Any
+    backbone: CNNArch
+    resolution: int
 
 
 class Level(NamedTuple):
@@ -48,7 +56,7 @@ def expanded_width(backbone: CNNArch, stage: int) -> int:
     return cin * expansion
 
 
-def pyramid(arch: DetArch) -> list[Level]:
+def pyramid(arch: CNNDetector) -> list[Level]:
     """Every pyramid level in order: the chosen stages, then the extra levels (3x3 stride 2, padded: ceil)."""
     head, backbone = arch.head, arch.backbone
     strides = [backbone.stem.total_stride, *backbone_strides(backbone)]  # strides[i]: before stage i
