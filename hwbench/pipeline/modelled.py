@@ -134,29 +134,17 @@ class _Feed:
         return [self._job()] if self.next < len(self.todo) else []
 
     def _job(self) -> tuple[Any, dict[str, Any]]:
-        from hwbench.modelled.job import layer_keys
+        from hwbench.modelled.job import job_for, layer_keys
         from hwbench.modelled.workload import WorkloadError, load_workload
 
         item = self.todo[self.next]
         self.next += 1
-        scope = self.mt.scope()
         try:  # the graph is read here too, to send the worker its cached layers
-            keys = layer_keys(load_workload(item[3], self.mt.mapping_names), scope)
+            keys = layer_keys(load_workload(item[3], self.mt.mapping_names), self.mt.scope())
             cached = records.cached_layers(self.ctx.store, keys.values())
         except WorkloadError:
             cached = {}  # the worker reads it again and records the error
-        job = {
-            "path": item[3],
-            "accelerator": self.mt.accelerator,
-            "mapping": self.mt.mapping,
-            "mapping_names": list(self.mt.mapping_names),
-            "optimise": self.mt.settings["optimise"],
-            "effort": self.mt.settings["effort"],
-            "clock_mhz": self.mt.settings["clock_mhz"],
-            "scope": scope,
-            "cached": cached,
-        }
-        return item, job
+        return item, job_for(self.mt, item[3], cached)
 
     def record(self, tag: Any, result: dict[str, Any]) -> int:
         """Store one network's modelled record (ok or error), its new layers, and its sweep link."""
