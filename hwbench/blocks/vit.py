@@ -71,7 +71,10 @@ class Attention(nn.Module):
                 logits = logits + torch.log(size)[:, None, None, :]
             keys = mask[:, None, None, :]
             peak = torch.where(keys > 0, logits, torch.full_like(logits, float("-inf"))).amax(-1, keepdim=True)
-            e = torch.exp(logits - peak) * keys
+            # A hidden key may score far above the kept ones (a trained ViT's logits spread by thousands):
+            # exp would overflow to inf and inf * 0 = NaN. Clamped, a hidden key's exponential is at most 1
+            # (its straight-through gradient stays finite); kept keys are never above the peak, so unchanged.
+            e = torch.exp((logits - peak).clamp(max=0.0)) * keys
             attn = (e + eps / n) / (e.sum(dim=-1, keepdim=True) + eps)
         else:
             w = size if mask is None else (mask if size is None else size * mask)

@@ -234,3 +234,25 @@ def test_set_form_rejects_forms_a_block_lacks() -> None:
     ltmp = tiny_model("vit_ltmp")
     with pytest.raises(ValueError, match="needs a capacity"):
         ltmp.set_token_form("fixed_count")
+
+
+def test_masked_training_attention_is_finite_when_a_hidden_key_dominates() -> None:
+    """A trained ViT's attention logits spread by thousands (the digits-det detector's: up to 3087): a hidden key
+    far above every kept one must not overflow exp (inf · 0 = NaN) in the training form, nor in its gradients."""
+    from hwbench.blocks.vit import Attention
+
+    torch.manual_seed(0)
+    attn = Attention(8, 2)
+    with torch.no_grad():
+        attn.qkv.weight[:16] *= 30.0  # q and k rows: logits ×900
+    x = torch.randn(2, 6, 8, requires_grad=True)
+    mask = torch.tensor([[1.0, 0.0, 1.0, 0.0, 0.0, 1.0]] * 2, requires_grad=True)
+    attn.train()
+    out, _, probs = attn(x, mask=mask)
+    (out.square().sum()).backward()
+    assert torch.isfinite(out).all() and torch.isfinite(x.grad).all() and torch.isfinite(mask.grad).all()
+    assert float(probs.detach()[..., mask[0] == 0].abs().max()) == 0.0  # hidden keys get no attention
+    attn.eval()
+    with torch.no_grad():
+        want = attn(x, mask=mask.detach())[0]
+    assert torch.allclose(out, want, atol=1e-4, rtol=1e-4)  # the training form computes the inference function

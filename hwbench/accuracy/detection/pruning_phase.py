@@ -100,6 +100,9 @@ def finetune(
         model.train()
         sums = train_epoch(model, batches(), box_kind, optimizer, scheduler)
         losses.append(sums["train_loss"] / steps_per_epoch)
+        # As in the schedule: a diverged fine-tune is a failure, not a detector with NaN weights and mAP 0.
+        if not math.isfinite(losses[-1]):
+            raise FloatingPointError(f"pruning fine-tune diverged: loss {losses[-1]} in epoch {len(losses)}")
     return {
         "finetune_epochs": knobs.finetune_epochs,
         "steps": total,

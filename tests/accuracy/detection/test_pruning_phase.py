@@ -70,3 +70,26 @@ def test_dense_phase_is_the_dense_training_then_selectors_fine_tune(data: dict, 
     assert given["curve"] == [] and given["metrics"] == full["metrics"]
     again = torch.load(given["weights"]["path"], weights_only=True)
     assert all(torch.equal(final[k], again[k]) for k in final)
+
+
+@pytest.mark.parametrize("knobs", [{}, {"keep_pruned": False}], ids=["keep", "discard"])
+def test_fine_tune_from_sharp_trained_weights_stays_finite_and_keeps_tokens(data: dict, knobs: dict) -> None:
+    """The benchmark's fine-tunes from the trained digits-det dense detector (attention logits spread by thousands)
+    gave NaN weights, kept fraction 0 and mAP 0 (discard: an IndexError); a trained dense start with attention
+    sharpened the same way must fine-tune to finite weights that still keep most tokens and still detect."""
+    pruned = det_spec("vit_mlp_prune", pruning=knobs, **PRUNE)
+    dense = train_detection_job(job(data, dense_detector(pruned), "sharp_dense"))
+    assert dense["status"] == "ok", dense.get("error")
+    weights = torch.load(dense["weights"]["path"], weights_only=True)
+    for key in [k for k in weights if k.endswith(("attn.qkv.weight", "attn.qkv.bias"))]:
+        rows = weights[key].shape[0] * 2 // 3  # query and key rows: logits ×100², spread by thousands
+        weights[key][:rows] *= 100.0
+    path = data["tmp"] / "sharp_dense.pt"
+    torch.save(weights, path)
+    tuned = train_detection_job({**job(data, pruned, "sharp_tuned"), "dense_weights": str(path)})
+    assert tuned["status"] == "ok", tuned.get("error")
+    final = torch.load(tuned["weights"]["path"], weights_only=True)
+    assert all(torch.isfinite(v).all() for v in final.values() if v.is_floating_point())
+    token = tuned["info"]["token_phase"]
+    assert all(0.5 < k <= 1.0 for k in token["keep_ratio"]), token  # started keeping all; 3 steps can't drop most
+    assert tuned["boxes"]["kept_mean"] > 0  # NaN scores leave no box above the threshold
