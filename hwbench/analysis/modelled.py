@@ -17,6 +17,7 @@ from hwbench.analysis.data import Quality, choose_quality, usable, with_quality
 from hwbench.analysis.median_noise import QUANTILES
 from hwbench.analysis.rank_agreement import AGREEMENT_COLUMNS, rank_agreement
 from hwbench.analysis.stepfront import TargetFronts, target_fronts
+from hwbench.modelled import MODELLED_TARGET_SQL
 from hwbench.store import Store
 
 SUFFIX = " (modelled)"
@@ -33,7 +34,7 @@ FROM sweep_archs sa
 CROSS JOIN runs r ON r.sweep = sa.sweep AND r.arch_id = sa.arch_id
 JOIN archs a ON a.arch_id = r.arch_id
 JOIN sweep_targets st ON st.sweep = r.sweep AND st.target = r.target
-     AND json_extract(st.config_json, '$.runner') = 'zigzag'
+     AND {modelled}
 LEFT JOIN exports e ON e.export_key = r.export_key
 LEFT JOIN sweep_modelled l ON l.sweep = r.sweep AND l.arch_id = r.arch_id AND l.target = r.target
 LEFT JOIN modelled m ON m.model_key = l.model_key
@@ -54,7 +55,7 @@ def modelled_frame(store: Store, sweeps: list[str]) -> pd.DataFrame:
     pending), cycles, latency_ms at the target's clock, energy_uj per inference, utilisation, MAC coverage, accuracy.
     """
     marks = ",".join("?" for _ in sweeps)
-    rows = store.query(_SQL.format(marks=marks), tuple(sweeps))
+    rows = store.query(_SQL.format(marks=marks, modelled=MODELLED_TARGET_SQL), tuple(sweeps))
     select = _SQL.split("FROM")[0].replace("SELECT", "")
     columns = [c.strip().split(" AS ")[-1].split(".")[-1] for c in select.split(",")]
     frame = pd.DataFrame([tuple(r) for r in rows], columns=columns)

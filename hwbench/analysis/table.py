@@ -7,6 +7,7 @@ import pandas as pd
 
 from hwbench.analysis.artifact_info import ARTIFACT_COLUMNS, artifact_facts
 from hwbench.errors import HwbenchError
+from hwbench.modelled import MODELLED_TARGET_SQL
 from hwbench.store import Store
 
 # CROSS JOIN makes SQLite walk the sweep's samples and look each run up by its key (sweep, arch_id, target);
@@ -27,7 +28,7 @@ LEFT JOIN exports e ON e.export_key = r.export_key
 LEFT JOIN measurements m ON m.measure_key = r.measure_key
 WHERE sa.sweep IN ({marks})
   AND NOT EXISTS (SELECT 1 FROM sweep_targets st WHERE st.sweep = r.sweep AND st.target = r.target
-                  AND json_extract(st.config_json, '$.runner') = 'zigzag')
+                  AND {modelled})
 ORDER BY r.sweep, r.target, sa.space, sa.sample_index
 """
 # Modelled targets (runner zigzag) are left out above: their figures are not measurements and live in their own
@@ -139,7 +140,7 @@ def results_frame(store: Store, sweeps: list[str]) -> pd.DataFrame:
     """
     store.require_sweeps(sweeps)
     marks = ",".join("?" for _ in sweeps)
-    rows = store.query(_SQL.format(marks=marks), tuple(sweeps))
+    rows = store.query(_SQL.format(marks=marks, modelled=MODELLED_TARGET_SQL), tuple(sweeps))
     frame = pd.DataFrame([tuple(r) for r in rows], columns=_columns())  # tuples: 3× faster than dicts
     frame["status"] = _statuses(frame["export_status"], frame["measure_status"])
     frame["error"] = frame["measure_error"].fillna(frame["export_error"])

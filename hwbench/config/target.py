@@ -16,6 +16,7 @@ from hwbench.config.loading import Strict, load_yaml, parse_model, raise_errors,
 from hwbench.errors import ConfigError, UnknownNameError
 from hwbench.measure.rounds import ROUNDS
 from hwbench.measure.timing import MIN_RUNS, Protocol, min_runs_for
+from hwbench.modelled import is_modelled
 
 
 class MeasurementSettings(Strict):
@@ -207,6 +208,11 @@ class Target:
     token_form: str | dict[str, str] = "auto"
     nms: dict[str, Any] = field(default_factory=dict)  # as written in the file (validated); {}: the defaults
 
+    @property
+    def modelled(self) -> bool:
+        """An analytical accelerator model (hwbench.modelled) rather than a timed runtime: nothing is timed."""
+        return is_modelled(self.runner)
+
     def profile(self) -> dict[str, Any]:
         """The export profile as a canonical dict (exporter defaults filled in; token_form unless auto)."""
         tokens = {} if self.token_form == "auto" else {"token_form": self.token_form}
@@ -248,7 +254,7 @@ def _name_errors(data: dict[str, Any], path: Path) -> list[ConfigError]:
 
     errors: list[ConfigError] = []
     runner = exporter = None
-    if isinstance(data.get("runner"), str) and not _is_modelled(data["runner"]):
+    if isinstance(data.get("runner"), str) and not is_modelled(data["runner"]):
         try:
             runner = get_runner(data["runner"])
         except UnknownNameError as exc:
@@ -270,7 +276,7 @@ def _build_target(file: TargetFile, path: Path) -> Target:
     from hwbench.export import ProfileError, get_exporter
     from hwbench.runners import get_runner
 
-    options_type = _modelled_options() if _is_modelled(file.runner) else get_runner(file.runner).options
+    options_type = _modelled_options() if is_modelled(file.runner) else get_runner(file.runner).options
     exporter = get_exporter(file.export.format)
     errors: list[ConfigError] = []
     if file.export.precision not in exporter.precisions:
@@ -292,7 +298,7 @@ def _build_target(file: TargetFile, path: Path) -> Target:
         runner_options = _validate_dataclass(options_type, file.runner_options, path, "runner_options")
     except ConfigError as exc:
         errors += split_errors(exc)
-    if runner_options and _is_modelled(file.runner):
+    if runner_options and is_modelled(file.runner):
         from hwbench.modelled.config import option_errors
 
         errors += option_errors(runner_options, path)
@@ -384,13 +390,6 @@ def _validate_dataclass(cls: type, data: dict[str, Any], path: Path, prefix: str
     return asdict(value)
 
 
-def _is_modelled(runner: str) -> bool:
-    """A modelled target (an analytical accelerator model, hwbench.modelled) rather than a timed runtime."""
-    from hwbench.modelled import is_modelled
-
-    return is_modelled(runner)
-
-
 def _modelled_options() -> type:
     from hwbench.modelled.options import ZigzagOptions
 
@@ -399,7 +398,7 @@ def _modelled_options() -> type:
 
 def _modelled_raw_errors(data: dict[str, Any], path: Path) -> list[ConfigError] | None:
     """The faults only a modelled target can have (None for a timed target)."""
-    if not isinstance(data.get("runner"), str) or not _is_modelled(data["runner"]):
+    if not isinstance(data.get("runner"), str) or not is_modelled(data["runner"]):
         return None
     from hwbench.modelled.config import raw_errors
 

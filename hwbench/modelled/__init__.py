@@ -12,6 +12,10 @@ from types import ModuleType
 
 # Runner names of modelled targets (a target file's `runner:`); they are not in hwbench.runners (nothing to time).
 MODELLED_RUNNERS = ("zigzag",)
+# The same test in SQL, on a stored target configuration (alias `st` of sweep_targets): one place knows the names.
+MODELLED_TARGET_SQL = "json_extract(st.config_json, '$.runner') IN ({})".format(
+    ", ".join(f"'{name}'" for name in MODELLED_RUNNERS)
+)
 KIND = "modelled"
 ZIGZAG_DIST = "zigzag-dse"
 INSTALL = "pip install 'hwbench[accel]'"

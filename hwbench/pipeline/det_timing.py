@@ -16,7 +16,6 @@ import os
 from typing import Any
 
 from hwbench.config.target import Target
-from hwbench.modelled import is_modelled
 from hwbench.pipeline.det_plan import DetTrainingPlan, train_key
 from hwbench.pipeline.det_records import store_timing
 from hwbench.pipeline.det_run import Site, site_for
@@ -51,7 +50,7 @@ def det_timing_stage(ctx: StageContext) -> None:
     untrained = 0
     try:
         for target in plan.targets:
-            if is_modelled(target.runner):
+            if target.modelled:
                 continue  # nothing to time: the measure stage modelled its graph (NMS is not modelled)
             trained = [(a, train_key(a, tp)) for a in ctx.archs]
             trained = [(a, k) for a, k in trained if _has_weights(store, req, k, weights_path)]

@@ -26,10 +26,8 @@ def evaluated_targets(plan: Plan) -> list[Target]:
     mode = plan.request.eval_artifacts
     if plan.training is None or mode == "none":
         return []
-    from hwbench.modelled import is_modelled
-
     # A modelled target runs no artifact, so it has no artifact accuracy to score.
-    return [t for t in plan.targets if (mode == "all" or t.evaluate_accuracy) and not is_modelled(t.runner)]
+    return [t for t in plan.targets if (mode == "all" or t.evaluate_accuracy) and not t.modelled]
 
 
 def wants_artifacts(plan: Plan) -> bool:

@@ -11,7 +11,6 @@ from typing import Any
 
 from hwbench.config.target import Target
 from hwbench.export.artifacts import ArtifactStore
-from hwbench.modelled import is_modelled
 from hwbench.pipeline.executor import Batch, Executor, LocalExecutor, Resources
 from hwbench.pipeline.jobs import MeasureJob
 from hwbench.pipeline.measurements import (
@@ -45,7 +44,7 @@ def measure_stage(ctx: StageContext) -> None:
                 f"{target.name}: {unexported} of {len(ctx.archs)} networks have no export for this target in the "
                 f"store yet; they stay pending (run `--stage export` with this target first)"
             )
-        if is_modelled(target.runner):  # an analytical model costs the artifact: nothing is timed (pipeline.modelled)
+        if target.modelled:  # an analytical model costs the artifact: nothing is timed (pipeline.modelled)
             from hwbench.pipeline.modelled import model_target
 
             plan.counts["modelled"] = plan.counts.get("modelled", 0) + model_target(ctx, target, exports, artifacts)

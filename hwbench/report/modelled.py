@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 from hwbench.analysis.modelled import COSTS, ModelledAnalysis, analyse_modelled, modelled_frame
 from hwbench.analysis.pareto import front_points
+from hwbench.modelled import MODELLED_TARGET_SQL
 from hwbench.report.plots import LABELS, block_colors, log_axis, save, scale, slug
 from hwbench.report.tables import num, pct, render, text, with_ci
 from hwbench.store import Store
@@ -160,8 +161,7 @@ def has_measured_rows(store: Store, sweeps: list[str]) -> bool:
     marks = ",".join("?" for _ in sweeps)
     measured = store.query(
         f"SELECT 1 FROM runs r WHERE r.sweep IN ({marks}) AND NOT EXISTS (SELECT 1 FROM sweep_targets st "
-        "WHERE st.sweep = r.sweep AND st.target = r.target AND json_extract(st.config_json, '$.runner') = 'zigzag') "
-        "LIMIT 1",
+        f"WHERE st.sweep = r.sweep AND st.target = r.target AND {MODELLED_TARGET_SQL}) LIMIT 1",
         tuple(sweeps),
     )
     modelled = store.query(f"SELECT 1 FROM sweep_modelled WHERE sweep IN ({marks}) LIMIT 1", tuple(sweeps))
