@@ -59,7 +59,9 @@ def specs(size: dict[str, Any]) -> dict[str, Any]:
 
 
 def train_all(variants: dict[str, Any], quick: bool, workdir: Path) -> tuple[Any, dict[str, dict[str, Any]]]:
-    """Train every variant with hwbench's detection trainer; (plan, name → result)."""
+    """Train every variant with hwbench's detection trainer; (plan, name → result), reusing results in workdir."""
+    import json
+
     from hwbench.accuracy.detection.trainer import train_detection_job
     from hwbench.pipeline.det_plan import plan_detection
     from hwbench.space.design_space import load_space
@@ -78,12 +80,18 @@ def train_all(variants: dict[str, Any], quick: bool, workdir: Path) -> tuple[Any
             "device": "cpu",
             "nms": tp.nms.key(),
         }
+        done = workdir / f"{name}.result.json"
+        if done.exists() and (workdir / f"{name}.pt").exists():  # a --workdir run trained it already
+            results[name] = json.loads(done.read_text())
+            print(f"reused {name} from {done}: mAP {results[name]['metrics']['map']:.4f}")
+            continue
         if name != "dense":  # its dense phase is the dense detector's training (tested): only the fine-tune runs
             job["dense_weights"] = str(workdir / "dense.pt")
         t0 = time.perf_counter()
         results[name] = train_detection_job(job)
         if results[name]["status"] != "ok":
             raise RuntimeError(f"{name}: {results[name]['error']}")
+        done.write_text(json.dumps(results[name], default=str))
         print(f"trained {name} in {time.perf_counter() - t0:.0f} s: mAP {results[name]['metrics']['map']:.4f}")
     return tp, results
 
@@ -172,14 +180,19 @@ def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="a tiny backbone, 1 short epoch, few images")
+    parser.add_argument("--workdir", help="keep trained weights here and reuse them (delete a variant's to retrain)")
+    parser.add_argument("--train-only", nargs="?", const="all", help="train (or reuse) all ('dense': it), then stop")
     args = parser.parse_args()
     torch.set_num_threads(1)
     size = QUICK if args.quick else FULL
     load_before = os.getloadavg()
     start = time.perf_counter()
-    work = Path(tempfile.mkdtemp(prefix="hwbench-dtp-"))
+    work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="hwbench-dtp-"))
+    work.mkdir(parents=True, exist_ok=True)
     variants = specs(size)
-    tp, trained = train_all(variants, args.quick, work)
+    tp, trained = train_all({"dense": variants["dense"]} if args.train_only == "dense" else variants, args.quick, work)
+    if args.train_only:
+        return
     from hwbench.pipeline.det_plan import calibration_images
 
     calib = torch.from_numpy(calibration_images(tp.ref, 32, 128))
