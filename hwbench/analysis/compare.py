@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from hwbench.analysis.canary import CANARY_COLUMNS, canary_summary, pair_canaries
 from hwbench.errors import HwbenchError
 
 # Identity of the two artifacts of one (network, target).
@@ -23,7 +24,7 @@ UNKNOWN = "unknown"  # different hashes and a file is missing, so the content co
 MISSING = "no artifact"  # one side failed to export
 
 KEYS = ["arch_id", "target"]
-SIDE_COLUMNS = ["space", "status", "median_ms", "ci_low_ms", "ci_high_ms", "artifact_hash", "format"]
+SIDE_COLUMNS = ["space", "status", "median_ms", "ci_low_ms", "ci_high_ms", "artifact_hash", "format", *CANARY_COLUMNS]
 
 
 @lru_cache(maxsize=4096)
@@ -52,8 +53,9 @@ def pair_sweeps(
     `locate(side, artifact_hash, format)` gives an artifact's file ("a" or "b" side), so artifacts whose bytes
     differ can still be compared by content; without it they are UNKNOWN.
     """
-    left = a[KEYS + SIDE_COLUMNS].drop_duplicates(KEYS, keep="last")
-    right = b[KEYS + SIDE_COLUMNS].drop_duplicates(KEYS, keep="last")
+    # A table without the canary columns (stored before schema 8, or made by hand) compares without them.
+    left = a.reindex(columns=KEYS + SIDE_COLUMNS).drop_duplicates(KEYS, keep="last")
+    right = b.reindex(columns=KEYS + SIDE_COLUMNS).drop_duplicates(KEYS, keep="last")
     pairs = left.merge(right, on=KEYS, suffixes=("_a", "_b"))
     if pairs.empty:
         raise HwbenchError("the two sweeps share no (network, target) pair: nothing to compare")
@@ -70,11 +72,13 @@ def pair_sweeps(
     pairs["ratio"] = med_b / med_a
     pairs["b_in_a"] = ((med_b >= pairs["ci_low_ms_a"]) & (med_b <= pairs["ci_high_ms_a"])).where(ok)
     pairs["a_in_b"] = ((med_a >= pairs["ci_low_ms_b"]) & (med_a <= pairs["ci_high_ms_b"])).where(ok)
-    return pairs.rename(columns={"space_a": "space"}).drop(columns=["space_b"])
+    return pair_canaries(pairs).rename(columns={"space_a": "space"}).drop(columns=["space_b"])
 
 
 def summarise(pairs: pd.DataFrame) -> pd.DataFrame:
-    """Per target: identical artifacts, latency ratio B/A (median, p10–p90), median |Δ|, intervals, Spearman ρ."""
+    """Per target: identical artifacts, latency ratio B/A (median, p10–p90), median |Δ|, intervals, Spearman ρ;
+    and the machine's speed: canary ratio B/A, its tolerance, pairs measured at different speeds, and the
+    canary-normalised median ratio and |Δ| (derived, hwbench.analysis.canary), beside the raw figures."""
     rows = []
     for target, group in pairs.groupby("target", sort=True):
         measured = group.dropna(subset=["ratio"])
@@ -94,6 +98,7 @@ def summarise(pairs: pd.DataFrame) -> pd.DataFrame:
                 "b_in_a": int(measured["b_in_a"].astype(bool).sum()),
                 "a_in_b": int(measured["a_in_b"].astype(bool).sum()),
                 "spearman": spearman(measured["median_ms_a"].to_numpy(float), measured["median_ms_b"].to_numpy(float)),
+                **canary_summary(group),
             }
         )
     return pd.DataFrame(rows)

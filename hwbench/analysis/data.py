@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from hwbench.analysis.canary import mixed_speed_notes
+
 
 @dataclass(frozen=True)
 class Quality:
@@ -72,6 +74,7 @@ def usable(frame: pd.DataFrame, group: str = "block") -> tuple[pd.DataFrame, lis
 
     Combined sweeps may point at the same measurement (counted once) or hold two measurements of one network
     on one target (the newest is kept, and a note says so), so no network weighs twice in a front or bootstrap.
+    A note also says when one target's results come from blocks whose canaries show different machine speeds.
     """
     notes: list[str] = []
     ok = frame[(frame["status"] == "ok") & (frame["median_ms"] > 0)].copy()
@@ -88,6 +91,8 @@ def usable(frame: pd.DataFrame, group: str = "block") -> tuple[pd.DataFrame, lis
                 "the newest measurement of each is used"
             )
         ok = ok[~repeated]
+    # Measurements of one target from blocks that ran at different machine speeds (their canaries say so).
+    notes += mixed_speed_notes(ok)
     return ok.sort_values(["target", "group", "arch_id"]).reset_index(drop=True), notes
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from hwbench.analysis.artifact_info import ARTIFACT_COLUMNS, artifact_facts
+from hwbench.analysis.canary import add_canary_norm
 from hwbench.errors import HwbenchError
 from hwbench.modelled import MODELLED_TARGET_SQL
 from hwbench.store import Store
@@ -19,7 +20,7 @@ SELECT r.sweep, sa.space, sa.sample_index, r.arch_id, a.family, a.block, a.macs,
        m.status AS measure_status, m.error AS measure_error, m.median_ms, m.mean_ms, m.std_ms, m.cov,
        m.min_ms, m.p10_ms, m.p90_ms, m.p99_ms, m.ci_low_ms, m.ci_high_ms, m.rel_ci, m.n_runs, m.converged,
        m.device_seconds, m.finished_at AS measured_at, m.prov_id, m.disturbed, m.disturbed_reason, m.rounds,
-       m.n_eff, m.foreign_share, m.canary_drift,
+       m.n_eff, m.foreign_share, m.canary_drift, m.canary_kind, m.canary_ms, m.canary_n, m.canary_rel_sd,
        e.info_json AS export_info, m.info_json AS measure_info
 FROM sweep_archs sa
 CROSS JOIN runs r ON r.sweep = sa.sweep AND r.arch_id = sa.arch_id
@@ -136,7 +137,11 @@ def results_frame(store: Store, sweeps: list[str]) -> pd.DataFrame:
     Measurement-trust columns (docs/measurement.md): `disturbed` (1: still disturbed after re-measuring, 0: clean,
     NaN: measured before rounds existed or not measured), `disturbed_reason`, `rounds`, `n_eff` (effective
     independent runs), `foreign_share` (largest share of the measured cores other processes took in a round) and
-    `canary_drift` (largest canary slow-down against the target's baseline).
+    `canary_drift` (largest canary slow-down against the target's baseline); the machine's speed when measured:
+    `canary_kind`, `canary_ms` (median canary of the target block that measured the result), `canary_n` (its
+    timings) and `canary_rel_sd` (their relative spread), NaN for results stored before schema 8; and, derived,
+    `median_ms_canary_norm` = median_ms × `canary_ref_ms` / canary_ms, the reference being the median block
+    canary of the target's measurements in these sweeps (hwbench.analysis.canary; assumes a uniform shift).
     """
     store.require_sweeps(sweeps)
     marks = ",".join("?" for _ in sweeps)
@@ -165,7 +170,7 @@ def results_frame(store: Store, sweeps: list[str]) -> pd.DataFrame:
     from hwbench.analysis.tokens import add_token_columns
 
     frame = add_det_token_columns(add_detection_columns(add_token_columns(frame, store), store, sweeps), store)
-    return add_stage_blocks(add_reference_column(frame), store, sweeps)
+    return add_canary_norm(add_stage_blocks(add_reference_column(frame), store, sweeps))
 
 
 def add_detection_columns(frame: pd.DataFrame, store: Store, sweeps: list[str]) -> pd.DataFrame:

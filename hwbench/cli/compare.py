@@ -31,7 +31,9 @@ def compare_sweeps(
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write pairs and summary as JSON.")] = None,
 ) -> None:
     """Per network and target: both latencies, whether the artifacts are identical, the ratio B/A and whether each
-    median lies inside the other's 95% interval; per target: median ratio, median |Δ| and Spearman ρ."""
+    median lies inside the other's 95% interval; per target: median ratio, median |Δ| and Spearman ρ, the canary
+    ratio B/A of the blocks that measured them, and a warning with canary-normalised figures (derived) beside the
+    raw ones when the machine's speed differed between the sweeps."""
     from hwbench.analysis.compare import pair_sweeps, setup_differences, summarise
     from hwbench.analysis.provenance import load_provenance
     from hwbench.analysis.table import require_rows, results_frame
@@ -65,6 +67,9 @@ def compare_sweeps(
     if networks:
         _print_pairs(pairs)
     _print_summary(summary, a, b)
+    speed = speed_lines(summary)
+    for line in speed:
+        typer.echo(line)
     for line in setup:
         typer.echo(f"setup: {line}")
     if json_out:
@@ -73,6 +78,7 @@ def compare_sweeps(
             "b": {"sweep": b, "store": str(second)},
             "summary": json.loads(summary.to_json(orient="records")),
             "setup_differences": setup,
+            "machine_speed": speed,
             "pairs": json.loads(pairs.to_json(orient="records")),
         }
         json_out.parent.mkdir(parents=True, exist_ok=True)
@@ -105,6 +111,38 @@ def _print_pairs(pairs: object) -> None:
     print_table([*headers, "B in A's CI", "A in B's CI"], rows)
 
 
+def speed_lines(summary: object) -> list[str]:
+    """Per target: the canary ratio B/A, and a warning with raw and canary-normalised figures when it is beyond
+    the canaries' own noise (hwbench.measure.machine_speed)."""
+    from hwbench.analysis.canary import NORM_LABEL
+
+    lines = []
+    for s in summary.itertuples(index=False):  # type: ignore[attr-defined]
+        if not s.canary_pairs:
+            lines.append(
+                f"canary: {s.target}: no canary comparison (results measured before blocks recorded their canary, "
+                "or with different canaries)"
+            )
+            continue
+        lines.append(
+            f"canary: {s.target}: canary B/A {s.canary_ratio:.3f} (noise tolerance ±{s.canary_tolerance:.1%}), "
+            f"over {s.canary_pairs} of {s.measured_both} networks"
+        )
+        if s.canary_differs:
+            lines.append(
+                f"warning: {s.target}: the machine's speed differed between the sweeps (canary B/A "
+                f"{s.canary_ratio:.3f}, beyond ±{s.canary_tolerance:.1%}, for {s.canary_differs} of {s.canary_pairs} "
+                f"networks): raw median B/A {s.median_ratio:.3f}, median |Δ| {_pct(s.median_abs_delta)}; {NORM_LABEL}: "
+                f"median B/A {s.median_ratio_canary_norm:.3f}, median |Δ| {_pct(s.median_abs_delta_canary_norm)} "
+                "(each latency divided by its own block's canary; assumes the shift slowed every network alike)"
+            )
+    return lines
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}%" if value == value else "–"
+
+
 def _print_summary(summary: object, a: str, b: str) -> None:
     rows = [
         (
@@ -115,9 +153,10 @@ def _print_summary(summary: object, a: str, b: str) -> None:
             f"{s.b_in_a}/{s.measured_both}",
             f"{s.a_in_b}/{s.measured_both}",
             num(s.spearman),
+            num(s.canary_ratio),
         )
         for s in summary.itertuples(index=False)  # type: ignore[attr-defined]
     ]
     typer.echo(f"\nB = {b} against A = {a}")
     headers = ["target", "identical artifacts", "B/A median (p10–p90)", "median |Δ|", "B in A's CI", "A in B's CI"]
-    print_table([*headers, "Spearman ρ"], rows)
+    print_table([*headers, "Spearman ρ", "canary B/A"], rows)

@@ -11,6 +11,9 @@ import numpy as np
 from hwbench.measure.rounds import pool
 from hwbench.measure.stats import summarize
 
+# The block's canary figure as measurement columns (canary_kind, canary_ms, canary_n, canary_rel_sd).
+CANARY_FIELDS = {"kind": "kind", "ms": "median_ms", "n": "n", "rel_sd": "rel_sd"}
+
 ROUND_COLUMNS = (
     "median_ms",
     "ci_low_ms",
@@ -77,8 +80,10 @@ def from_row(row: Any) -> dict[str, Any]:
     }
 
 
-def final_record(kept: list[dict[str, Any]], rel_var: float, df: int, confidence: float) -> dict[str, Any]:
-    """The network's stored record from its kept rounds."""
+def final_record(
+    kept: list[dict[str, Any]], rel_var: float, df: int, confidence: float, canary: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The network's stored record from its kept rounds, with its block's canary figure (measure.machine_speed)."""
     results = [k["result"] for k in kept]
     pooled = pool([summary(k) for k in kept], confidence, rel_var, df)
     samples = np.concatenate([np.frombuffer(r["samples"], dtype="<f4") for r in results if r.get("samples")])
@@ -92,6 +97,7 @@ def final_record(kept: list[dict[str, Any]], rel_var: float, df: int, confidence
         **(results[0].get("info") or {}),
         "rounds": [_round_info(k) for k in kept],
         "pooling": {**pooled, "between_rel_var": rel_var, "between_df": df},
+        **({"block_canary": canary} if canary else {}),
     }
     from hwbench.runners.local import thin
 
@@ -116,6 +122,7 @@ def final_record(kept: list[dict[str, Any]], rel_var: float, df: int, confidence
         "foreign_share": max((s for s in shares if s is not None), default=None),
         "canary_drift": round(max(drifts), 4) if drifts else None,
         "queue_seconds": _queue_seconds(results),
+        **{f"canary_{k}": (canary or {}).get(src) for k, src in CANARY_FIELDS.items()},
         "info": info,
         "provenance": results[-1].get("provenance"),
         "started_at": results[0].get("started_at"),

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from hwbench.measure.disturbance import CanaryBaseline, canary_kind, reasons, severity
+from hwbench.measure.machine_speed import block_canary
 from hwbench.measure.recovery import BUSY
 from hwbench.measure.rounds import ROUNDS, between_variance, round_protocol
 from hwbench.pipeline.jobs import MeasureJob
@@ -181,9 +182,17 @@ class RoundDriver:
             if not any(f["reasons"] for f in self.kept[i].values())
         ]
         rel_var, df = between_variance(clean)
+        # The machine's speed during this block, stored with each of its measurements (measure.machine_speed):
+        # measurements are reused across sweeps, so the canary belongs to the block that measured them.
+        canary = block_canary(
+            ((f["result"].get("info") or {}).get("canary"), bool(f["reasons"]))
+            for i in self.kept
+            if i not in self.failed
+            for f in self.kept[i].values()
+        )
         for i in complete:
             confidence = self.todo[i].protocol.get("confidence", 0.95)
-            final = final_record([self.kept[i][r] for r in range(self.rounds)], rel_var, df, confidence)
+            final = final_record([self.kept[i][r] for r in range(self.rounds)], rel_var, df, confidence, canary)
             self.ctx.store_final(i, self.todo[i].keys, final, None)
             drop_rounds(self.ctx.store, self.todo[i].keys.measure_key)
         return len(complete)

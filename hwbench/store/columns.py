@@ -45,6 +45,10 @@ MEASUREMENT_COLUMNS = (
     "disturbed_reason",
     "foreign_share",
     "canary_drift",
+    "canary_kind",
+    "canary_ms",
+    "canary_n",
+    "canary_rel_sd",
 )
 
 # accuracies of trained networks: what hwbench.accuracy.trainer.train_job returns besides its status.

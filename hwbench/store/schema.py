@@ -160,6 +160,17 @@ MIGRATIONS: list[str] = [
     );
     CREATE TABLE modelled_layers (layer_key TEXT PRIMARY KEY, cost_json TEXT NOT NULL, created_at TEXT NOT NULL);
     """,
+    # 8: the machine's speed behind each result (docs/measurement.md): the canary of the target block that measured
+    # it (kind, median, count of timings, their relative spread), kept on the measurement because measurements are
+    # reused across sweeps; and detection timings judged for disturbance like measurements. Older rows: NULL.
+    """
+    ALTER TABLE measurements ADD COLUMN canary_kind TEXT;
+    ALTER TABLE measurements ADD COLUMN canary_ms REAL;
+    ALTER TABLE measurements ADD COLUMN canary_n INTEGER;
+    ALTER TABLE measurements ADD COLUMN canary_rel_sd REAL;
+    ALTER TABLE detection_timings ADD COLUMN disturbed INTEGER;
+    ALTER TABLE detection_timings ADD COLUMN disturbed_reason TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

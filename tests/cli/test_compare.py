@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from hwbench.export.artifacts import ArtifactStore, file_hash
 from hwbench.export.canonical import canonicalize_onnx
 from hwbench.store import Store
@@ -68,3 +70,26 @@ def test_unknown_sweep_is_one_line_error(tmp_path: Path) -> None:
     add_result(store, "demo", {"block": "mbconv", "index": 0, "target": "t-ort", "ms": 1.0})
     result = run_cli("compare-sweeps", "demo", "nope", "--store", str(tmp_path / "hwbench.sqlite"), cwd=tmp_path)
     assert result.returncode == 2 and "nope" in result.stderr
+
+
+def test_compare_warns_when_the_machine_speed_differed_and_shows_both_figures(tmp_path: Path) -> None:
+    store = Store(tmp_path / "hwbench.sqlite")
+    kind = "onnxruntime:9cc8a5f3822a"
+    for sweep, canary, noise in (("a", 0.60, [0.0, 0.0, 0.0, 0.0]), ("b", 0.636, [0.01, -0.01, 0.02, -0.02])):
+        for i, d in enumerate(noise):
+            ms = (i + 1) * canary * (1 + d)
+            row = {"block": "mbconv", "index": i, "target": "t-ort", "ms": ms, "canary_kind": kind}
+            add_result(store, sweep, {**row, "canary_ms": canary, "canary_n": 160, "canary_rel_sd": 0.03})
+    out = tmp_path / "cmp.json"
+    args = ["--store", str(tmp_path / "hwbench.sqlite"), "--json", str(out)]
+    result = run_cli("compare-sweeps", "a", "b", *args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    [warning] = [line for line in result.stdout.splitlines() if line.startswith("warning: t-ort")]
+    assert "machine's speed differed" in warning and "canary B/A 1.060" in warning
+    assert "raw median B/A 1.060, median |Δ| 6.0%" in warning  # the raw figures stay
+    assert "canary-normalised (derived): median B/A 1.000, median |Δ| 1.5%" in warning
+    assert "canary: t-ort: canary B/A 1.060 (noise tolerance ±1.3%), over 4 of 4 networks" in result.stdout
+    [s] = json.loads(out.read_text())["summary"]
+    assert s["median_ratio"] == pytest.approx(1.06) and s["median_ratio_canary_norm"] == pytest.approx(1.0)
+    assert s["median_abs_delta_canary_norm"] == pytest.approx(0.015) and s["canary_differs"] == 4
+    assert json.loads(out.read_text())["machine_speed"][1] == warning

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from hwbench.pipeline.jobs import MeasureJob, MeasureKeys
 from hwbench.pipeline.rounds import MAX_RETRIES, RoundDriver
@@ -129,3 +130,26 @@ def test_resume_reuses_finished_rounds(tmp_path: Path) -> None:
     ran = run(RoundDriver(ctx, todo(4), seed=4), lambda tag, job: result(1.0, rng))
     assert [t for t, _ in ran if t[1] == 0] == [jobs[3][0]]  # only the missing first round runs again
     assert len(ran) == 1 + 4 and sorted(ctx.finals) == [0, 1, 2, 3]
+
+
+def test_every_final_record_carries_its_blocks_canary(tmp_path: Path) -> None:
+    store, rng = Store(tmp_path / "s.sqlite"), np.random.default_rng(5)
+    ctx = Ctx(store)
+
+    def outcome(tag: tuple, job: dict) -> dict:
+        i, r, attempt = tag
+        if (i, r, attempt) == (0, 0, 0):
+            return result(1.0, rng, foreign=0.5, canary=9.0)  # disturbed, re-measured: only the kept attempt counts
+        return result(1.0, rng, canary=4.0 + 0.1 * i)
+
+    run(RoundDriver(ctx, todo(5), seed=6, quiet_wait_s=0.0), outcome)
+    canaries = {(f["canary_kind"], f["canary_ms"], f["canary_n"]) for f in ctx.finals.values()}
+    assert canaries == {("numpy", 4.2, 20)}  # one figure for the block: 5 networks x 2 rounds x (before, after)
+    final = ctx.finals[3]
+    assert final["canary_rel_sd"] == pytest.approx(1.4826 * 0.1 / 4.2, rel=1e-4)
+    assert final["info"]["block_canary"] == {
+        "kind": "numpy",
+        "median_ms": 4.2,
+        "n": 20,
+        "rel_sd": final["canary_rel_sd"],
+    }

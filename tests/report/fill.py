@@ -27,7 +27,7 @@ def add_result(store: Store, sweep: str, row: dict[str, Any], prov: dict[str, An
     """One network on one target: arch, sample link, export and (unless ms is None) measurement.
 
     row: block, index, target, ms (None: export failed), macs, params, and optional top1, samples (array of ms),
-    cov, converged, space.
+    cov, converged, space, and the block's canary (canary_kind, canary_ms, canary_n, canary_rel_sd).
     """
     block, i, target = row["block"], row["index"], row["target"]
     arch = row.get("arch") or f"{block}-{i}"
@@ -73,6 +73,7 @@ def add_result(store: Store, sweep: str, row: dict[str, Any], prov: dict[str, An
             "n_runs": 100,
             "samples": None if samples is None else np.asarray(samples, dtype="<f4").tobytes(),
             "finished_at": utcnow(),
+            **{k: row[k] for k in ("canary_kind", "canary_ms", "canary_n", "canary_rel_sd") if k in row},
         },
         prov or PROV,
         (sweep, arch, target, ekey, mkey),

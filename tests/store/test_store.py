@@ -74,3 +74,27 @@ def test_measurement_and_link_are_one_transaction(tmp_path: Path) -> None:
     store.put_measurement(row, {"machine": {}}, ("a", "x1", "t", None, "m1"))
     assert store.get_measurement("m1")["median_ms"] == 1.0
     assert len(store.query("SELECT * FROM runs")) == 1
+
+
+def test_a_schema_7_store_gains_the_canary_columns_and_keeps_its_rows(tmp_path: Path) -> None:
+    from hwbench.store.schema import MIGRATIONS
+
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    for migration in MIGRATIONS[:7]:
+        db.executescript(migration)
+    db.execute("INSERT INTO meta VALUES ('schema_version', '7')")
+    db.execute(
+        "INSERT INTO measurements (measure_key, artifact_hash, target_fp, target, settings_json, status, median_ms) "
+        "VALUES ('m', 'h', 'fp', 't', '{}', 'ok', 1.5)"
+    )
+    db.commit()
+    db.close()
+    store = Store(path)
+    assert SCHEMA_VERSION == 8
+    assert store.query("SELECT value FROM meta WHERE key='schema_version'")[0][0] == "8"
+    row = store.get_measurement("m")
+    assert row is not None and row["median_ms"] == 1.5
+    assert [row[c] for c in ("canary_kind", "canary_ms", "canary_n", "canary_rel_sd")] == [None] * 4
+    columns = {r[1] for r in store.query("PRAGMA table_info(detection_timings)")}
+    assert {"disturbed", "disturbed_reason"} <= columns
