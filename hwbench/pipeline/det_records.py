@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hwbench.measure.disturbance import CanaryBaseline, reasons
 from hwbench.pipeline.stage import StageContext
 from hwbench.store.columns import DETECTION_TIMING_COLUMNS
 
@@ -24,7 +25,8 @@ def store_timing(ctx: StageContext, key: str, p: dict[str, Any], result: dict[st
     result.pop("detections", None)  # scored; megabytes that the record does not need
     above = [v for v in (result.get("above_threshold") or []) if v is not None]
     kept = [v for v in (result.get("kept") or []) if v is not None]
-    site = p["site"]  # a det_run.Site: where it was timed, its fingerprint and provenance
+    site = p["site"]  # a det_run.Site: where it was timed, its fingerprint, provenance and canary baseline
+    judged = judge(site.baseline, result) if ok else {}
     row = {
         "timing_key": key,
         "arch_id": p["arch"].spec.arch_id,
@@ -40,10 +42,26 @@ def store_timing(ctx: StageContext, key: str, p: dict[str, Any], result: dict[st
         "boxes_before": _candidates(p["arch"].spec),
         "boxes_above": statistics.median(above) if above else None,
         "boxes_kept": statistics.median(kept) if kept else None,
-        "info_json": {k: v for k, v in result.items() if k not in ("status", "error", "executor")},
+        **{k: v for k, v in judged.items() if k != "canary_drift"},
+        "info_json": {
+            **{k: v for k, v in result.items() if k not in ("status", "error", "executor")},
+            **({"canary_drift": judged["canary_drift"]} if "canary_drift" in judged else {}),
+        },
     }
     provenance = {**site.provenance, **executed_on(result)}
     put_detection_timing(ctx.store, row, provenance, [(req.name, p["arch"].spec.arch_id, site.target.name)])
+
+
+def judge(baseline: CanaryBaseline, result: dict[str, Any]) -> dict[str, Any]:
+    """`disturbed` and its reason for a timed record, by the measurements' rules (hwbench.measure.disturbance):
+    foreign CPU, steal, clock, throttling, or the canary slower than the target's baseline. NULL (unknown) for a
+    record timed without those figures (an agent older than schema 8)."""
+    if result.get("canary") is None and result.get("interference") is None:
+        return {"disturbed": None, "disturbed_reason": None}
+    drift = baseline.observe(result.get("canary"))
+    why = reasons(result, drift)
+    rounded = None if drift is None else round(drift, 4)
+    return {"disturbed": int(bool(why)), "disturbed_reason": "; ".join(why) or None, "canary_drift": rounded}
 
 
 def _candidates(spec: Any) -> int:

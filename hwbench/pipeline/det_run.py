@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hwbench.config.target import Target
+from hwbench.measure.disturbance import CanaryBaseline
 from hwbench.pipeline.executor import Batch, Executor, Resources
 from hwbench.pipeline.remote import Board
 from hwbench.pipeline.stage import StageContext, run_stage
@@ -26,6 +27,9 @@ class Site:
     executor: Executor | None = None  # local worker processes or the Ray cluster; None for a board
     resources: Resources = field(default_factory=Resources)
     board: Board | None = None
+    # The fastest canary of each kind seen in this target's detection timings: each record's canary drift is judged
+    # against it, as a measurement block's (hwbench.measure.disturbance).
+    baseline: CanaryBaseline = field(default_factory=CanaryBaseline)
 
 
 def site_for(ctx: StageContext, target: Target) -> Site | None:
@@ -104,6 +108,8 @@ def run_site(ctx: StageContext, site: Site, jobs: list[tuple[str, dict[str, Any]
     try:
         run_stage(here, batch, jobs, title=f"timing detectors on {target.name}{where}", total=len(jobs), record=record)
     finally:  # an interrupted run keeps what was timed
+        for _, result in done:  # every record judged against the fastest canary of the whole run
+            site.baseline.observe(result.get("canary"))
         for key, result in done:
             store_timing(ctx, key, pending[key], result)
 

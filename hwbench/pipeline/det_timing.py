@@ -112,9 +112,15 @@ def _done(row: Any, retry_errors: bool) -> bool:
     board's failure is always retried)."""
     info = json.loads(row["info_json"] or "{}")
     if row["status"] == "ok":
-        # A backbone that failed (its export, or a board's agent too old to time it) is timed again when asked.
-        return not (retry_errors and "error" in (info.get("backbone") or {}))
+        # A backbone that failed (its export, or a board's agent too old to time it), or a timing judged disturbed,
+        # is timed again when asked (like a disturbed measurement).
+        return not (retry_errors and ("error" in (info.get("backbone") or {}) or _disturbed(row)))
     return not retry_errors and not info.get("transport_error")
+
+
+def _disturbed(row: Any) -> bool:
+    """Whether a stored timing was judged disturbed (a record stored before schema 8 has no say: not)."""
+    return bool(dict(row).get("disturbed"))
 
 
 def _export_job(ctx: StageContext, arch: Any, target: Target, weights: Any) -> dict[str, Any]:

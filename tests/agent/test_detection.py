@@ -74,6 +74,9 @@ def test_a_board_times_a_detector_in_parts_and_detects_what_this_machine_detects
     assert result["graph_median_ms"] > 0 and result["e2e_median_ms"] >= result["graph_median_ms"]
     assert all(a >= k for a, k in zip(result["above_threshold"], result["kept"]))
     assert result["detections_source"] == "graph + host NMS" and reply["agent_seconds"] > 0
+    # The board watched its timed window: its canary (on the board's runtime) and foreign CPU come back to judge.
+    assert result["canary"]["kind"].startswith("onnxruntime:") and result["canary"]["after_ms"] > 0
+    assert "foreign_share" in result["interference"]
     here = measure_detection_job(job(detector))
     board = unpack_detections(result["detections"], IMAGES)
     local = unpack_detections(here["detections"], IMAGES)

@@ -3,6 +3,7 @@ detectors timed in parts (graph / NMS / end to end) on test images; bad input st
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -72,6 +73,13 @@ def test_detection_sweep_trains_scores_and_times_in_parts(tmp_path: Path) -> Non
             assert t["boxes_kept"] <= min(100, t["boxes_above"])
         else:  # inside the graph: no separate NMS time, end to end is the graph
             assert t["nms_ms"] is None and t["e2e_ms"] == t["graph_ms"]
+        # The timed window was watched like a measurement's: the target's canary and foreign CPU, judged.
+        info = json.loads(t["info_json"])
+        assert info["canary"]["kind"].startswith("onnxruntime:") and "foreign_share" in info["interference"]
+        assert t["disturbed"] in (0, 1) and (t["disturbed_reason"] is None) == (t["disturbed"] == 0)
+    # Every measurement keeps the canary of the block that measured it.
+    measured = rows(req.store, "SELECT target, canary_kind, canary_ms, canary_n FROM measurements WHERE status='ok'")
+    assert measured and all(m["canary_ms"] > 0 and m["canary_n"] >= 2 for m in measured)
     # A re-run resumes: nothing trained or timed again, nothing duplicated.
     again = run_sweep(req)
     assert again["trained"] == 0 and again["detection_timings"] == 0
