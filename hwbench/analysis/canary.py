@@ -106,7 +106,8 @@ def add_canary_norm(frame: pd.DataFrame) -> pd.DataFrame:
     if "canary_ms" not in frame:
         frame["median_ms_canary_norm"] = np.nan
         return frame
-    ok = frame[(frame.get("status", "ok") == "ok") & _column(frame, "canary_ms").gt(0)]
+    status_ok = frame["status"].eq("ok") if "status" in frame else pd.Series(True, index=frame.index)
+    ok = frame[status_ok & _column(frame, "canary_ms").gt(0)]
     if "measure_key" in ok:
         ok = ok.drop_duplicates("measure_key")
     refs = ok.groupby(["target", "canary_kind"])["canary_ms"].median()
