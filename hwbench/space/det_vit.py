@@ -40,6 +40,9 @@ class PruningKnobs(Strict):
     rate: Literal["dynamic", "fixed"] = "dynamic"
     # Pruning fine-tune after the dense schedule: this many epochs with the selectors on (0: train pruned throughout).
     finetune_epochs: int = Field(1, ge=0, le=100)
+    # Decision rule after training: calibrated: each selector's keep bias set on training images so its block keeps
+    # its target on average (hwbench.models.calibrate.calibrate_prune); learned: p(keep) > p(skip) as trained (SViT).
+    threshold: Literal["calibrated", "learned"] = "calibrated"
 
 
 class DetViTArch(Strict):

@@ -221,6 +221,37 @@ def test_onnx_export_of_each_form_matches_torch(tmp_path: Path, form: str) -> No
         assert np.allclose(boxes, want[0].numpy(), atol=1e-3) and np.allclose(scores, want[1].numpy(), atol=1e-4)
 
 
+@pytest.mark.export
+@pytest.mark.parametrize("knobs", [{"reactivate": False}, {"keep_pruned": False}], ids=["no_reactivate", "discard"])
+def test_onnx_dynamic_export_prunes_in_the_ablations(tmp_path: Path, knobs: dict[str, Any]) -> None:
+    """Without reactivation and with discarded tokens the exported graph skips tokens too, and matches torch."""
+    import onnxruntime as ort
+
+    from hwbench.export.artifacts import ArtifactStore
+    from hwbench.export.job import run_export
+    from hwbench.models.det_vit_deploy import prepare_det_vit
+
+    spec = det_spec("vit_mlp_prune", pruning=knobs, **{**PRUNE, "groups": 2, "skip_first": 1})
+    job = {"spec_json": spec.canonical_json, "format": "onnx", "precision": "fp32", "options": {}}
+    result = run_export({**job, "artifact_dir": str(tmp_path), "token_form": "dynamic"})
+    assert result["status"] == "ok" and result["parity_ok"], result.get("error")
+    tokens = [p["tokens"] for p in result["info_json"]["per_input"]]
+    assert all(t[1] <= t[0] for t in tokens)  # a skipped token stays skipped
+    # Counted on the images the untrained selectors were calibrated on: targets 0.7, 0.49 of 16 patch tokens.
+    kept = (np.asarray(tokens, dtype=float) - 1.0).mean(axis=0) / 16
+    assert kept.tolist() == pytest.approx([0.7, 0.49], abs=0.5 / (16 * len(tokens)) + 1e-6)
+    path = ArtifactStore(str(tmp_path)).path(result["artifact_hash"], result["extension"])
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    model = build_model(spec)
+    prepare_det_vit(model, spec, "onnx", "dynamic")  # type: ignore[arg-type]
+    for seed in (3, 4):
+        x = images(1, seed=seed)
+        boxes, scores = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+        with torch.no_grad():
+            want = model(x)
+        assert np.allclose(boxes, want[0].numpy(), atol=1e-3) and np.allclose(scores, want[1].numpy(), atol=1e-4)
+
+
 @pytest.mark.extended
 @pytest.mark.export
 @pytest.mark.parametrize(

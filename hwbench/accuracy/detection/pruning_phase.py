@@ -4,6 +4,8 @@ The detector starts from its dense counterpart's initial weights and trains dens
 off), so up to that point it is the dense detector; then `finetune_epochs` more epochs train with the selectors on,
 initialised to keep every token, loss = detection loss + the keep-ratio loss (batch-mean, or per image with
 `rate: fixed`). With `finetune_epochs: 0` the selectors train with the network through the whole schedule.
+Then the decision rule (`threshold`): calibrated shifts each selector's keep bias on training images so that its
+block keeps its target on average (hard decisions, block by block); learned keeps p(keep) > p(skip) as trained.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ SELECTOR_LR = 1.0
 # Keep-minus-skip log-odds the selectors start with on the lowest-scored token of a training batch: every token
 # is kept at inference, and Gumbel sampling skips a few (p ≤ 0.27) so the keep-ratio loss has a gradient.
 START_MARGIN = 1.0
+# Training images the calibrated rule sets its biases on (the first ones of the training split): 256 images of
+# 64 patch tokens put each block's mean kept fraction within 1/16,384 of its target on them.
+CALIBRATION_IMAGES = 256
 
 
 def pruning_knobs(model: Any, spec: Any) -> Any | None:
@@ -112,3 +117,26 @@ def finetune(
         "train_loss": losses,
         "seconds": time.perf_counter() - start,
     }
+
+
+def decision_rule(model: Any, knobs: Any, images: Any) -> dict[str, Any]:
+    """Apply the `threshold` rule after training; what it did on the calibration `images` (hard decisions): the
+    biases added to the selectors (calibrated) and the kept fraction per pruning block."""
+    import torch
+
+    from hwbench.blocks.tokens.prune import keep_fraction
+    from hwbench.models.calibrate import calibrate_prune
+
+    model.set_pruning(True)
+    facts: dict[str, Any] = {"threshold": knobs.threshold, "calibration_images": int(images.shape[0])}
+    if knobs.threshold == "calibrated":
+        done = calibrate_prune(model.vit, images)
+        facts.update(calibration_bias=done["bias"], calibration_keep_ratio=done["keep_ratio"])
+        return facts
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        log = model.forward_tokens(images, record=True).log
+    model.train(was_training)
+    facts["calibration_keep_ratio"] = [round(float(keep_fraction(m).mean()), 4) for m in log]
+    return facts

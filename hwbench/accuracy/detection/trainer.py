@@ -136,6 +136,9 @@ def _train(job: dict[str, Any], start: float) -> dict[str, Any]:
             return epoch_batches(train, gt_boxes, gt_labels, batch, steps_per_epoch, generator, channels_last)
 
         token_info = pruning_phase.finetune(model, knobs, again, steps_per_epoch, sched, box_kind)
+        # The decision rule is part of the network: applied before evaluation and before the weights are saved.
+        calib = torch.arange(min(pruning_phase.CALIBRATION_IMAGES, len(train)), device=device)
+        token_info.update(pruning_phase.decision_rule(model, knobs, train.images(calib, channels_last=False)))
         token_info.update(_token_facts(model, test_split, mean, std, eval_batch))
     final = evaluate_detector(model, test_split, nms_settings, eval_batch, mean=mean, std=std)
     weights = save_weights(model, job["weights_path"])

@@ -56,7 +56,9 @@ def apply_mask(run: BlockFn, x: Tensor, keep: Tensor, training: bool) -> Tensor:
 def apply_fixed_count(run: BlockFn, x: Tensor, keep: Tensor, logp: Tensor, capacity: int) -> Tensor:
     """The `capacity` best-scored tokens gathered into a fixed buffer, processed, written back in place."""
     is_cls = class_token(keep)
-    score = torch.where(is_cls, torch.full_like(keep, math.inf), logp[..., 0] - logp[..., 1])
+    # Kept tokens first: without reactivation a dead token can score high, and must not take a kept one's slot.
+    score = torch.where(keep > 0, logp[..., 0] - logp[..., 1], torch.full_like(keep, -math.inf))
+    score = torch.where(is_cls, torch.full_like(keep, math.inf), score)
     chosen = top_k_mask(score, capacity)
     index = kept_index(chosen, capacity)
     valid = gather_rows(keep.unsqueeze(-1), index).squeeze(-1)

@@ -10,8 +10,9 @@ from hwbench.accuracy.detection import pruning_phase
 from hwbench.accuracy.detection.data import get_detection_dataset
 from hwbench.accuracy.detection.trainer import train_detection_job
 from hwbench.accuracy.schedule import load_schedule
-from hwbench.space.det_vit import dense_detector
-from tests.models.test_det_vit import PRUNE, det_spec
+from hwbench.space.det_vit import PruningKnobs, dense_detector
+from tests.models.test_calibrate import spread
+from tests.models.test_det_vit import PRUNE, det_spec, images, pair
 
 SIZE = 32
 
@@ -61,6 +62,10 @@ def test_dense_phase_is_the_dense_training_then_selectors_fine_tune(data: dict, 
     assert full["status"] == "ok", full.get("error")
     token = full["info"]["token_phase"]
     assert token["finetune_epochs"] == 1 and token["steps"] == 3 and len(token["keep_ratio"]) == 2
+    # The calibrated rule, set on the 24 training images: each block keeps its target (0.7) on them.
+    assert token["threshold"] == "calibrated" and token["calibration_images"] == 24
+    assert len(token["calibration_bias"]) == 2
+    assert token["calibration_keep_ratio"] == pytest.approx([0.7, 0.7], abs=0.5 / (24 * 16) + 1e-4)
     assert token["lr"]["selectors"] > token["lr"]["network"]
     final = torch.load(full["weights"]["path"], weights_only=True)
     assert any(not torch.equal(final[k], got[k]) for k in got)  # the fine-tune trained the network
@@ -93,3 +98,22 @@ def test_fine_tune_from_sharp_trained_weights_stays_finite_and_keeps_tokens(data
     token = tuned["info"]["token_phase"]
     assert all(0.5 < k <= 1.0 for k in token["keep_ratio"]), token  # started keeping all; 3 steps can't drop most
     assert tuned["boxes"]["kept_mean"] > 0  # NaN scores leave no box above the threshold
+
+
+@pytest.mark.parametrize("threshold", ["calibrated", "learned"])
+def test_decision_rule(threshold: str) -> None:
+    """calibrated: biases shifted so each block keeps its target on the images; learned: the selectors as trained."""
+    _, model = pair(pruning={"threshold": threshold}, **PRUNE)
+    spread(model)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x = images(12, seed=4)
+    facts = pruning_phase.decision_rule(model, PruningKnobs(threshold=threshold), x)  # type: ignore[arg-type]
+    after = model.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert facts["threshold"] == threshold and facts["calibration_images"] == 12
+    assert len(facts["calibration_keep_ratio"]) == 2
+    if threshold == "learned":
+        assert not changed and "calibration_bias" not in facts
+    else:
+        assert changed == {f"vit.blocks.{i}.selector.fc2.bias" for i in (1, 2)}
+        assert facts["calibration_keep_ratio"] == pytest.approx([0.7, 0.7], abs=0.5 / (12 * 16) + 1e-4)
