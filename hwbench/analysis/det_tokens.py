@@ -100,11 +100,11 @@ def _ratios(dense: list | None, own: list | None) -> np.ndarray:
 
 
 def knobs_text(spec: Any) -> str:
-    """A pruning detector's knobs in words: keep 0.7, reactivate, keep pruned, dynamic rate."""
+    """A pruning detector's knobs in words: keep 0.7, reactivate, keep pruned, dynamic rate, calibrated threshold."""
     p, k = spec.arch.backbone.params, spec.arch.pruning
     return (
         f"keep {p['keep_ratio']:g}, {'reactivate' if k.reactivate else 'no reactivation'}, "
-        f"{'keep pruned' if k.keep_pruned else 'discard'}, {k.rate} rate"
+        f"{'keep pruned' if k.keep_pruned else 'discard'}, {k.rate} rate, {k.threshold} threshold"
     )
 
 
