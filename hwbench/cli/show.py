@@ -19,6 +19,7 @@ from hwbench.cli.show_tokens import (
     SPEEDUP_NOTE,
     show_token_comparison,
     slower_detector,
+    speed_shift_note,
     speedup_cell,
     speedup_raw,
 )
@@ -295,6 +296,8 @@ def show(
         )
     if any(k in shown for k in DET_TOKEN_COLUMNS):
         _note(SPEEDUP_NOTE, width)
+        if shift := speed_shift_note(records):
+            _note(shift, width)
     show_token_comparison(frame, width, _note)
     if len(modelled):
         print_modelled(modelled, width, False)

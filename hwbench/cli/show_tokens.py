@@ -16,6 +16,8 @@ SPEEDUP_NOTE = (
     "test image, median [p10–p90] over the images (the backbone alone, the graph, graph + NMS); "
     "slower = its median end-to-end speed-up is below 1"
 )
+# Marks a speed-up whose dense and pruned detectors were timed while the machine ran at different speeds.
+SHIFT_MARK = "†"
 
 
 def _missing(value: Any) -> bool:
@@ -29,15 +31,43 @@ def speedup_cell(part: str) -> Callable[[dict[str, Any]], str]:
         p10, median, p90 = (r.get(f"det_{part}_speedup_{s}") for s in ("p10", "median", "p90"))
         if _missing(median):
             return "–"
-        return f"{float(median):.2f} [{float(p10):.2f}–{float(p90):.2f}]"
+        mark = SHIFT_MARK if timed_at_other_speed(r) else ""
+        return f"{float(median):.2f}{mark} [{float(p10):.2f}–{float(p90):.2f}]"
 
     return cell
 
 
+def timed_at_other_speed(r: dict[str, Any]) -> bool:
+    """A pruning ViT detector whose dense counterpart was timed at another machine speed (by their canaries)."""
+    flag = r.get("det_speed_differs")
+    return not _missing(flag) and bool(flag)
+
+
+def speed_shift_note(records: list[dict[str, Any]]) -> str:
+    """The legend of the shift mark with each marked detector's canary ratio and normalised speed-up; "" if none."""
+    marked = [r for r in records if timed_at_other_speed(r) and not _missing(r.get("det_e2e_speedup_median"))]
+    if not marked:
+        return ""
+    each = "; ".join(
+        f"{r['arch_id']} on {r['target']}: canary ratio {float(r['det_speed_shift']):.3f}, canary-normalised e2e × "
+        f"{num(r.get('det_e2e_speedup_median_canary_norm'))}"
+        for r in marked
+    )
+    return (
+        f"{SHIFT_MARK} = dense and pruned timed at different machine speeds (canary ratio pruned/dense beyond the "
+        f"canaries' noise); canary-normalised speed-up (derived: assumes the shift slowed both as much as the "
+        f"canary): {each}"
+    )
+
+
 def speedup_raw(part: str) -> tuple[str, ...]:
-    """The results-frame columns a speed-up column writes in CSV / JSON (end to end: the slower flags too)."""
+    """The results-frame columns a speed-up column writes in CSV / JSON (end to end: the slower flags and the
+    machine-speed shift too)."""
     raw = tuple(f"det_{part}_speedup_{s}" for s in ("median", "p10", "p90"))
-    return (*raw, "det_images_slower", "slower_than_dense") if part == "e2e" else raw
+    if part != "e2e":
+        return raw
+    shift = ("det_speed_shift", "det_speed_differs", "det_e2e_speedup_median_canary_norm")
+    return (*raw, "det_images_slower", "slower_than_dense", *shift)
 
 
 def slower_detector(r: dict[str, Any]) -> bool:

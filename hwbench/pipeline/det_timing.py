@@ -6,7 +6,8 @@ once through the artifact and its post-processing, and the host scores those det
 
 NMS is never timed on random inputs or untrained weights (the box counts would mean nothing): a detector without
 trained weights gets no record here, only its graph latency from the measurement stage, and the sweep says so.
-Timing runs one job at a time after training, so nothing else loads the machine meanwhile.
+Timing runs one job at a time after training, so nothing else loads the machine meanwhile; each dense ViT detector
+right before its pruned counterparts, whose speed-ups pair their windows.
 """
 
 from __future__ import annotations
@@ -255,4 +256,24 @@ def _time(ctx: StageContext, tp: DetTrainingPlan, pending: dict[str, dict[str, A
             job["backbone_error"] = backbone.get("error")
         by_site.setdefault(id(p["site"]), []).append((key, job))
     for jobs in by_site.values():
-        run_site(ctx, pending[jobs[0][0]]["site"], jobs, pending)
+        run_site(ctx, pending[jobs[0][0]]["site"], timing_order(jobs, pending), pending)
+
+
+def timing_order(jobs: list[tuple[str, dict[str, Any]]], pending: dict[str, dict[str, Any]]) -> list[tuple[str, Any]]:
+    """The jobs with each dense ViT detector timed right before its pruned counterparts (a stable sort by the dense
+    counterpart's id, groups in order of first appearance): their speed-ups pair two windows, and the machine's
+    speed shifts by several percent between windows minutes apart (docs/measurement.md)."""
+    from hwbench.space.det_vit import dense_detector
+
+    def group(key: str) -> tuple[str, int]:
+        spec = pending[key]["arch"].spec
+        if spec.family != "det_vit":
+            return spec.arch_id, 0
+        return str(dense_detector(spec).arch_id), int(spec.block != "vit")  # the dense one first
+
+    groups = [group(key) for key, _ in jobs]
+    first: dict[str, int] = {}
+    for i, (dense_id, _) in enumerate(groups):
+        first.setdefault(dense_id, i)
+    order = sorted(range(len(jobs)), key=lambda i: (first[groups[i][0]], groups[i][1]))
+    return [jobs[i] for i in order]

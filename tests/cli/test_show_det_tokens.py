@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hwbench.cli import app
+from hwbench.cli.show_tokens import SHIFT_MARK, speed_shift_note, speedup_cell
 from hwbench.space.det_vit import dense_detector
 from hwbench.store import Store
 from hwbench.store.detection import put_detection_timing
@@ -26,8 +27,9 @@ E2E = {"dense": [2.0, 2.0, 4.0], "fast": [1.0, 1.0, 2.0], "slow": [2.5, 2.5, 5.0
 BACKBONE = {"dense": [1.5, 1.5, 3.0], "fast": [0.5, 0.5, 1.0], "slow": [1.5, 1.5, 3.0]}
 
 
-def fill_det_vit(store: Store, sweep: str = "dtp") -> dict[str, str]:
-    """A dense ViT detector and two pruning ones, trained and timed in parts (with the backbone) on target cpu."""
+def fill_det_vit(store: Store, sweep: str = "dtp", canaries: dict[str, float] | None = None) -> dict[str, str]:
+    """A dense ViT detector and two pruning ones, trained and timed in parts (with the backbone) on target cpu;
+    `canaries`: each record's canary ms before and after its window (none: a record from before canaries)."""
     fast = det_spec("vit_mlp_prune", **PRUNE)
     specs = {
         "dense": dense_detector(fast),
@@ -41,6 +43,9 @@ def fill_det_vit(store: Store, sweep: str = "dtp") -> dict[str, str]:
         timing = _timing(arch, "cpu", 0, 20)
         timing["info_json"] = {**timing["info_json"], "e2e_ms": E2E[name], "graph_ms": E2E[name]}
         timing["info_json"]["backbone"] = {"image_median_ms": BACKBONE[name]}
+        if canaries:
+            ms = canaries[name]
+            timing["info_json"]["canary"] = {"before_ms": ms, "after_ms": ms, "kind": "onnxruntime", "calls": 20}
         put_detection_timing(store, timing, None, [(sweep, arch, "cpu")])
         _detection_accuracy(store, sweep, arch, 0.3)
     return {name: spec.arch_id for name, spec in specs.items()}
@@ -104,3 +109,42 @@ def test_a_detection_sweep_without_pruning_detectors_offers_no_speedups(store: t
         result = CliRunner().invoke(app, ["show", sweep, "--store", str(path), "--columns", "det_e2e_speedup"])
         assert (result.exception is None) == ok
         assert ok or "unknown column 'det_e2e_speedup'" in str(result.exception)
+
+
+@pytest.fixture(scope="module")
+def shifted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """The same detectors, the fast one timed while the machine ran 30% slower (by its canary), the slow one at the
+    dense one's speed."""
+    path = tmp_path_factory.mktemp("show_det_tokens_shift") / "s.sqlite"
+    db = Store(path)
+    archs = fill_det_vit(db, canaries={"dense": 10.0, "fast": 13.0, "slow": 10.1})
+    db.close()
+    return path, archs
+
+
+def test_a_speedup_timed_at_different_machine_speeds_is_marked_within_80_columns(shifted: tuple[Path, dict]) -> None:
+    path, archs = shifted
+    out = _show(path, "dtp")
+    lines = _table_lines(out)
+    assert max(len(line) for line in lines) <= 80 and "e2e ×" in out
+    assert any(f"2.00{SHIFT_MARK} [2.00–2.00]" in line for line in lines)  # raw figure kept, marked
+    assert any("0.80 [0.80–0.80]" in line for line in lines)  # same speed: unmarked
+    note = " ".join(out.split())
+    assert "dense and pruned timed at different machine speeds" in note
+    assert f"{archs['fast']} on cpu: canary ratio 1.300, canary-normalised e2e × 2.6" in note
+    assert archs["slow"] not in note
+    frame = pd.read_csv(io.StringIO(_show(path, "dtp", "--format", "csv"))).set_index("arch_id")
+    assert bool(frame.loc[archs["fast"], "det_speed_differs"]) and not bool(
+        frame.loc[archs["slow"], "det_speed_differs"]
+    )
+    assert frame.loc[archs["fast"], "det_e2e_speedup_median_canary_norm"] == pytest.approx(2.6)
+    assert frame.loc[archs["slow"], "det_speed_shift"] == pytest.approx(1.01)
+
+
+def test_the_unmarked_store_has_no_shift_legend(store: tuple[Path, dict]) -> None:
+    path, _ = store
+    assert SHIFT_MARK not in _show(path, "dtp", columns=120)
+    row = {"det_e2e_speedup_median": 1.5, "det_e2e_speedup_p10": 1.2, "det_e2e_speedup_p90": 1.8}
+    assert speedup_cell("e2e")({**row, "det_speed_differs": None}) == "1.50 [1.20–1.80]"
+    assert speedup_cell("e2e")({**row, "det_speed_differs": True}) == f"1.50{SHIFT_MARK} [1.20–1.80]"
+    assert speed_shift_note([{**row, "det_speed_differs": False}]) == ""
