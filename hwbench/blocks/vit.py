@@ -33,7 +33,9 @@ class Tokens:
     """The token state passed from block to block.
 
     `size` (B, N): patches each token holds (ToMe, LTMP); `mask` (B, N): 1 for alive tokens of a packed
-    buffer (LTMP); `log`: per token-reduced block, its alive or keep mask, recorded when `record` is set.
+    buffer (LTMP); `log`: per token-reduced block, its alive or keep mask, recorded when `record` is set;
+    `source` (B, P): for each patch position, the index of the token now holding it (integer-valued floats),
+    tracked by merging blocks when set (a detector un-merges its map with it: hwbench.models.det_vit).
     """
 
     x: Tensor
@@ -41,6 +43,7 @@ class Tokens:
     mask: Tensor | None = None
     record: bool = False
     log: list[Tensor] = field(default_factory=list)
+    source: Tensor | None = None
 
 
 class Attention(nn.Module):
@@ -136,6 +139,8 @@ class TokenBlock(ViTBlock):
 
     FORMS: tuple[str, ...] = ()
     TRAIN_FORM = ""
+    # Whether the block merges tokens (then it updates Tokens.source, so a dense task can restore the map).
+    MERGES = False
 
     def __init__(self, g: Geometry) -> None:
         super().__init__(g)

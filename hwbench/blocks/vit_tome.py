@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from hwbench.blocks import BLOCKS, BlockDef
-from hwbench.blocks.tokens.merge import bipartite_match, merge, tome_schedule
+from hwbench.blocks.tokens.merge import bipartite_match, merge, merge_sources, tome_schedule
 from hwbench.blocks.vit import Geometry, TokenBlock, Tokens
 from hwbench.config import Strict
 
@@ -24,6 +24,7 @@ class ToMeBlock(TokenBlock):
 
     FORMS = ("topk", "sort_free")
     TRAIN_FORM = "topk"
+    MERGES = True
 
     def __init__(self, g: Geometry, p: ToMeParams) -> None:
         super().__init__(g)
@@ -31,15 +32,18 @@ class ToMeBlock(TokenBlock):
         self.params = p
 
     def forward(self, t: Tokens) -> Tokens:
-        """Merge; the token count drops by r (static)."""
+        """Merge; the token count drops by r (static). A tracked `source` follows each patch to its token."""
         size = t.size if t.size is not None else t.x.new_ones(t.x.shape[:2])
         x, keys, _ = self.attend(t.x, size)
+        source = t.source
         if self.r > 0:
             best, partner = bipartite_match(keys)
             x, size = merge(x, size, best, partner, self.r, self.form)  # type: ignore[arg-type]
+            if source is not None:
+                source = merge_sources(source, best, partner, self.r, self.form)  # type: ignore[arg-type]
         if t.record:
             t.log.append(size.new_ones(size.shape))
-        return Tokens(self.ffn(x), size, None, t.record, t.log)
+        return Tokens(self.ffn(x), size, None, t.record, t.log, source)
 
 
 BLOCKS.register("vit_tome")(

@@ -4,6 +4,8 @@ the detector macro's anchor head, with box decoding inside the graph as for the 
 
 A pruning backbone (vit_mlp_prune blocks) keeps skipped tokens in place, so the head always sees a full map;
 the detector's `pruning` knobs set the blocks' reactivation, the discard ablation and the per-image rate loss.
+A merging backbone (vit_tome blocks) tracks which token holds each patch and un-merges the map at the end: every
+patch position takes the feature of the token it was merged into (a merged group's positions share one vector).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from hwbench.blocks.layers import ConvNormAct, make_act
+from hwbench.blocks.tokens.ops import gather_rows
 from hwbench.blocks.tokens.prune import refill_discarded
 from hwbench.blocks.vit import TokenBlock, Tokens
 from hwbench.models.det_heads import extra_level
@@ -62,7 +65,8 @@ class ViTDetector(OneStageDetector):
         kaiming_init([*self.scales.modules(), *self.extras.modules()])
         knobs = arch.pruning
         self.discard = knobs is not None and not knobs.keep_pruned
-        for b in self.token_blocks():
+        self.merges = any(b.MERGES for b in self.token_blocks())
+        for b in self.token_blocks() if knobs is not None else []:  # merging blocks take no pruning knobs
             # Discarding implies no reactivation: a discarded token is gone from every later block.
             b.reactivate = knobs.reactivate and not self.discard  # type: ignore[union-attr]
             b.per_sample = knobs.rate == "fixed"  # type: ignore[union-attr]
@@ -88,12 +92,21 @@ class ViTDetector(OneStageDetector):
             b.active = active  # type: ignore[attr-defined]
 
     def forward_tokens(self, img: Tensor, record: bool = False) -> Tokens:
-        """The backbone's final token state; with `record`, each pruning block logs its keep mask."""
-        return self.vit.forward_tokens(img, record=record)
+        """The backbone's final token state; with `record`, each pruning block logs its keep mask. A merging
+        backbone also tracks `source`: patch position p (token p + 1, after the class token) starts at p + 1."""
+        if not self.merges:
+            return self.vit.forward_tokens(img, record=record)
+        x = self.vit.embed(img)
+        positions = torch.arange(1, x.shape[1], device=x.device, dtype=x.dtype)
+        t = Tokens(x, record=record, source=positions.unsqueeze(0).expand(x.shape[0], -1))
+        for blk in self.vit.blocks:
+            t = blk(t)
+        return t
 
     def token_map(self, t: Tokens) -> Tensor:
-        """Final tokens → the normalised patch-token map (B, C, H, W); discarded tokens refilled first."""
-        x = t.x[:, 1:]
+        """Final tokens → the normalised patch-token map (B, C, H, W); discarded tokens refilled first, merged
+        tokens un-merged (each position gathers the token holding it: a static-shape gather)."""
+        x = t.x[:, 1:] if t.source is None else gather_rows(t.x, t.source)
         if self.discard and t.mask is not None:
             x = refill_discarded(x, t.mask[:, 1:])
         x = self.vit.norm(x)

@@ -80,6 +80,33 @@ def merge(
     return (merge_topk if form == "topk" else merge_sort_free)(x, size, best, partner, r)
 
 
+def merged_mask(best: Tensor, r: int, form: Literal["topk", "sort_free"]) -> Tensor:
+    """0/1 float mask (B, Na) of the A tokens the merge of that form moves: the same selection it makes."""
+    if form == "sort_free":
+        return top_k_mask(best, r)
+    # The same TopK call as merge_topk, so ties fall the same way.
+    merged = best.topk(best.shape[-1], dim=-1).indices[:, :r]
+    return torch.zeros_like(best).scatter(1, merged, torch.ones_like(best[:, :r]))
+
+
+def merge_sources(source: Tensor, best: Tensor, partner: Tensor, r: int, form: Literal["topk", "sort_free"]) -> Tensor:
+    """Follow a merge: `source` (B, P) holds token indices before it (integer-valued floats), returned after it.
+
+    The merge's output is [unmerged A in original order, B]: an unmerged A token moves to its rank among the
+    unmerged, a merged one to its partner's slot (Na - r + partner), B token b to Na - r + b. Floats, cumsum and
+    one int32 index_select: the static, sort-free ops the TFLite forms use (hwbench.blocks.tokens.ops).
+    """
+    na = best.shape[-1]
+    merged = merged_mask(best, r, form)
+    stays = 1.0 - merged
+    rank = torch.cumsum(stays, dim=-1) - 1.0
+    a_to = merged * (na - r + partner.to(best.dtype)) + stays * rank
+    half = torch.floor(source / 2.0)
+    odd = source - 2.0 * half  # 1 for a B token (odd position), 0 for an A token
+    a_new = gather_rows(a_to.unsqueeze(-1), half).squeeze(-1)
+    return odd * (na - r + half) + (1.0 - odd) * a_new
+
+
 def tome_schedule(num_tokens: int, depth: int, r: int, schedule: str = "constant") -> list[int]:
     """Merges per block: r each ("constant"), or 2r falling linearly to 0 ("decreasing"), clamped to what
     the remaining tokens allow (the class token and one token of each pair stay)."""
