@@ -148,8 +148,11 @@ def _ratios(dense: list | None, own: list | None) -> np.ndarray:
 
 
 def knobs_text(spec: Any) -> str:
-    """A pruning detector's knobs in words: keep 0.7, reactivate, keep pruned, dynamic rate, calibrated threshold."""
+    """A token-reducing detector's knobs in words: keep 0.7, reactivate, keep pruned, dynamic rate, calibrated
+    threshold (det_vit_prune); ToMe r 4, constant schedule (det_vit_tome)."""
     p, k = spec.arch.backbone.params, spec.arch.pruning
+    if k is None:  # a merging detector (det_vit_tome) has no selector knobs
+        return f"ToMe r {p.get('r', 8)}, {p.get('schedule', 'constant')} schedule"
     return (
         f"keep {p['keep_ratio']:g}, {'reactivate' if k.reactivate else 'no reactivation'}, "
         f"{'keep pruned' if k.keep_pruned else 'discard'}, {k.rate} rate, {k.threshold} threshold"

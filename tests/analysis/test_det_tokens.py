@@ -11,6 +11,7 @@ import pytest
 from hwbench.analysis.det_tokens import add_det_token_columns, speed_shift
 from hwbench.space.det_vit import dense_detector
 from tests.models.test_det_vit import PRUNE, det_spec
+from tests.models.test_det_vit_tome import det_spec as tome_spec
 
 
 class Specs:
@@ -64,6 +65,23 @@ def test_speedups_pair_images_and_flag_slower() -> None:
     # Records without canaries (older agents and stores): nothing to compare, nothing flagged.
     assert pd.isna(got["det_speed_shift"]) and got["det_speed_differs"] is False
     assert pd.isna(got["det_e2e_speedup_median_canary_norm"])
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (lambda: det_spec("vit_mlp_prune", **PRUNE), "keep 0.7, reactivate, keep pruned, dynamic rate, calibrated"),
+        (lambda: tome_spec(r=2), "ToMe r 2, constant schedule"),
+    ],
+    ids=["det_vit_prune", "det_vit_tome"],
+)
+def test_every_token_reducing_detector_pairs_with_its_dense_one_and_names_its_knobs(make, words: str) -> None:
+    reduced = make()
+    dense = dense_detector(reduced)
+    frame = pd.DataFrame([row(dense, [2.0, 2.0, 4.0], [4.0, 4.0, 8.0]), row(reduced, [1.0, 1.0, 2.0], [2.0, 2.0, 4.0])])
+    got = add_det_token_columns(frame, Specs([dense, reduced])).iloc[1]  # type: ignore[arg-type]
+    assert got["pruning_knobs"].startswith(words) and got["dense_arch_id"] == dense.arch_id
+    assert got["det_e2e_speedup_median"] == pytest.approx(2.0)
 
 
 def canary(before: float, after: float, kind: str = "onnxruntime") -> dict:
