@@ -149,8 +149,11 @@ def _ratios(dense: list | None, own: list | None) -> np.ndarray:
 
 def knobs_text(spec: Any) -> str:
     """A token-reducing detector's knobs in words: keep 0.7, reactivate, keep pruned, dynamic rate, calibrated
-    threshold (det_vit_prune); ToMe r 4, constant schedule (det_vit_tome)."""
+    threshold (det_vit_prune); ToMe r 4, constant schedule (det_vit_tome); LTMP FLOPs 0.65, learned thresholds
+    (det_vit_ltmp)."""
     p, k = spec.arch.backbone.params, spec.arch.pruning
+    if spec.block == "vit_ltmp":  # thresholds trained for a FLOPs budget (hwbench.accuracy.detection.ltmp_phase)
+        return f"LTMP FLOPs {p.get('flops_target', 0.75):g}, learned thresholds"
     if k is None:  # a merging detector (det_vit_tome) has no selector knobs
         return f"ToMe r {p.get('r', 8)}, {p.get('schedule', 'constant')} schedule"
     return (

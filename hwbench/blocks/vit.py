@@ -35,7 +35,9 @@ class Tokens:
     `size` (B, N): patches each token holds (ToMe, LTMP); `mask` (B, N): 1 for alive tokens of a packed
     buffer (LTMP); `log`: per token-reduced block, its alive or keep mask, recorded when `record` is set;
     `source` (B, P): for each patch position, the index of the token now holding it (integer-valued floats),
-    tracked by merging blocks when set (a detector un-merges its map with it: hwbench.models.det_vit).
+    tracked by merging blocks when set (a detector un-merges its map with it: hwbench.models.det_vit); LTMP also
+    prunes: `held` (B, P) 1 while a position's token is in the buffer, `frozen` (B, P, C) the state of a pruned
+    position's token when it left (hwbench.blocks.tokens.ltmp_sources).
     """
 
     x: Tensor
@@ -44,6 +46,8 @@ class Tokens:
     record: bool = False
     log: list[Tensor] = field(default_factory=list)
     source: Tensor | None = None
+    held: Tensor | None = None
+    frozen: Tensor | None = None
 
 
 class Attention(nn.Module):

@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from hwbench.blocks import BLOCKS, BlockDef
 from hwbench.blocks.tokens.ltmp import flops_loss, flops_ratio, received_attention, reduce_dynamic, reduce_static
+from hwbench.blocks.tokens.ltmp_sources import follow_dynamic, follow_static
 from hwbench.blocks.vit import Geometry, TokenBlock, Tokens
 from hwbench.config import Strict
 
@@ -32,6 +33,7 @@ class LTMPBlock(TokenBlock):
 
     FORMS = ("dynamic", "fixed_count", "mask")
     TRAIN_FORM = "mask"
+    MERGES = True
 
     def __init__(self, g: Geometry, p: LTMPParams) -> None:
         super().__init__(g)
@@ -40,28 +42,39 @@ class LTMPBlock(TokenBlock):
         self.params = p
         # The reference's softmax epsilon in training; it shifts importances of ~1/N, so tests compare with 0.
         self.train_eps = 1e-5
+        # Off: the plain block (a detector's dense phase, bit for bit the dense ViT's, hwbench.accuracy.detection).
+        self.active = True
 
     def forward(self, t: Tokens) -> Tokens:
-        """Reduce the tokens in the current form; the buffer stays packed (alive tokens first)."""
+        """Reduce the tokens in the current form; the buffer stays packed (alive tokens first). A tracked `source`
+        follows each patch position through the merges and prunes (hwbench.blocks.tokens.ltmp_sources)."""
+        if not self.active:
+            return Tokens(self.run(t.x), t.size, t.mask, t.record, t.log, t.source, t.held, t.frozen)
         x = t.x
         size = t.size if t.size is not None else x.new_ones(x.shape[:2])
         x, keys, attn = self.attend(x, size, t.mask, self.train_eps if self.training else 0.0)
         importance = received_attention(attn, t.mask)
         thresholds = (self.merge_threshold, self.prune_threshold)
+        trace: dict[str, Tensor] | None = None if t.source is None else {}
+        state = (t.source, t.held, t.frozen)
         if self.form == "dynamic":
-            x, size = reduce_dynamic(x, size, keys, importance, thresholds)
+            x, size = reduce_dynamic(x, size, keys, importance, thresholds, trace)
             mask, alive = None, size.new_ones(size.shape)
+            if trace is not None:
+                state = follow_dynamic(state, trace)
         else:
             n = x.shape[1]
             slots = n if self.form == "mask" or self.capacity is None else min(self.capacity, n)
             mask_in = t.mask if t.mask is not None else x.new_ones(x.shape[:2])
             x, size, mask = reduce_static(
-                x, size, mask_in, keys, importance, thresholds, self.params.tau, slots, self.training
+                x, size, mask_in, keys, importance, thresholds, self.params.tau, slots, self.training, trace
             )
             alive = mask
+            if trace is not None:
+                state = follow_static(state, trace)
         if t.record:
             t.log.append(alive)
-        return Tokens(self.ffn(x), size, mask, t.record, t.log)
+        return Tokens(self.ffn(x), size, mask, t.record, t.log, *state)
 
     @staticmethod
     def auxiliary_loss(blocks: list[TokenBlock], log: list[Tensor]) -> Tensor | None:

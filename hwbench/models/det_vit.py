@@ -6,6 +6,8 @@ A pruning backbone (vit_mlp_prune blocks) keeps skipped tokens in place, so the 
 the detector's `pruning` knobs set the blocks' reactivation, the discard ablation and the per-image rate loss.
 A merging backbone (vit_tome blocks) tracks which token holds each patch and un-merges the map at the end: every
 patch position takes the feature of the token it was merged into (a merged group's positions share one vector).
+An LTMP backbone (vit_ltmp blocks) merges and prunes: merged positions follow their token as in ToMe, a pruned token's
+positions keep its state from the step it was pruned (a side buffer), so the map stays complete.
 """
 
 from __future__ import annotations
@@ -105,8 +107,11 @@ class ViTDetector(OneStageDetector):
 
     def token_map(self, t: Tokens) -> Tensor:
         """Final tokens → the normalised patch-token map (B, C, H, W); discarded tokens refilled first, merged
-        tokens un-merged (each position gathers the token holding it: a static-shape gather)."""
+        tokens un-merged (each position gathers the token holding it: a static-shape gather), pruned ones (LTMP)
+        taken from the side buffer of their last states."""
         x = t.x[:, 1:] if t.source is None else gather_rows(t.x, t.source)
+        if t.held is not None and t.frozen is not None:
+            x = torch.where(t.held.unsqueeze(-1) > 0, x, t.frozen)
         if self.discard and t.mask is not None:
             x = refill_discarded(x, t.mask[:, 1:])
         x = self.vit.norm(x)

@@ -91,8 +91,8 @@ def _after_dense(ctx: StageContext, tp: DetTrainingPlan, todo: list[tuple[str, S
     ours = {a.spec.arch_id for a in ctx.archs}
     out = {}
     for key, arch in todo:
-        # Only pruning detectors take dense weights; a merging one (det_vit_tome) trains its own schedule.
-        if arch.spec.family != "det_vit" or arch.spec.arch.pruning is None:
+        # Pruning and LTMP detectors take dense weights; a ToMe one (det_vit_tome) trains its own schedule.
+        if arch.spec.family != "det_vit" or (arch.spec.arch.pruning is None and arch.spec.block != "vit_ltmp"):
             continue
         dense = dense_detector(arch.spec)
         if dense.arch_id in ours:

@@ -71,7 +71,7 @@ class DetViTArch(Strict):
         if self.resolution % max(coarsest, patch):
             raise ValueError(f"resolution: {self.resolution} is not a multiple of the coarsest stride {coarsest}")
         check_anchor_levels(self)
-        prunes = "dynamic" in _token_forms(self.block)
+        prunes = _has_selectors(self.block)
         if prunes and self.pruning is None:
             raise ValueError(f"pruning: block {self.block!r} prunes tokens; its detector needs the pruning knobs")
         if not prunes and self.pruning is not None:
@@ -84,10 +84,12 @@ class DetViTArch(Strict):
         return self.backbone.model_copy(update={"resolution": self.resolution})
 
 
-def _token_forms(block: str) -> tuple[str, ...]:
+def _has_selectors(block: str) -> bool:
+    """Whether the block prunes with SViT-style selectors (keep-ratio targets): only those take `pruning:` knobs;
+    LTMP prunes by learned thresholds and trains its own way (hwbench.accuracy.detection.ltmp_phase)."""
     from hwbench.blocks import get_block
 
-    return get_block(block).token_forms
+    return "keep_ratio" in get_block(block).params.model_fields
 
 
 def vit_pyramid(arch: DetViTArch) -> list[Level]:
@@ -160,7 +162,7 @@ def draw_det_vit(
     if not isinstance(macro.head.levels, int):
         raise ValueError("head.levels: a ViT detector takes a count (the n coarsest simple-pyramid scales)")
     levels = list(range(len(SCALES) - macro.head.levels, len(SCALES)))
-    prunes = "dynamic" in _token_forms(block)
+    prunes = _has_selectors(block)
     arch = detector_dict("det_vit", block, backbone, dense_counterpart(backbone).canonical_json, macro, levels)
     return {**arch, "pruning": (macro.pruning or PruningKnobs()).model_dump() if prunes else None}
 

@@ -11,6 +11,7 @@ import pytest
 from hwbench.analysis.det_tokens import add_det_token_columns, speed_shift
 from hwbench.space.det_vit import dense_detector
 from tests.models.test_det_vit import PRUNE, det_spec
+from tests.models.test_det_vit_ltmp import det_spec as ltmp_spec
 from tests.models.test_det_vit_tome import det_spec as tome_spec
 
 
@@ -72,8 +73,9 @@ def test_speedups_pair_images_and_flag_slower() -> None:
     [
         (lambda: det_spec("vit_mlp_prune", **PRUNE), "keep 0.7, reactivate, keep pruned, dynamic rate, calibrated"),
         (lambda: tome_spec(r=2), "ToMe r 2, constant schedule"),
+        (lambda: ltmp_spec(flops_target=0.65), "LTMP FLOPs 0.65, learned thresholds"),
     ],
-    ids=["det_vit_prune", "det_vit_tome"],
+    ids=["det_vit_prune", "det_vit_tome", "det_vit_ltmp"],
 )
 def test_every_token_reducing_detector_pairs_with_its_dense_one_and_names_its_knobs(make, words: str) -> None:
     reduced = make()

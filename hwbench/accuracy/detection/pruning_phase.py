@@ -27,6 +27,14 @@ START_MARGIN = 1.0
 CALIBRATION_IMAGES = 256
 
 
+# Parameters a token-reducing detector adds to its dense counterpart's (SViT selectors, LTMP thresholds).
+NEW_PARAMETERS = ("selector", "merge_threshold", "prune_threshold")
+
+
+def _fits_dense(missing: list[str], unexpected: list[str]) -> bool:
+    return not unexpected and all(any(n in k for n in NEW_PARAMETERS) for k in missing)
+
+
 def pruning_knobs(model: Any, spec: Any) -> Any | None:
     """The detector's pruning knobs, or None when it does not prune (CNN detectors, dense ViT detectors)."""
     if not hasattr(model, "set_pruning") or not model.token_blocks():
@@ -36,7 +44,7 @@ def pruning_knobs(model: Any, spec: Any) -> Any | None:
 
 def start_dense(model: Any, spec: Any, seed: int, device: Any) -> list[str]:
     """Load the dense counterpart's initial weights (the same seed rule as accuracy.trainer.seeded_model);
-    returns the keys left as built (the selectors)."""
+    returns the keys left as built (the selectors, or LTMP's thresholds)."""
     from hwbench.models import build_model
     from hwbench.space.det_vit import dense_detector
     from hwbench.store.keys import digest
@@ -44,17 +52,17 @@ def start_dense(model: Any, spec: Any, seed: int, device: Any) -> list[str]:
     dense = dense_detector(spec)
     weights = build_model(dense, seed=int(digest({"arch": dense.arch_id, "seed": seed}, 8), 16), device=device)
     missing, unexpected = model.load_state_dict(weights.state_dict(), strict=False)
-    if unexpected or any("selector" not in k for k in missing):
+    if not _fits_dense(missing, unexpected):
         raise ValueError(f"dense weights do not fit the pruned detector: {unexpected or missing}")
     return list(missing)
 
 
 def load_dense(model: Any, path: str, device: Any) -> None:
-    """Trained dense-counterpart weights into the pruning detector (its selectors stay as built)."""
+    """Trained dense-counterpart weights into the pruning (or LTMP) detector (its new parameters stay as built)."""
     import torch
 
     missing, unexpected = model.load_state_dict(torch.load(path, map_location=device, weights_only=True), strict=False)
-    if unexpected or any("selector" not in k for k in missing):
+    if not _fits_dense(missing, unexpected):
         raise ValueError(f"dense weights do not fit the pruned detector: {unexpected or missing}")
 
 

@@ -73,16 +73,18 @@ def _train(job: dict[str, Any], start: float) -> dict[str, Any]:
     seed = int(sched["seed"])
     # Initial weights depend on the network and the training seed only (as for classification).
     model, spec, device, channels_last = seeded_model(job)
-    from hwbench.accuracy.detection import pruning_phase
+    from hwbench.accuracy.detection import ltmp_phase, pruning_phase
     from hwbench.accuracy.detection.epoch import epoch_batches, train_epoch
 
     # A pruning ViT detector: its dense counterpart's start, selectors off through the schedule.
     knobs = pruning_phase.before_schedule(model, spec, seed, device)
+    # An LTMP detector: the same dense start, its blocks off through the schedule, then a threshold epoch.
+    ltmp = ltmp_phase.before_schedule(model, spec, seed, device)
     # Its dense phase already run: the dense counterpart's weights from the same schedule and seed (identical to
     # what the schedule would give here, tests/accuracy/detection/test_pruning_phase.py); only the fine-tune runs.
-    dense_given = knobs is not None and bool(job.get("dense_weights"))
+    dense_given = (knobs is not None or ltmp) and bool(job.get("dense_weights"))
     if dense_given:
-        if knobs.finetune_epochs == 0:
+        if knobs is not None and knobs.finetune_epochs == 0:
             raise ValueError(
                 "dense_weights: the detector trains its selectors through the schedule (finetune_epochs 0)"
             )
@@ -127,6 +129,12 @@ def _train(job: dict[str, Any], start: float) -> dict[str, Any]:
         point["seconds"] = time.perf_counter() - start
         curve.append(point)
     token_info: dict[str, Any] = {}
+    if ltmp:
+        generator = torch.Generator().manual_seed(seed + 1)
+        torch.manual_seed(seed + 1)
+        phase = epoch_batches(train, gt_boxes, gt_labels, batch, steps_per_epoch, generator, channels_last)
+        token_info = ltmp_phase.threshold_phase(model, phase, steps_per_epoch, box_kind)
+        token_info.update(_token_facts(model, test_split, mean, std, eval_batch))
     if knobs is not None:
         # Seeded afresh: the fine-tune is the same whether the dense phase ran here or was given (dense_weights).
         generator = torch.Generator().manual_seed(seed + 1)

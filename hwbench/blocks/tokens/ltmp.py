@@ -46,11 +46,13 @@ def reduce_static(
     tau: float,
     capacity: int,
     soft: bool,
+    trace: dict[str, Tensor] | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Threshold merge and prune on a packed buffer, repacked into `capacity` slots (sort-free, static).
 
     Returns tokens, sizes and the alive mask, each `capacity` long. With more alive tokens than slots, the
-    least important are dropped (the class token never).
+    least important are dropped (the class token never). A `trace` dict receives what a per-position source map
+    needs to follow the step (hwbench.blocks.tokens.ltmp_sources.follow_static).
     """
     merge_th, prune_th = thresholds
     c = x.shape[-1]
@@ -76,13 +78,23 @@ def reduce_static(
     index = (positions @ (one_hot(slot, capacity, x.dtype) * chosen.unsqueeze(-1))).squeeze(1)
     # The mask travels with the rows, so surrogate gradients pass through the gather.
     packed = gather_rows(torch.cat([xs, alive.unsqueeze(-1)], dim=-1), index)
+    if trace is not None:
+        trace.update(
+            merging=merging.detach(), partner=partner, kept=chosen * live, slot=slot, x=xs[..., :c] / xs[..., c:]
+        )
     return packed[..., :c] / packed[..., c : c + 1], packed[..., c], packed[..., c + 1]
 
 
 def reduce_dynamic(
-    x: Tensor, size: Tensor, keys: Tensor, importance: Tensor, thresholds: tuple[Tensor, Tensor]
+    x: Tensor,
+    size: Tensor,
+    keys: Tensor,
+    importance: Tensor,
+    thresholds: tuple[Tensor, Tensor],
+    trace: dict[str, Tensor] | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """Batch-1 threshold merge and prune that removes tokens: the count follows the image."""
+    """Batch-1 threshold merge and prune that removes tokens: the count follows the image (`trace`: as in
+    reduce_static, for hwbench.blocks.tokens.ltmp_sources.follow_dynamic)."""
     merge_th, prune_th = thresholds
     c = x.shape[-1]
     best, partner = bipartite_match(keys)
@@ -94,6 +106,8 @@ def reduce_dynamic(
     imp = importance[0].scatter_reduce(0, dst, importance[0].index_select(0, src), reduce="amax")
     keep = (imp > prune_th) | (torch.arange(imp.shape[0], device=x.device) == 0)
     keep = keep.index_fill(0, src, False)
+    if trace is not None:
+        trace.update(src=src, dst=dst, keep=keep, x=(xs[..., :c] / xs[..., c:]).unsqueeze(0))
     xs = xs.index_select(0, torch.nonzero(keep).squeeze(1)).unsqueeze(0)
     return xs[..., :c] / xs[..., c:], xs[..., c]
 
