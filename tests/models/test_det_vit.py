@@ -24,7 +24,8 @@ PRUNE = {"keep_ratio": 0.7, "groups": 1, "skip_first": 1}
 
 def det_spec(block: str = "vit", depth: int = 3, pruning: dict[str, Any] | None = None, **params: Any) -> ArchSpec:
     """A tiny ViT detector: 32 px, 4x4 tokens, pyramid strides 4/8/16 + one extra level, one anchor per cell."""
-    knobs = None if block == "vit" else {"finetune_epochs": 1, **(pruning or {})}
+    # Only a selector block (vit_mlp_prune) takes pruning knobs; merging blocks (vit_tome, vit_ltmp) have none.
+    knobs = {"finetune_epochs": 1, **(pruning or {})} if block == "vit_mlp_prune" else None
     return ArchSpec.from_dict(
         {
             "family": "det_vit",

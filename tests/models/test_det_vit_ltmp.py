@@ -14,7 +14,8 @@ from hwbench.models import build_model
 from hwbench.models.det_vit import ViTDetector
 from hwbench.space.archspec import ArchSpec
 from hwbench.space.det_vit import dense_detector
-from tests.models.test_det_vit_tome import BACKBONE, images
+from tests.models.test_det_vit import det_spec as vit_det_spec
+from tests.models.test_det_vit_tome import images
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,18 +29,8 @@ SHARPEN = 8.0
 
 
 def det_spec(depth: int = 3, **params: object) -> ArchSpec:
-    """A tiny LTMP detector: 32 px, 4x4 tokens (17 with the class token), as tests/models/test_det_vit_tome.py's."""
-    return ArchSpec.from_dict(
-        {
-            "family": "det_vit",
-            "block": "vit_ltmp",
-            "backbone": {**BACKBONE, "block": "vit_ltmp", "depth": depth, "params": params},
-            "resolution": 32,
-            "num_classes": 10,
-            "head": {"type": "ssdlite", "width": 16, "levels": [1, 2, 3], "extra_levels": 1},
-            "anchors": {"levels": [[[1.0, 1.0]]] * 4},
-        }
-    )
+    """A tiny LTMP detector: 32 px, 4x4 tokens (17 with the class token), as tests/models/test_det_vit.py's."""
+    return vit_det_spec("vit_ltmp", depth, **params)
 
 
 def pair(**params: object) -> tuple[ViTDetector, ViTDetector]:

@@ -13,26 +13,16 @@ from hwbench.models import build_model
 from hwbench.models.det_vit import ViTDetector
 from hwbench.space.archspec import ArchSpec
 from hwbench.space.det_vit import dense_detector
+from tests.models.test_det_vit import det_spec as vit_det_spec
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[2]
-BACKBONE = {"family": "vit", "resolution": 32, "num_classes": 10, "patch": 8, "width": 32, "heads": 2, "mlp_ratio": 2}
 FORMS = ["topk", "sort_free"]
 
 
 def det_spec(block: str = "vit_tome", depth: int = 3, **params: object) -> ArchSpec:
     """A tiny ViT detector: 32 px, 4x4 tokens (17 with the class token), strides 4/8/16 + one extra level."""
-    return ArchSpec.from_dict(
-        {
-            "family": "det_vit",
-            "block": block,
-            "backbone": {**BACKBONE, "block": block, "depth": depth, "params": params},
-            "resolution": 32,
-            "num_classes": 10,
-            "head": {"type": "ssdlite", "width": 16, "levels": [1, 2, 3], "extra_levels": 1},
-            "anchors": {"levels": [[[1.0, 1.0]]] * 4},
-        }
-    )
+    return vit_det_spec(block, depth, **params)
 
 
 def pair(**params: object) -> tuple[ViTDetector, ViTDetector]:
