@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -14,9 +14,6 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from hwbench.agent.wire import DEFAULT_PORT, TOKEN_ENV, read_token
 from hwbench.config.loading import Strict
 from hwbench.errors import ConfigError
-
-if TYPE_CHECKING:  # the target file model imports this module
-    from hwbench.config.target import TargetFile
 
 
 class AgentSettings(Strict):
@@ -96,8 +93,9 @@ def _pool_error(i: int, entry: str, message: str) -> InitErrorDetails:
     return InitErrorDetails(type=PydanticCustomError("pool_entry", message), loc=(f"pool[{i}]",), input=entry)
 
 
-def check_transport(file: TargetFile, path: Path) -> None:
-    """An agent target has an `agent:` section with at most one token source; a local one has none."""
+def check_transport(file: Any, path: Path) -> None:
+    """An agent target has an `agent:` section with at most one token source; a local one has none (`file`: a
+    config.target.TargetFile, typed loosely because that module imports this one)."""
     if file.transport == "agent" and file.agent is None:
         raise ConfigError(
             path, "agent", "transport: agent needs an `agent:` section (host, port, token_env or token_file)"
