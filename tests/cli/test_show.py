@@ -86,7 +86,7 @@ def test_unknown_column_or_format_exits_2_naming_it(swept: Path) -> None:
 
 
 def test_flags_mark_disturbed_and_unconverged() -> None:
-    from hwbench.cli.show import flags
+    from hwbench.cli.show_columns import flags
 
     assert flags({"status": "ok", "converged": 1, "disturbed": False}) == ""
     assert flags({"status": "ok", "converged": 0}) == "not conv."
@@ -96,7 +96,7 @@ def test_flags_mark_disturbed_and_unconverged() -> None:
 
 
 def test_choose_columns_drops_low_priority_first() -> None:
-    from hwbench.cli.show import COLUMNS, choose_columns
+    from hwbench.cli.show_columns import COLUMNS, choose_columns
 
     cells = {k: ["x" * 10] for k in COLUMNS}
     headers = {k: k for k in COLUMNS}

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hwbench.cli import app
-from hwbench.cli.show import COLUMNS
+from hwbench.cli.show_columns import COLUMNS
 from hwbench.store import Store
 from tests.analysis.test_detection_frame import fill_detection
 from tests.report.fill import fill
