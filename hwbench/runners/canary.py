@@ -47,6 +47,18 @@ class Canary:
             self.session.close()
 
 
+def window_record(canary: Any, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The record of a timed window's canary (any object with the Canary's `kind` and `fallback`): its runs before
+    and after the window, what ran, and why numpy if it did."""
+    return {
+        "before_ms": before["median_ms"],
+        "after_ms": after["median_ms"],
+        "kind": canary.kind,
+        "calls": after.get("calls"),
+        **({"fallback": canary.fallback} if canary.fallback else {}),
+    }
+
+
 _OPEN: dict[tuple[str, int, Any], Canary] = {}
 
 

@@ -20,7 +20,7 @@ from hwbench.measure.interference import allowed_cores, delta, measurement_cores
 from hwbench.measure.per_input import as_input
 from hwbench.postprocess.nms import NmsSettings, postprocess
 from hwbench.postprocess.packed import Detections, pack_detections
-from hwbench.runners.canary import open_canary
+from hwbench.runners.canary import open_canary, window_record
 
 # Seconds allowed beyond the timing budget: opening the runtime and warm-up, and per image scored afterwards.
 BASE_TIMEOUT_S = 120.0
@@ -76,13 +76,7 @@ def measure_detection_job(job: dict[str, Any]) -> dict[str, Any]:
         after = canary.run()
         window = {
             "interference": {**delta(snap, snapshot(cores), cores), "pinned": pinned},
-            "canary": {
-                "before_ms": before["median_ms"],
-                "after_ms": after["median_ms"],
-                "kind": canary.kind,
-                "calls": after.get("calls"),
-                **({"fallback": canary.fallback} if canary.fallback else {}),
-            },
+            "canary": window_record(canary, before, after),
         }
         scored: dict[str, Any] = {}
         if job.get("detect", True):  # outside the watched window: not timed

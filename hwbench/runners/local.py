@@ -17,7 +17,7 @@ from hwbench.measure.stats import summarize
 from hwbench.measure.thermal import cool_down
 from hwbench.measure.timing import Protocol, run_protocol
 from hwbench.runners import get_runner, random_inputs
-from hwbench.runners.canary import open_canary
+from hwbench.runners.canary import open_canary, window_record
 
 # Raw samples kept per result (evenly thinned): enough to bootstrap measurement noise, small in the store.
 MAX_STORED_SAMPLES = 512
@@ -97,13 +97,7 @@ def measure_artifact(job: dict[str, Any]) -> dict[str, Any]:
                 "conditions_before": before,
                 "conditions_after": after,
                 "interference": {**interference, "pinned": pinned},
-                "canary": {
-                    "before_ms": canary_before["median_ms"],
-                    "after_ms": canary_after["median_ms"],
-                    "kind": canary.kind,
-                    "calls": canary_after.get("calls"),
-                    **({"fallback": canary.fallback} if canary.fallback else {}),
-                },
+                "canary": window_record(canary, canary_before, canary_after),
                 **({"quiet_wait": quiet} if quiet else {}),
                 **({"cooldown": cooling} if cooling else {}),
                 **({"per_image": per_image} if per_image else {}),
