@@ -33,13 +33,15 @@ def normalised_summary(
     """Median canary-normalised ratio B/A and median |Δ| over the networks with both canaries (derived figures)."""
     ratio = normalised_ratios(ms_a, canary_a, ms_b, canary_b)
     ratio = ratio[np.isfinite(ratio)]
+    median, abs_delta = _medians(ratio)
+    return {"median_ratio": median, "median_abs_delta": abs_delta, "networks": len(ratio)}
+
+
+def _medians(ratio: np.ndarray) -> tuple[float, float]:
+    """Median ratio and median |ratio − 1| (NaN, NaN for none)."""
     if not len(ratio):
-        return {"median_ratio": float("nan"), "median_abs_delta": float("nan"), "networks": 0}
-    return {
-        "median_ratio": float(np.median(ratio)),
-        "median_abs_delta": float(np.median(np.abs(ratio - 1.0))),
-        "networks": len(ratio),
-    }
+        return float("nan"), float("nan")
+    return float(np.median(ratio)), float(np.median(np.abs(ratio - 1.0)))
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:
@@ -76,14 +78,14 @@ def canary_summary(group: pd.DataFrame) -> dict[str, object]:
     canary-normalised median ratio and median |Δ| (derived) beside nothing else: the raw figures stay the caller's."""
     measured = group.dropna(subset=["ratio"])
     with_canary = measured.dropna(subset=["canary_ratio"])
-    ratio = with_canary["ratio_canary_norm"].to_numpy(dtype=float)
+    median, abs_delta = _medians(with_canary["ratio_canary_norm"].to_numpy(dtype=float))
     return {
         "canary_pairs": len(with_canary),
         "canary_ratio": float(with_canary["canary_ratio"].median()) if len(with_canary) else float("nan"),
         "canary_tolerance": float(with_canary["canary_tolerance"].median()) if len(with_canary) else float("nan"),
         "canary_differs": int(with_canary["canary_differs"].astype(bool).sum()),
-        "median_ratio_canary_norm": float(np.median(ratio)) if len(ratio) else float("nan"),
-        "median_abs_delta_canary_norm": float(np.median(np.abs(ratio - 1.0))) if len(ratio) else float("nan"),
+        "median_ratio_canary_norm": median,
+        "median_abs_delta_canary_norm": abs_delta,
     }
 
 
